@@ -1,0 +1,103 @@
+-- The `raw` schema: landing files after ingest, typed but otherwise untouched.
+-- Owned by flows/warehouse/ingest.py (the only writer); read by dbt sources (dbt_project/models/staging).
+-- Every timestamp arrives as ISO-8601 with a zone. We keep two columns for it:
+--   <name>       TIMESTAMP  the instant in UTC (zone dropped after conversion)
+--   <name>_local TIMESTAMP  the wall-clock time the viewer saw (the given offset applied), for hour-of-day features
+-- Lineage columns on every table: _source_file (path as given), _source_line (1-based line in the file;
+-- for CSV the header is line 1), _ingested_at (UTC), _batch_id.
+create schema if not exists raw;
+
+create table if not exists raw.titles (
+    title_id        varchar not null primary key,
+    title           varchar not null,
+    kind            varchar not null,      -- movie | series
+    genres          varchar,               -- pipe-separated, as landed
+    release_date    date,
+    runtime_minutes integer,               -- movie length, or typical episode length for series
+    seasons         integer,               -- null for movies
+    maturity_rating varchar,
+    country         varchar,
+    language        varchar,
+    director        varchar,
+    "cast"          varchar,               -- pipe-separated
+    synopsis        varchar,
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
+);
+
+create table if not exists raw.users (
+    user_id      varchar not null primary key,
+    signup_date  date not null,
+    country      varchar,
+    plan         varchar,
+    age_band     varchar,
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
+);
+
+create table if not exists raw.views (
+    event_id          varchar not null primary key,
+    user_id           varchar not null,
+    title_id          varchar not null,
+    device            varchar not null,   -- tv | mobile | tablet | web
+    started_at        timestamp not null, -- UTC
+    started_at_local  timestamp not null, -- viewer's wall clock
+    watch_seconds     integer not null,   -- >= 0
+    duration_seconds  integer not null,   -- > 0: length of the movie or episode
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
+);
+
+create table if not exists raw.ratings (
+    user_id        varchar not null,
+    title_id       varchar not null,
+    rated_at       timestamp not null,
+    rated_at_local timestamp not null,
+    rating         double not null,      -- 0.5 .. 5
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null,
+    primary key (user_id, title_id, rated_at)
+);
+
+create table if not exists raw.subscriptions (
+    user_id           varchar not null,
+    event             varchar not null,  -- signup | cancel | reactivate | plan_change
+    occurred_at       timestamp not null,
+    occurred_at_local timestamp not null,
+    plan              varchar,
+    monthly_price     double,
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null,
+    primary key (user_id, event, occurred_at)
+);
+
+create table if not exists raw.exposures (
+    event_id       varchar not null primary key,
+    experiment_id  varchar not null,
+    variant        varchar not null,
+    user_id        varchar not null,
+    title_id       varchar not null,
+    shown_at       timestamp not null,
+    shown_at_local timestamp not null,
+    clicked        boolean not null,
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
+);
+
+-- Rows that could not be loaded, with where they came from and why. Nothing is silently dropped.
+create table if not exists raw.quarantine (
+    batch_id     varchar not null,
+    entity       varchar not null,
+    source_file  varchar not null,
+    source_line  bigint not null,
+    reason       varchar not null,
+    record       varchar,              -- the row as landed (JSON text or CSV line)
+    quarantined_at timestamp not null
+);
+
+-- One row per file ingested (by content hash), so re-landing a file is a no-op.
+create table if not exists raw.ingested_files (
+    batch_id      varchar not null,
+    entity        varchar not null,
+    source_file   varchar not null,
+    sha256        varchar not null,
+    rows_read     bigint not null,
+    rows_loaded   bigint not null,
+    rows_duplicate bigint not null,
+    rows_quarantined bigint not null,
+    ingested_at   timestamp not null
+);
