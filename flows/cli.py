@@ -1,0 +1,282 @@
+"""`tastemaker`: the command line.
+
+Each command is a thin shell over a flow or a library call: it turns options into parameters,
+runs, and prints either a readable summary or (`--json`) one JSON object on stdout. Logs go to
+stderr, so `--json` output can be piped. Known failures (bad input, a busy warehouse, failing dbt
+tests) print one `error:` line and exit non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="tastemaker",
+    help="Tastemaker: Prefect flows, dbt marts on DuckDB and models for a streaming service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+#: Exit codes: 1 = the run failed (dbt tests, rejected files); 2 = bad input or configuration.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _settings():
+    from flows.settings import get_settings
+
+    try:
+        return get_settings()
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        _fail(f"invalid configuration: {exc}")
+
+
+@app.callback()
+def main_options(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="Tastemaker home folder (overrides TASTEMAKER_HOME).", show_default=False
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Options that apply to every command."""
+    if home is not None:
+        os.environ["TASTEMAKER_HOME"] = str(home)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _run_flow(flow_fn, *args: Any) -> Any:
+    """Run a flow and turn its known failure modes into one-line errors."""
+    from flows.tasks.lock import WarehouseBusyError
+    from flows.transform import DbtBuildError
+
+    state = flow_fn(*args, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if not state.is_failed():
+        return result
+    if isinstance(result, DbtBuildError):
+        return result
+    if isinstance(result, WarehouseBusyError | FileNotFoundError | ValueError):
+        _fail(str(result), EXIT_FAILED)
+    _fail(f"{flow_fn.name} flow failed: {state.message or result}", EXIT_FAILED)
+
+
+def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print(f"{title}: nothing")
+        return
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(rows[0]):
+        table.add_column(str(column), justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+    out.print(table)
+
+
+def _print_ingest(result: dict[str, Any]) -> None:
+    _print_table("ingest", [{"table": k, **v} for k, v in result["tables"].items()])
+    for rejected in result["rejected"]:
+        err.print(
+            f"[red]rejected[/] {rejected['file']}: {rejected['reason']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _print_dbt(dbt: dict[str, Any]) -> None:
+    out.print(
+        f"dbt build: {dbt['passed']} passed, {dbt['failed']} failed, {dbt['warned']} warned, "
+        f"{dbt['skipped']} skipped in {dbt['elapsed_s']} s"
+    )
+    for failure in dbt.get("failures", []):
+        err.print(f"[red]{failure['status']}[/] {failure['unique_id']}: {failure['message']}")
+
+
+@app.command()
+def run(
+    users: Annotated[int, typer.Option(help="Users in a generated world.")] = 2000,
+    titles: Annotated[int, typer.Option(help="Titles in a generated world.")] = 400,
+    days: Annotated[int, typer.Option(help="Days in a generated world.")] = 180,
+    seed: Annotated[int, typer.Option(help="Seed of a generated world.")] = 42,
+    drift: Annotated[bool, typer.Option(help="Plant drift in a generated world.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole platform once: generate (if landing is empty), ingest, dbt build."""
+    settings = _settings()
+    from flows.params import WorldParams
+    from flows.platform import PlatformParams, platform_flow
+    from flows.transform import DbtBuildError
+
+    try:
+        params = PlatformParams(
+            world=WorldParams(users=users, titles=titles, days=days, seed=seed, drift=drift)
+        )
+    except ValidationError as exc:
+        _fail(f"invalid world size: {exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}")
+    if not as_json:
+        err.print(f"Tastemaker home: {settings.home_dir}")
+    result = _run_flow(platform_flow, params)
+    if isinstance(result, DbtBuildError):
+        if as_json:
+            _emit_json({"home": str(settings.home_dir), "dbt": result.summary.to_dict()})
+        else:
+            _print_dbt(result.summary.to_dict())
+        _fail(str(result), EXIT_FAILED)
+    if as_json:
+        _emit_json(result)
+    else:
+        if result["generated_world"]:
+            gen = result["generated_world"]
+            out.print(f"generated a synthetic world: {gen.get('rows')}")
+        _print_ingest(result["ingest"])
+        _print_dbt(result["dbt"])
+        _print_table("marts", [{"mart": k, "rows": v} for k, v in result["marts"].items()])
+        out.print(
+            f"done in {result['duration_s']} s. warehouse: {result['warehouse']}\n"
+            f"explore: duckdb {result['warehouse']}  (marts: {', '.join(result['marts'])})"
+        )
+    if result["ingest"]["rejected"]:
+        _fail(f"{len(result['ingest']['rejected'])} landing file(s) were rejected", EXIT_FAILED)
+
+
+@app.command()
+def generate(
+    users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
+    titles: Annotated[int, typer.Option(help="Number of titles.")] = 400,
+    days: Annotated[int, typer.Option(help="Length of the period in days.")] = 180,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    drift: Annotated[bool, typer.Option(help="Shift device mix and tastes late in the period.")] = (
+        False
+    ),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (gets landing/ and truth/). Default: the home."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing world's landing/ and truth/.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a synthetic streaming world: landing files in the data contract, plus its truth."""
+    from ml.world import WorldConfig, generate_world
+
+    target = out_dir or _settings().home_dir
+    try:
+        config = WorldConfig(users=users, titles=titles, days=days, seed=seed, drift=drift)
+        summary = generate_world(
+            config, out=target, progress=progress and not as_json, overwrite=overwrite
+        )
+    except (ValueError, FileExistsError) as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit_json(summary.to_dict())
+    else:
+        data = summary.to_dict()
+        _print_table("generated", [{"entity": k, "rows": v} for k, v in data["rows"].items()])
+        out.print(f"landing files in {target / 'landing'}, truth in {target / 'truth'}")
+
+
+@app.command()
+def ingest(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Landing root, entity folder or file. Default: the landing folder."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load landing files into the warehouse's `raw` schema (idempotent; bad rows quarantined)."""
+    settings = _settings()
+    from flows.ingest import ingest_flow
+
+    target = (path or settings.landing_path).expanduser().resolve()
+    if not target.exists():
+        _fail(f"{target}: no such file or folder")
+    result = _run_flow(ingest_flow, str(target))
+    if as_json:
+        _emit_json(result)
+    else:
+        _print_ingest(result)
+    if result["rejected"]:
+        _fail(f"{len(result['rejected'])} file(s) rejected", EXIT_FAILED)
+
+
+@app.command()
+def transform(
+    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. +user_features.")] = None,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models.")] = False,
+    snapshot_date: Annotated[
+        str | None, typer.Option(help="As-of date (YYYY-MM-DD) for feature marts.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build and test the dbt project against the warehouse (`dbt build`)."""
+    _settings()
+    from flows.params import TransformParams
+    from flows.transform import DbtBuildError, transform_flow
+
+    try:
+        params = TransformParams(
+            select=select, full_refresh=full_refresh, snapshot_date=snapshot_date
+        )
+    except ValidationError as exc:
+        _fail(f"--snapshot-date: {exc.errors()[0]['msg']}")
+    result = _run_flow(transform_flow, params)
+    failed = isinstance(result, DbtBuildError)
+    data = result.summary.to_dict() if failed else result
+    if as_json:
+        _emit_json(data)
+    else:
+        _print_dbt(data)
+    if failed:
+        _fail(str(result), EXIT_FAILED)
+
+
+@app.command()
+def config(as_json: JsonOpt = False) -> None:
+    """Show the settings in force (secrets masked) and where they came from."""
+    data = _settings().public_dict()
+    if as_json:
+        _emit_json(data)
+    else:
+        _print_table("settings", [{"name": k, "value": v} for k, v in data.items()])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Ingest flow: land contract files from the landing folder into the `raw` schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.settings import get_settings
+from flows.tasks.lock import warehouse_lock
+from flows.warehouse.ingest import ingest_path
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def ingest_files(landing: Path, db_path: Path, lock_path: Path, lock_timeout_s: float) -> dict:
+    """Load every new landing file (idempotent and transactional per file, so retries are safe)."""
+    logger = get_run_logger()
+    with warehouse_lock(lock_path, lock_timeout_s):
+        report = ingest_path(db_path, landing)
+    result = report.to_dict()
+    for entity, counts in result["tables"].items():
+        logger.info("%s: %s", entity, counts)
+    for rejected in result["rejected"]:
+        logger.error("rejected %s", rejected)
+    return result
+
+
+def _ingest_table(result: dict) -> list[dict[str, Any]]:
+    return [{"table": entity, **counts} for entity, counts in result["tables"].items()]
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(landing: str | None = None) -> dict:
+    """Ingest the landing folder (default: the settings' landing folder) into DuckDB `raw`."""
+    settings = get_settings()
+    path = Path(landing).expanduser().resolve() if landing else settings.landing_path
+    if not path.exists():
+        raise FileNotFoundError(f"landing path {path} does not exist")
+    result = ingest_files(
+        path, settings.warehouse_path, settings.lock_path, settings.warehouse_lock_timeout_s
+    )
+    create_table_artifact(
+        key="tastemaker-ingest",
+        table=_ingest_table(result) or [{"table": "-", "note": "no new files"}],
+        description=f"Ingest of {path}: rejected files: {len(result['rejected'])}",
+    )
+    return result

@@ -1,0 +1,135 @@
+"""The parent flow: the whole platform once, and the micro-batch refresh.
+
+    generate (embedded default, only when landing is empty)
+      → ingest (child flow) → transform / dbt build (child flow) → mart counts → summary
+
+Later stages plug in after `transform_flow` in `platform_flow`, in this order, each as a child
+flow that reads marts and publishes to the `ml` schema / artifacts/ / reports/:
+train (recommendations, audience, greenlight) → score → experiment readouts → monitor (drift +
+email) → publish. Keep this module thin: each stage's logic lives in ml/ or monitoring/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
+
+from flows.ingest import ingest_flow
+from flows.params import TransformParams, WorldParams
+from flows.settings import get_settings
+from flows.tasks.warehouse import CORE_MARTS, row_counts
+from flows.transform import transform_flow
+
+
+class PlatformParams(BaseModel):
+    """Parameters of a full platform run (shown as a form in the Prefect UI)."""
+
+    generate_if_empty: bool = Field(
+        default=True,
+        description="Generate a synthetic world when the landing folder has no files.",
+    )
+    world: WorldParams = Field(default_factory=WorldParams)
+    transform: TransformParams = Field(default_factory=TransformParams)
+
+
+def landing_is_empty(landing: Path) -> bool:
+    return not landing.exists() or not any(p.is_file() for p in landing.rglob("*"))
+
+
+@task(cache_policy=NO_CACHE)
+def generate_world_task(world: WorldParams, home: Path) -> dict:
+    """Write a synthetic world (landing files + truth) into the Tastemaker home."""
+    from ml.world import WorldConfig, generate_world
+
+    config = WorldConfig(
+        users=world.users, titles=world.titles, days=world.days, seed=world.seed, drift=world.drift
+    )
+    return generate_world(config, out=home).to_dict()
+
+
+@task(cache_policy=NO_CACHE)
+def count_marts(db_path: Path) -> dict[str, int]:
+    """Row count of each core mart (what the next stages will read)."""
+    return row_counts(db_path, CORE_MARTS)
+
+
+def _summary_markdown(result: dict[str, Any]) -> str:
+    rows = "\n".join(f"| {name} | {count:,} |" for name, count in result["marts"].items())
+    ingest = result["ingest"]
+    loaded = sum(t["loaded"] for t in ingest["tables"].values())
+    quarantined = sum(t["quarantined"] for t in ingest["tables"].values())
+    dbt = result["dbt"]
+    return (
+        f"# Tastemaker platform run\n\nhome: `{result['home']}`  \n"
+        f"ingest: {loaded:,} rows loaded, {quarantined:,} quarantined, "
+        f"{len(ingest['rejected'])} files rejected  \n"
+        f"dbt: {dbt['passed']} passed, {dbt['failed']} failed, {dbt['skipped']} skipped  \n"
+        f"duration: {result['duration_s']} s\n\n| mart | rows |\n|---|---:|\n{rows}\n"
+    )
+
+
+@flow(name="platform", log_prints=True)
+def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
+    """Run the whole platform once on the configured home (the embedded default by default)."""
+    started = time.perf_counter()
+    params = params or PlatformParams()
+    settings = get_settings()
+    logger = get_run_logger()
+    home = settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+
+    world: dict | None = None
+    if landing_is_empty(settings.landing_path):
+        if not params.generate_if_empty:
+            raise FileNotFoundError(f"no landing files in {settings.landing_path}")
+        if settings.landing_path != home / "landing":
+            raise FileNotFoundError(
+                f"no landing files in {settings.landing_path}; a synthetic world is only "
+                f"generated into the default landing folder {home / 'landing'}"
+            )
+        logger.info("Landing folder is empty: generating a synthetic world in %s", home)
+        world = generate_world_task(params.world, home)
+
+    ingest = ingest_flow(str(settings.landing_path))
+    dbt = transform_flow(params.transform)
+    # --- later stages plug in here: train → score → readouts → monitor → publish ---
+    marts = count_marts(settings.warehouse_path)
+
+    result: dict[str, Any] = {
+        "home": str(home),
+        "warehouse": str(settings.warehouse_path),
+        "flow_run_id": str(flow_run.get_id() or ""),
+        "generated_world": world,
+        "ingest": ingest,
+        "dbt": dbt,
+        "marts": marts,
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - started, 1),
+    }
+    create_markdown_artifact(
+        key="tastemaker-platform-run", markdown=_summary_markdown(result), description="summary"
+    )
+    return result
+
+
+@flow(name="refresh", log_prints=True)
+def refresh_flow(transform: TransformParams | None = None) -> dict[str, Any]:
+    """Micro-batch: ingest whatever landed since the last run, then rebuild the marts."""
+    started = time.perf_counter()
+    settings = get_settings()
+    ingest = ingest_flow(str(settings.landing_path))
+    dbt = transform_flow(transform or TransformParams())
+    return {
+        "ingest": ingest,
+        "dbt": dbt,
+        "marts": count_marts(settings.warehouse_path),
+        "duration_s": round(time.perf_counter() - started, 1),
+    }

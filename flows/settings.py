@@ -1,0 +1,196 @@
+"""The one place Tastemaker reads configuration.
+
+Every path, credential and threshold comes from a single `Settings` object, filled (highest
+priority first) from keyword arguments, `TASTEMAKER_*` environment variables, an optional TOML
+file, and the defaults below. Nothing else in the code base reads the environment for its own
+configuration, so what a run used can always be printed in one place (`Settings.public_dict`),
+with secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+#: The repository root when running from a checkout (editable install), used to find the
+#: dbt project and, by default, the shared data folder beside the checkout.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+CONFIG_ENV = "TASTEMAKER_CONFIG"
+DEFAULT_CONFIG_NAME = "tastemaker.toml"
+
+
+def _config_file() -> Path | None:
+    """The TOML config file in force: `$TASTEMAKER_CONFIG`, else `./tastemaker.toml` if present."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{CONFIG_ENV}={explicit}: no such config file")
+        return path
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Paths, warehouse, SMTP and thresholds for one Tastemaker installation.
+
+    Environment variables use the prefix `TASTEMAKER_` and the upper-cased field name,
+    e.g. `TASTEMAKER_HOME`, `TASTEMAKER_SMTP_HOST`, `TASTEMAKER_SMTP_RECIPIENTS` (comma-separated).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TASTEMAKER_",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- paths -----------------------------------------------------------------------------
+    home: Path = Field(
+        default=Path(".tastemaker"),
+        description="Working folder: warehouse.duckdb, landing/, artifacts/, reports/, outbox/.",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="Where real public data sets (MovieLens, catalogs) are read in place. "
+        "Default: ../shared/data beside the checkout, when it exists.",
+    )
+    duckdb_path: Path | None = Field(
+        default=None, description="The DuckDB file. Default: <home>/warehouse.duckdb."
+    )
+    landing_dir: Path | None = Field(
+        default=None, description="Landing folder read by ingest. Default: <home>/landing."
+    )
+    dbt_project_dir: Path = Field(
+        default=PROJECT_ROOT / "dbt_project", description="The dbt project (and its profiles.yml)."
+    )
+
+    # --- embedded synthetic world ----------------------------------------------------------
+    world_users: int = Field(default=2000, ge=1)
+    world_titles: int = Field(default=400, ge=1)
+    world_days: int = Field(default=180, ge=1)
+    world_seed: int = 42
+
+    # --- warehouse -------------------------------------------------------------------------
+    warehouse_lock_timeout_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="How long a writing flow waits for another writer to release the DuckDB file.",
+    )
+
+    # --- mail ------------------------------------------------------------------------------
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server. Unset: mail is written to <home>/outbox as .eml."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, description="Never logged or printed.")
+    smtp_sender: str = "tastemaker@localhost"
+    smtp_recipients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+
+    # --- thresholds ------------------------------------------------------------------------
+    drift_column_threshold: float = Field(
+        default=0.1, gt=0, description="Per-column drift score threshold (Evidently)."
+    )
+    drift_share_threshold: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Share of drifted columns at which the dataset counts as drifted.",
+    )
+
+    @field_validator("smtp_recipients", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        """Accept `a@x, b@y` from the environment as well as a JSON/TOML list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = _config_file()
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+    # --- derived paths ---------------------------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        """`home` made absolute, so a flow that changes directory still writes to the same place."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.duckdb_path or self.home_dir / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def landing_path(self) -> Path:
+        return (self.landing_dir or self.home_dir / "landing").expanduser().resolve()
+
+    @property
+    def truth_path(self) -> Path:
+        """Ground truth of a generated world: read by tests and benchmarks, never the pipeline."""
+        return self.home_dir / "truth"
+
+    @property
+    def artifacts_path(self) -> Path:
+        return self.home_dir / "artifacts"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.home_dir / "reports"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.home_dir / "outbox"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.warehouse_path.with_suffix(".lock")
+
+    @property
+    def resolved_data_dir(self) -> Path | None:
+        """The real-data folder if one is configured or sits beside the checkout, else None."""
+        if self.data_dir is not None:
+            return self.data_dir.expanduser().resolve()
+        beside = PROJECT_ROOT.parent / "shared" / "data"
+        return beside if beside.is_dir() else None
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment the dbt profile reads (dbt_project/profiles.yml)."""
+        return {"TASTEMAKER_DUCKDB_PATH": str(self.warehouse_path)}
+
+    def public_dict(self) -> dict[str, Any]:
+        """All settings as JSON-able values, secrets masked: safe to log, print or publish."""
+        data = self.model_dump(mode="json")
+        if self.smtp_password is not None:
+            data["smtp_password"] = "**********"
+        data["warehouse_path"] = str(self.warehouse_path)
+        data["landing_path"] = str(self.landing_path)
+        return data
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings at call time, so tests and CLI options can change the environment first."""
+    return Settings(**overrides)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from flows.settings import Settings, get_settings
+
+
+def test_defaults_derive_every_path_from_home(tm_home: Path) -> None:
+    s = get_settings()
+    assert s.home_dir == tm_home.resolve()
+    assert s.warehouse_path == tm_home.resolve() / "warehouse.duckdb"
+    assert s.landing_path == tm_home.resolve() / "landing"
+    assert s.artifacts_path.parent == s.outbox_path.parent == s.reports_path.parent == s.home_dir
+    assert s.dbt_env() == {"TASTEMAKER_DUCKDB_PATH": str(s.warehouse_path)}
+
+
+def test_environment_overrides_and_recipient_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASTEMAKER_SMTP_HOST", "mail.example.org")
+    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "2525")
+    monkeypatch.setenv("TASTEMAKER_SMTP_RECIPIENTS", "a@example.org, b@example.org")
+    monkeypatch.setenv("TASTEMAKER_DUCKDB_PATH", "/tmp/elsewhere.duckdb")
+    s = get_settings()
+    assert s.smtp_host == "mail.example.org"
+    assert s.smtp_port == 2525
+    assert s.smtp_recipients == ["a@example.org", "b@example.org"]
+    assert s.warehouse_path == Path("/tmp/elsewhere.duckdb")
+
+
+def test_toml_config_file_is_read_and_env_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "tm.toml"
+    config.write_text('smtp_host = "from-file"\nsmtp_port = 465\nworld_users = 50\n')
+    monkeypatch.setenv("TASTEMAKER_CONFIG", str(config))
+    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "26")
+    s = get_settings()
+    assert (s.smtp_host, s.smtp_port, s.world_users) == ("from-file", 26, 50)
+
+
+def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASTEMAKER_CONFIG", "/nonexistent/tm.toml")
+    with pytest.raises(FileNotFoundError, match=r"/nonexistent/tm\.toml"):
+        get_settings()
+
+
+def test_password_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    s = get_settings()
+    assert s.smtp_password is not None
+    assert s.smtp_password.get_secret_value() == "hunter2-secret"
+    for text in (repr(s), str(s), str(s.public_dict())):
+        assert "hunter2-secret" not in text
+
+
+def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "not-a-port")
+    with pytest.raises(ValidationError, match="smtp_port"):
+        Settings()
