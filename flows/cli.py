@@ -264,6 +264,42 @@ def transform(
 
 
 @app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port for the Prefect server and UI.")] = 4200,
+    worker: Annotated[bool, typer.Option(help="Also start a process worker.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a local Prefect server and worker, and register the deployments in prefect.yaml."""
+    settings = _settings()
+    from flows.deploy import DeployError
+    from flows.deploy import up as start_stack
+
+    if not as_json:
+        err.print(f"starting Prefect server on 127.0.0.1:{port} (about 15 s)...")
+    try:
+        stack = start_stack(settings, port=port, worker=worker)
+    except DeployError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    if as_json:
+        _emit_json(stack.to_dict())
+        return
+    out.print(
+        f"Prefect UI: {stack.ui_url}\nAPI: {stack.api_url}  (export PREFECT_API_URL to use it)"
+    )
+    out.print("deployments: " + ", ".join(stack.deployments))
+    out.print(f"logs and pids in {stack.state_dir}; stop with `tastemaker down`")
+
+
+@app.command()
+def down() -> None:
+    """Stop the server and worker that `tastemaker up` started."""
+    from flows.deploy import down as stop_stack
+
+    stopped = stop_stack(_settings())
+    out.print(f"stopped {len(stopped)} process(es)" if stopped else "nothing was running")
+
+
+@app.command()
 def config(as_json: JsonOpt = False) -> None:
     """Show the settings in force (secrets masked) and where they came from."""
     data = _settings().public_dict()

@@ -1,0 +1,215 @@
+"""`tastemaker up` / `down`: a local Prefect server, a process worker and the deployments.
+
+The embedded default needs none of this (flows run on Prefect's ephemeral API). `up` is for
+people who want the UI, the schedules in prefect.yaml and runs triggered from a form: it starts
+`prefect server start` and `prefect worker start` as background processes, registers the work
+pool and runs `prefect --no-prompt deploy --all` from the project folder. State (pids, logs) lives
+in `<home>/prefect/`, so `down` can stop exactly what `up` started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flows.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+WORK_POOL = "tastemaker-local"
+
+
+class DeployError(RuntimeError):
+    """A step of `up` failed; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    ui_url: str
+    server_pid: int
+    worker_pid: int | None
+    deployments: list[str]
+    state_dir: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _prefect_bin() -> list[str]:
+    """The prefect CLI of this very environment (never whatever is first on PATH)."""
+    return [sys.executable, "-m", "prefect"]
+
+
+def wait_healthy(
+    api_url: str, timeout_s: float = 90.0, proc: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise DeployError(f"prefect server exited with code {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise DeployError(f"prefect server at {api_url} not healthy after {timeout_s:.0f}s")
+
+
+def _run(args: list[str], env: dict[str, str], what: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        raise DeployError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+    return proc.stdout
+
+
+def _spawn(args: list[str], env: dict[str, str], logfile: Path, cwd: Path) -> subprocess.Popen:
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    handle = logfile.open("ab")
+    return subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # survives the CLI; `down` stops the whole group
+    )
+
+
+def deploy_all(api_url: str, project_dir: Path = PROJECT_ROOT) -> list[str]:
+    """Create the process work pool if needed and register every deployment in prefect.yaml."""
+    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_CLI_PROMPT": "false"}
+    pools = _run([*_prefect_bin(), "work-pool", "ls"], env, "listing work pools")
+    if WORK_POOL not in pools:
+        _run(
+            [*_prefect_bin(), "work-pool", "create", WORK_POOL, "--type", "process"],
+            env,
+            f"creating work pool {WORK_POOL}",
+        )
+    _run(
+        [*_prefect_bin(), "--no-prompt", "deploy", "--all"],
+        env,
+        "prefect deploy --all",
+        cwd=project_dir,
+    )
+    return [f"{d['flow_name']}/{d['name']}" for d in list_deployments(api_url)]
+
+
+def list_deployments(api_url: str) -> list[dict]:
+    """Deployments registered on the server at `api_url` (name, flow, schedules, parameters)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        flows = {f.id: f.name for f in client.read_flows()}
+        return sorted(
+            (
+                {
+                    "name": d.name,
+                    "flow_name": flows.get(d.flow_id, "?"),
+                    "work_pool": d.work_pool_name,
+                    "schedules": [s.schedule.model_dump(mode="json") for s in d.schedules],
+                    "parameters": d.parameters,
+                    "parameter_schema": d.parameter_openapi_schema,
+                    "pull_steps": d.pull_steps,
+                }
+                for d in client.read_deployments()
+            ),
+            key=lambda d: (d["flow_name"], d["name"]),
+        )
+
+
+def up(settings: Settings, port: int = 4200, host: str = "127.0.0.1", worker: bool = True) -> Stack:
+    """Start server (+ worker), register deployments, and record pids for `down`."""
+    state_dir = settings.home_dir / "prefect"
+    state_file = state_dir / "stack.json"
+    if state_file.exists():
+        raise DeployError(f"a stack is already recorded in {state_file}: run `tastemaker down`")
+    api_url = f"http://{host}:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(state_dir / "home")),
+    }
+    env.pop("PREFECT_API_URL", None)
+    server = _spawn(
+        [*_prefect_bin(), "server", "start", "--host", host, "--port", str(port)],
+        env,
+        state_dir / "server.log",
+        PROJECT_ROOT,
+    )
+    try:
+        wait_healthy(api_url, proc=server)
+        deployments = deploy_all(api_url)
+        worker_proc = None
+        if worker:
+            worker_proc = _spawn(
+                [*_prefect_bin(), "worker", "start", "--pool", WORK_POOL],
+                {**env, "PREFECT_API_URL": api_url, "TASTEMAKER_HOME": str(settings.home_dir)},
+                state_dir / "worker.log",
+                PROJECT_ROOT,
+            )
+    except Exception:
+        _stop_pid(server.pid)
+        raise
+    stack = Stack(
+        api_url=api_url,
+        ui_url=f"http://{host}:{port}/",
+        server_pid=server.pid,
+        worker_pid=worker_proc.pid if worker_proc else None,
+        deployments=deployments,
+        state_dir=str(state_dir),
+    )
+    state_file.write_text(json.dumps(stack.to_dict(), indent=2))
+    return stack
+
+
+def _stop_pid(pid: int, timeout_s: float = 15.0) -> bool:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def down(settings: Settings) -> list[int]:
+    """Stop what `up` started; returns the pids that were still running."""
+    state_file = settings.home_dir / "prefect" / "stack.json"
+    if not state_file.exists():
+        return []
+    stack = json.loads(state_file.read_text())
+    stopped = [
+        pid
+        for pid in (stack.get("worker_pid"), stack.get("server_pid"))
+        if pid and _stop_pid(int(pid))
+    ]
+    state_file.unlink()
+    return stopped

@@ -1,0 +1,78 @@
+"""Transform flow: `dbt build` on the warehouse, every dbt node a Prefect task."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.params import TransformParams
+from flows.settings import Settings, get_settings
+from flows.tasks.dbtrun import DbtSummary, run_dbt
+from flows.tasks.lock import warehouse_lock
+
+
+class DbtBuildError(RuntimeError):
+    """dbt ran, and some models or tests failed; the summary says which."""
+
+    def __init__(self, summary: DbtSummary):
+        self.summary = summary
+        names = ", ".join(n.unique_id for n in summary.failures[:5])
+        more = "" if len(summary.failures) <= 5 else f" and {len(summary.failures) - 5} more"
+        super().__init__(f"dbt build had {summary.failed} failure(s): {names}{more}")
+
+
+def _summary_markdown(summary: DbtSummary) -> str:
+    lines = [
+        "# dbt build",
+        "",
+        "| passed | failed | warned | skipped | seconds |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {summary.passed} | {summary.failed} | {summary.warned} | {summary.skipped} "
+        f"| {summary.elapsed_s} |",
+        "",
+        f"manifest sha256: `{summary.manifest_sha256}`",
+    ]
+    if summary.failures:
+        lines += ["", "## Failures", ""]
+        lines += [f"- `{n.unique_id}` ({n.status}): {n.message}" for n in summary.failures]
+    return "\n".join(lines)
+
+
+def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary:
+    """Run dbt under the warehouse lock (called in the flow body so dbt nodes become tasks)."""
+    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+        return run_dbt(
+            settings,
+            "build",
+            select=params.select,
+            dbt_vars=params.dbt_vars(),
+            full_refresh=params.full_refresh,
+        )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_dbt_summary(summary: DbtSummary) -> None:
+    """Show the build's counts and failures as a Prefect artifact."""
+    create_markdown_artifact(
+        key="tastemaker-dbt-build", markdown=_summary_markdown(summary), description="dbt build"
+    )
+
+
+@flow(name="transform", log_prints=True)
+def transform_flow(params: TransformParams | None = None) -> dict:
+    """Build and test every dbt model; on failures, publish the summary, then fail the run."""
+    params = params or TransformParams()
+    settings = get_settings()
+    logger = get_run_logger()
+    summary = build_warehouse(settings, params)
+    publish_dbt_summary(summary)
+    logger.info(
+        "dbt build: %d passed, %d failed, %d skipped",
+        summary.passed,
+        summary.failed,
+        summary.skipped,
+    )
+    if summary.failed or not summary.success:
+        raise DbtBuildError(summary)
+    return summary.to_dict()
