@@ -218,11 +218,11 @@ def ingest(
 ) -> None:
     """Load landing files into the warehouse's `raw` schema (idempotent; bad rows quarantined)."""
     settings = _settings()
-    from flows.ingest import ingest_flow
-
     target = (path or settings.landing_path).expanduser().resolve()
     if not target.exists():
         _fail(f"{target}: no such file or folder")
+    from flows.ingest import ingest_flow
+
     result = _run_flow(ingest_flow, str(target))
     if as_json:
         _emit_json(result)

@@ -1,0 +1,44 @@
+"""prefect.yaml against a real, fresh Prefect server: `tastemaker up` registers every deployment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.deploy import down, free_port, list_deployments, up
+from flows.settings import get_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def test_up_registers_all_deployments_with_schedules_and_forms(
+    tm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-server-home"))
+    settings = get_settings()
+    stack = up(settings, port=free_port(), worker=False)
+    try:
+        assert stack.deployments == [
+            "ingest/ingest",
+            "platform/platform-nightly",
+            "refresh/refresh-15min",
+            "transform/transform",
+        ]
+        deployments = {d["name"]: d for d in list_deployments(stack.api_url)}
+        nightly = deployments["platform-nightly"]
+        assert nightly["work_pool"] == "tastemaker-local"
+        assert nightly["schedules"][0]["cron"] == "0 3 * * *"
+        assert deployments["refresh-15min"]["schedules"][0]["interval"] == 900
+        # Typed parameters: the UI renders a form from these pydantic definitions.
+        schema = nightly["parameter_schema"]
+        assert {"PlatformParams", "WorldParams", "TransformParams"} <= set(schema["definitions"])
+        assert schema["definitions"]["WorldParams"]["properties"]["users"]["type"] == "integer"
+        # No build/push: the worker runs the code from this checkout.
+        pull = nightly["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+        assert Path(pull["directory"]) == Path(__file__).resolve().parents[2]
+        with pytest.raises(Exception, match="already recorded"):
+            up(settings, port=free_port(), worker=False)
+    finally:
+        assert down(settings) == [stack.server_pid]
+    assert down(settings) == []
