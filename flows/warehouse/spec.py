@@ -1,0 +1,226 @@
+"""The landing contract as data: entities, their fields, keys, checks and references.
+
+Ingest generates its validation SQL from these specs, so a new field or rule is one line here
+rather than a change in several SQL strings. Names and vocabularies follow docs/DESIGN.md
+("Landing contract") and ``raw_schema.sql``; ``tests/warehouse`` checks that the vocabularies agree
+with the synthetic world generator, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+#: The value kinds a landed field can have. Each maps to one typed column in `raw`.
+Kind = Literal["text", "int", "double", "bool", "date", "timestamp"]
+
+DEVICES: Final = ("tv", "mobile", "tablet", "web")
+KINDS: Final = ("movie", "series")
+PLANS: Final = ("basic", "standard", "premium")
+SUBSCRIPTION_EVENTS: Final = ("signup", "cancel", "reactivate", "plan_change")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One landed field and how it is checked.
+
+    Attributes:
+        name: the field name in the landing file and the column name in `raw`.
+        kind: how the text is parsed; a ``timestamp`` becomes two columns (``name`` in UTC and
+            ``name_local``, the wall clock in the offset it was landed with).
+        required: a missing or empty value quarantines the row.
+        choices: the allowed values (exact, case-sensitive), or empty for any value.
+    """
+
+    name: str
+    kind: Kind = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row rule beyond types: ``bad`` is a SQL condition over typed columns (true = quarantine).
+
+    ``reason`` is a SQL expression producing the one-line reason; it may use the typed columns.
+    Checks run after type checks, so every column they read is already the right type (or null).
+    """
+
+    bad: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One landing entity: its fields, its key and the rules a row must pass to be loaded.
+
+    Attributes:
+        name: the entity folder name and the `raw` table name.
+        fields: the contract fields in table order.
+        key: the fields that identify a row; a second row with the same key is a duplicate
+            (identical content) or a conflict (different content, quarantined).
+        checks: value rules after type checks, first failing one wins.
+        refs: (field, entity) pairs: the value must exist as that entity's key in `raw`.
+        key_label: how a conflict message names the key (e.g. "event_id").
+        dimension: a slowly changing attribute table (titles, users): a changed re-landed row is a
+            conflict, since dimension updates are out of scope for now.
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+    refs: tuple[tuple[str, str], ...] = ()
+    key_label: str = ""
+    dimension: bool = False
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Names of the fields every row must have (and every file must provide)."""
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Names of all contract fields, in table order."""
+        return tuple(f.name for f in self.fields)
+
+    def columns(self) -> tuple[str, ...]:
+        """The typed `raw` columns this entity writes (timestamps expand to UTC + local)."""
+        out: list[str] = []
+        for f in self.fields:
+            out.append(f.name)
+            if f.kind == "timestamp":
+                out.append(f"{f.name}_local")
+        return tuple(out)
+
+
+def show(expr: str) -> str:
+    """SQL rendering a value for a reason message: quoted and cut to 60 characters."""
+    return f"'''' || left(cast({expr} as varchar), 60) || ''''"
+
+
+TITLES = Entity(
+    name="titles",
+    fields=(
+        Field("title_id", required=True),
+        Field("title", required=True),
+        Field("kind", required=True, choices=KINDS),
+        Field("genres"),
+        Field("release_date", "date"),
+        Field("runtime_minutes", "int"),
+        Field("seasons", "int"),
+        Field("maturity_rating"),
+        Field("country"),
+        Field("language"),
+        Field("director"),
+        Field("cast"),
+        Field("synopsis"),
+    ),
+    key=("title_id",),
+    checks=(
+        Check("runtime_minutes <= 0", "'runtime_minutes must be > 0, got ' || runtime_minutes"),
+        Check("seasons <= 0", "'seasons must be > 0, got ' || seasons"),
+    ),
+    key_label="title_id",
+    dimension=True,
+)
+
+USERS = Entity(
+    name="users",
+    fields=(
+        Field("user_id", required=True),
+        Field("signup_date", "date", required=True),
+        Field("country"),
+        Field("plan", choices=PLANS),
+        Field("age_band"),
+    ),
+    key=("user_id",),
+    key_label="user_id",
+    dimension=True,
+)
+
+SUBSCRIPTIONS = Entity(
+    name="subscriptions",
+    fields=(
+        Field("user_id", required=True),
+        Field("event", required=True, choices=SUBSCRIPTION_EVENTS),
+        Field("occurred_at", "timestamp", required=True),
+        Field("plan", choices=PLANS),
+        Field("monthly_price", "double"),
+    ),
+    key=("user_id", "event", "occurred_at"),
+    checks=(Check("monthly_price < 0", "'monthly_price must be >= 0, got ' || monthly_price"),),
+    refs=(("user_id", "users"),),
+    key_label="subscription event",
+)
+
+RATINGS = Entity(
+    name="ratings",
+    fields=(
+        Field("user_id", required=True),
+        Field("title_id", required=True),
+        Field("rated_at", "timestamp", required=True),
+        Field("rating", "double", required=True),
+    ),
+    key=("user_id", "title_id", "rated_at"),
+    checks=(
+        Check(
+            "rating < 0.5 or rating > 5",
+            "'rating ' || rating || ' is outside 0.5..5'",
+        ),
+    ),
+    refs=(("user_id", "users"), ("title_id", "titles")),
+    key_label="rating",
+)
+
+#: A playback longer than this is not a session but a broken counter (3 x the length + 10 min).
+WATCH_LIMIT_SQL = "3 * duration_seconds + 600"
+
+VIEWS = Entity(
+    name="views",
+    fields=(
+        Field("event_id", required=True),
+        Field("user_id", required=True),
+        Field("title_id", required=True),
+        Field("device", required=True, choices=DEVICES),
+        Field("started_at", "timestamp", required=True),
+        Field("watch_seconds", "int", required=True),
+        Field("duration_seconds", "int", required=True),
+    ),
+    key=("event_id",),
+    checks=(
+        Check("watch_seconds < 0", "'watch_seconds must be >= 0, got ' || watch_seconds"),
+        Check(
+            "duration_seconds <= 0",
+            "'duration_seconds must be > 0, got ' || duration_seconds",
+        ),
+        Check(
+            f"watch_seconds > {WATCH_LIMIT_SQL}",
+            "'watch_seconds ' || watch_seconds || ' exceeds 3 x duration_seconds + 600 ("
+            "duration_seconds ' || duration_seconds || ')'",
+        ),
+    ),
+    refs=(("user_id", "users"), ("title_id", "titles")),
+    key_label="event_id",
+)
+
+EXPOSURES = Entity(
+    name="exposures",
+    fields=(
+        Field("event_id", required=True),
+        Field("experiment_id", required=True),
+        Field("variant", required=True),
+        Field("user_id", required=True),
+        Field("title_id", required=True),
+        Field("shown_at", "timestamp", required=True),
+        Field("clicked", "bool", required=True),
+    ),
+    key=("event_id",),
+    refs=(("user_id", "users"), ("title_id", "titles")),
+    key_label="event_id",
+)
+
+#: Entities in dependency order: a file may only reference entities loaded before it.
+ENTITIES: Final[dict[str, Entity]] = {
+    e.name: e for e in (TITLES, USERS, SUBSCRIPTIONS, RATINGS, VIEWS, EXPOSURES)
+}
