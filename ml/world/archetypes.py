@@ -108,7 +108,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.006,
         ctr=0.10,
         warm_lift=-0.01,
-        rate_prob=0.05,
+        rate_prob=0.075,
     ),
     Archetype(
         name="family_weekend",
@@ -135,7 +135,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.007,
         ctr=0.12,
         warm_lift=0.09,
-        rate_prob=0.06,
+        rate_prob=0.090,
     ),
     Archetype(
         name="primetime_drama",
@@ -162,7 +162,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.006,
         ctr=0.11,
         warm_lift=0.05,
-        rate_prob=0.09,
+        rate_prob=0.135,
     ),
     Archetype(
         name="commuter_comedy",
@@ -189,7 +189,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.005,
         ctr=0.09,
         warm_lift=0.02,
-        rate_prob=0.04,
+        rate_prob=0.060,
     ),
     Archetype(
         name="documentary_learner",
@@ -216,7 +216,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.007,
         ctr=0.08,
         warm_lift=0.02,
-        rate_prob=0.12,
+        rate_prob=0.180,
     ),
     Archetype(
         name="scifi_anime_binger",
@@ -242,7 +242,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.008,
         ctr=0.11,
         warm_lift=0.01,
-        rate_prob=0.08,
+        rate_prob=0.120,
     ),
     Archetype(
         name="casual_dabbler",
@@ -269,7 +269,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
         reactivate_rate=0.003,
         ctr=0.07,
         warm_lift=0.0,
-        rate_prob=0.03,
+        rate_prob=0.045,
     ),
 )
 

@@ -159,7 +159,9 @@ def tone_embeddings(rng: np.random.Generator) -> np.ndarray:
 def _person_names(rng: np.random.Generator, count: int) -> list[str]:
     """``count`` distinct person names (a middle initial once first x last combinations run out)."""
     combos = len(FIRST_NAMES) * len(LAST_NAMES)
-    order = rng.permutation(min(count, combos * 26))
+    if count > combos * 27:
+        raise ValueError(f"at most {combos * 27} distinct person names, asked for {count}")
+    order = rng.permutation(combos if count <= combos else combos * 27)
     names = []
     for k in order[:count]:
         first = FIRST_NAMES[k % len(FIRST_NAMES)]
@@ -196,12 +198,13 @@ def make_catalog(
     primary[forced] = np.arange(n_genres)
 
     # People: Zipf-popular pools; a famous actor is cast often and lends star power.
-    n_directors = max(20, n_titles // 4)
-    n_actors = max(60, n_titles * 2)
+    n_directors = max(20, n_titles // 3)
+    n_actors = min(max(60, n_titles * 3), 80_000)
     directors = _person_names(rng, n_directors)
     actors = _person_names(rng, n_actors)
-    dir_weights = _zipf_weights(n_directors, 1.0)
-    act_weights = _zipf_weights(n_actors, 1.05)
+    # Exponents chosen so the busiest director or star is in a few percent of titles, not most.
+    dir_weights = _zipf_weights(n_directors, 0.6)
+    act_weights = _zipf_weights(n_actors, 0.5)
     dir_skill = rng.normal(size=n_directors)
     # Star power of an actor: log popularity rank, standardized (rank 1 is the biggest star).
     act_star = -np.log(np.arange(1, n_actors + 1))

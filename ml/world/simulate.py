@@ -59,6 +59,12 @@ LATE_NIGHT_ABANDON = 0.4
 LATE_NIGHT_HOURS = np.array([h in HOUR_BUCKETS[0][1] for h in range(24)])
 ABANDONED_BELOW = 0.5  # a view with watch < 50% of duration counts as abandoned (churn feature)
 P_DROP_SERIES = 0.5  # after abandoning an episode, the series is dropped with this probability
+# Rating (stars, rounded to halves, clipped to 1..5) =
+#   RATING_INTERCEPT + RATING_MATCH*match + RATING_QUALITY*quality + user bias + noise
+RATING_INTERCEPT = 2.6
+RATING_MATCH = 0.8
+RATING_QUALITY = 0.5
+RATING_NOISE = 0.7
 
 # --- engagement fading and subscriptions --------------------------------------------------------
 FADE_DAYS = 18.0  # a fading user's activity multiplier: exp(-days_fading / FADE_DAYS)
@@ -559,11 +565,11 @@ class Simulator:
         if cand.size == 0:
             return
         latent = (
-            3.0
-            + 0.8 * match[cand]
-            + 0.5 * self.cat.quality[title[cand]]
+            RATING_INTERCEPT
+            + RATING_MATCH * match[cand]
+            + RATING_QUALITY * self.cat.quality[title[cand]]
             + self.pop.rating_bias[user[cand]]
-            + rng.normal(scale=0.55, size=cand.size)
+            + rng.normal(scale=RATING_NOISE, size=cand.size)
         )
         stars = np.clip(np.rint(latent * 2) / 2, 1.0, 5.0)
         when = end[cand] + rng.integers(10, 600, size=cand.size)
