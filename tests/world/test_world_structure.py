@@ -48,6 +48,19 @@ def test_archetypes_differ_on_every_axis(default_world: World) -> None:
     assert views_per_user.idxmin() == "casual_dabbler"
 
 
+def test_completion_depends_on_device_and_hour(default_world: World) -> None:
+    """Within each archetype, mobile plays and late-night plays finish less often."""
+    views = default_world.views
+    archetype = default_world.truth_users.set_index("user_id").archetype
+    views = views.assign(archetype=archetype.loc[views.user_id].to_numpy())
+    by_device = views.pivot_table("completion", "archetype", "device", aggfunc="mean")
+    assert (by_device.tv > by_device.mobile).all()
+    assert (by_device.tv - by_device.mobile).mean() > 0.03
+    late = views.bucket == "late_night"
+    by_hour = views.pivot_table("completion", "archetype", late, aggfunc="mean")
+    assert (by_hour[False] - by_hour[True]).mean() > 0.01
+
+
 def test_planted_taste_is_learnable(default_world: World) -> None:
     """Users watch titles whose latent factors match theirs more than chance would give."""
     views = default_world.views
