@@ -344,3 +344,18 @@ def test_drift_truth_with_drift(tiny_drift_world: World) -> None:
     assert {"device_share_mobile", "genre_share_anime", "genre_share_drama"} <= set(expected)
     pattern = r"(device_share_(tv|mobile|tablet|web)|genre_share_[a-z_]+|hour_share_[a-z_]+)"
     assert all(re.fullmatch(pattern, name) for name in expected)
+
+
+def test_mid_month_start_across_a_year_end(tmp_path) -> None:
+    from ml.world import WorldConfig, generate_world
+
+    cfg = WorldConfig(users=200, titles=30, days=45, seed=3, start_date=date(2025, 12, 20))
+    generate_world(cfg, out=tmp_path, progress=False)
+    churn = pd.read_csv(tmp_path / "truth" / "churn.csv")
+    assert set(churn.evaluated_on) == {"2025-12-20", "2026-01-01", "2026-02-01"}
+    assert set(churn.month) == {"2025-12", "2026-01", "2026-02"}
+    # Partial months (12 of December's 31 days, 2 of February's 28) scale the probability down.
+    mean = churn.groupby("month").churn_probability.mean()
+    assert mean["2026-02"] < mean["2025-12"] < mean["2026-01"]
+    views = sorted(p.stem for p in (tmp_path / "landing" / "views").glob("*.jsonl"))
+    assert views[0] == "2025-12-20" and views[-1] == "2026-02-02"
