@@ -74,6 +74,9 @@ def main_options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Every Prefect API call is an httpx request; at INFO they drown the run's own log.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _run_flow(flow_fn, *args: Any) -> Any:

@@ -52,7 +52,7 @@ def generate_world_task(world: WorldParams, home: Path) -> dict:
     config = WorldConfig(
         users=world.users, titles=world.titles, days=world.days, seed=world.seed, drift=world.drift
     )
-    return generate_world(config, out=home).to_dict()
+    return generate_world(config, out=home, progress=False).to_dict()
 
 
 @task(cache_policy=NO_CACHE)
