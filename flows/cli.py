@@ -312,6 +312,15 @@ def config(as_json: JsonOpt = False) -> None:
         _print_table("settings", [{"name": k, "value": v} for k, v in data.items()])
 
 
+def _register_command_groups() -> None:
+    from flows.commands import register_all
+
+    register_all(app)
+
+
+_register_command_groups()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
