@@ -173,10 +173,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
     con.execute("begin transaction")
     try:
         if fmt == "jsonl":
-            _parse_jsonl(con, entity, text)
+            _classify_jsonl(con, entity, text)
+            records = "jsonl_records"
         else:
-            _parse_csv(con, entity, text)
-        counts = _load(con, entity, str(cand.path), digest, report.batch_id)
+            _classify_csv(con, entity, text)
+            records = "csv_records"
+        counts = _load(con, entity, records, str(cand.path), digest, report.batch_id)
         con.execute("commit")
     except FileRejected as exc:
         con.execute("rollback")
@@ -200,27 +202,26 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
     )
 
 
-def _parse_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
-    """Build ``parsed`` from JSON Lines, rejecting files that are not JSON Lines of this entity."""
-    con.execute(validate.jsonl_parsed_sql(entity))
-    n, bad, last_bad, last_line = con.execute(validate.JSONL_STATS_SQL).fetchone()
+def _classify_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
+    """Build ``classified`` from JSON Lines; reject files that are not JSON Lines of this entity."""
+    con.execute(validate.JSONL_RECORDS_SQL)
+    con.execute(validate.classify_sql(entity, validate.jsonl_source(entity)))
+    n, bad, last_bad, last_line, *present = con.execute(validate.file_stats_sql(entity)).fetchone()
     if last_bad and not text.endswith(b"\n"):
         raise FileRejected(
             f"truncated: the last line ({last_line}) is not valid JSON and the file does not end "
             "with a newline (cut off mid-write?)"
         )
     _check_malformed_share(bad, n, "lines are not JSON objects")
-    if n > bad:
-        counts = con.execute(validate.jsonl_field_counts_sql(entity)).fetchone()
-        missing = [f for f, c in zip(entity.required, counts, strict=True) if c == 0]
-        if missing:
-            raise FileRejected(
-                f"missing required fields (absent from every line): {', '.join(missing)}"
-            )
+    missing = [f for f, c in zip(entity.required, present, strict=True) if c == 0]
+    if n > bad and missing:
+        raise FileRejected(
+            f"missing required fields (absent from every line): {', '.join(missing)}"
+        )
 
 
-def _parse_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
-    """Build ``parsed`` from CSV, rejecting files whose header or quoting is unusable."""
+def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
+    """Build ``classified`` from CSV; reject files whose header or quoting is unusable."""
     con.execute(validate.csv_records_sql(has_quotes=b'"' in text))
     unterminated = con.execute(
         "select line_no from csv_records where open_quote order by line_no limit 1"
@@ -246,10 +247,9 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> N
             f"missing required columns: {', '.join(missing)} (header has: {', '.join(names)})"
         )
     columns = {f: names.index(f) + 1 for f in entity.field_names if f in names}
-    con.execute(validate.csv_parsed_sql(entity, header_line, columns, len(names)))
-    n, bad = con.execute(
-        "select count(*), count(*) filter (where parse_error is not null) from parsed"
-    ).fetchone()
+    source = validate.csv_source(entity, header_line, columns, len(names))
+    con.execute(validate.classify_sql(entity, source))
+    n, bad, *_ = con.execute(validate.file_stats_sql(entity)).fetchone()
     _check_malformed_share(bad, n, "records are malformed")
 
 
@@ -262,10 +262,21 @@ def _check_malformed_share(bad: int, n: int, what: str) -> None:
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, entity: Entity, source_file: str, digest: str, batch_id: str
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    records: str,
+    source_file: str,
+    digest: str,
+    batch_id: str,
 ) -> TableCounts:
-    """Classify ``parsed`` and write loaded rows, quarantined rows and the file record."""
-    con.execute(validate.classify_sql(entity, source_file))
+    """Settle repeated keys in ``classified``, write loaded and quarantined rows and the file."""
+    con.execute(validate.repeats_sql(entity, source_file))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    params = {"file": source_file, "batch": batch_id}
+    to_load = con.execute("select count(*) from classified where status = 'load'").fetchone()[0]
+    inserted = con.execute(validate.insert_sql(entity), {**params, "now": now}).fetchone()[0]
+    if inserted < to_load:  # some keys were already in raw: duplicates or conflicts
+        con.execute(validate.resolve_existing_sql(entity), params)
     by_status = dict(
         con.execute("select status, count(*) from classified group by status").fetchall()
     )
@@ -276,21 +287,9 @@ def _load(
         quarantined=by_status.get("quarantine", 0),
     )
     counts.rows_read = counts.loaded + counts.duplicate + counts.quarantined
-    now = datetime.now(UTC).replace(tzinfo=None)
-    cols = ", ".join(validate.q(c) for c in entity.columns())
-    con.execute(
-        f"insert into raw.{validate.q(entity.name)} "
-        f"({cols}, _source_file, _source_line, _ingested_at, _batch_id) "
-        f"select {cols}, ?, line_no, ?, ? from classified where status = 'load' order by line_no",
-        [source_file, now, batch_id],
-    )
-    con.execute(
-        "insert into raw.quarantine "
-        "(batch_id, entity, source_file, source_line, reason, record, quarantined_at) "
-        "select ?, ?, ?, line_no, reason, record, ? from classified "
-        "where status = 'quarantine' order by line_no",
-        [batch_id, entity.name, source_file, now],
-    )
+    if counts.loaded != inserted:  # the classification and the table disagree: never commit that
+        raise RuntimeError(f"{counts.loaded} rows classified as new but {inserted} inserted")
+    con.execute(validate.quarantine_sql(records), {**params, "entity": entity.name, "now": now})
     con.execute(
         "insert into raw.ingested_files (batch_id, entity, source_file, sha256, rows_read, "
         "rows_loaded, rows_duplicate, rows_quarantined, ingested_at) "

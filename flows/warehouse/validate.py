@@ -1,18 +1,19 @@
 """SQL that turns a file's physical lines into classified rows, generated from the entity spec.
 
 Every row of a file is parsed, typed and classified in a few set-based DuckDB statements (no
-Python per row):
+Python per row). The caller registers the file's lines as ``landing_lines(line_no, line)`` and
+runs, inside the file's transaction:
 
-1. ``parsed``: one row per record with its first physical line, the record text, a
-   ``parse_error`` (malformed JSON, not an object, wrong CSV field count, bad quoting) and every
-   contract field as trimmed text ``v_<field>`` (empty text is NULL).
-2. ``classified``: typed columns plus ``status`` (``load`` | ``duplicate`` | ``quarantine``) and
-   the ``reason`` of the first failing check, in this order: parse error, missing required field,
-   wrong type (fields in contract order), value not in its vocabulary, entity checks (ranges),
-   unknown references, duplicate key with different content.
-
-The caller registers the file's lines as ``landing_lines(line_no, line)`` and runs the statements
-inside the file's transaction.
+1. a source subquery: one row per record (its first physical line), a ``parse_error``
+   (malformed JSON, not an object, wrong CSV field count, bad quoting) and every contract field
+   as trimmed text ``v_<field>`` (empty text is NULL); a ``*_records`` view or table gives each
+   record's text for quarantine.
+2. ``classified`` (fed by the source): typed columns, ``status`` (``load`` | ``duplicate`` |
+   ``quarantine``) and the ``reason`` of the first failing check, in this order: parse error,
+   missing required field, wrong type (fields in contract order), value not in its vocabulary,
+   entity checks (ranges), unknown references; then :func:`repeats_sql` settles keys repeated
+   within the file and :func:`resolve_existing_sql` keys already in `raw` (found by the insert
+   itself).
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ from __future__ import annotations
 from flows.warehouse.spec import ENTITIES, Entity, Field, show
 
 #: ISO-8601 date-time with an optional zone; a missing zone is detected (and rejected) separately.
-TS_PATTERN = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)\s*([Zz]|[+-]\d{2}(?::?[0-5]\d)?)?$"
+TS_PATTERN = (
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)"  # local date-time
+    r"\s*([Zz]|[+-]\d{2}(?::?[0-5]\d)?)?$"  # zone: Z, +05:30, +0530 or +05
+)
 #: One CSV field followed by its comma (the record gets a trailing comma appended), RFC 4180 quotes.
 CSV_FIELD_PATTERN = r'("(?:[^"]|"")*"|[^,"]*),'
-#: Blank lines (spaces, tabs, a lone CR) are not records in either format.
-_BLANK = "trim(line, ' ' || chr(9) || chr(13)) = ''"
+#: SQL: the line has a character other than blanks (spaces, tabs, a CR) - a regex that stops at
+#: the first such character, unlike trim(), which walks the whole (possibly long) line.
+_NOT_BLANK = r"regexp_matches(line, '[^ \t\r]')"
+#: SQL: the line without a trailing CR (files written with CRLF line ends).
+_RECORD_NOT_BLANK = _NOT_BLANK.replace("line", "record")
+_NO_CR = "case when ends_with(line, chr(13)) then line[:-2] else line end"
 #: Largest UTC offset in use anywhere (+14:00, Kiribati).
 MAX_OFFSET_HOURS = 14
 
@@ -44,50 +52,54 @@ def _v(f: Field) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# parsing: lines -> parsed
+# parsing: lines -> source rows
 # --------------------------------------------------------------------------------------------
 
 
-def jsonl_parsed_sql(entity: Entity) -> str:
-    """``parsed`` from JSON Lines: one record per non-blank physical line."""
-    paths = "[" + ", ".join(lit(f"$.{f.name}") for f in entity.fields) + "]"
-    values = ",\n    ".join(
-        f"nullif(trim(v[{i}]), '') as {_v(f)}" for i, f in enumerate(entity.fields, start=1)
-    )
+def jsonl_source(entity: Entity) -> str:
+    """Parsed rows of a JSON Lines file: one per non-blank physical line.
+
+    Each line is parsed once, by ``from_json`` into a struct of VARCHAR fields (numbers and
+    booleans arrive as their JSON text, so type checks see exactly what was landed). ``try``
+    turns a malformed line into NULL; only those lines, and valid lines not starting with ``{``,
+    pay for a second look that names the problem.
+    """
+    struct = "{" + ", ".join(f'"{f.name}": "VARCHAR"' for f in entity.fields) + "}"
+    values = ",\n    ".join(f"nullif(trim(s.{q(f.name)}), '') as {_v(f)}" for f in entity.fields)
+    not_object = "'JSON line is not an object (got ' || lower(json_type(line)) || ')'"
     return f"""
-create or replace temp table parsed as
-select line_no, record,
-    case when not ok then 'malformed JSON'
-         when jtype <> 'OBJECT' then 'JSON line is not an object (got ' || lower(jtype) || ')'
+select line_no,
+    case when s is null then
+             case when json_valid(line) then {not_object} else 'malformed JSON' end
+         when not starts_with(line, '{{') and json_type(line) <> 'OBJECT' then {not_object}
     end as parse_error,
     {values}
 from (
-    select line_no, record, ok, jtype,
-        case when jtype = 'OBJECT' then json_extract_string(record, {paths}) end as v
-    from (
-        select line_no, record, ok, case when ok then json_type(record) end as jtype
-        from (
-            select line_no, rtrim(line, chr(13)) as record, json_valid(line) as ok
-            from landing_lines where not ({_BLANK})
-        )
-    )
+    select line_no, line, try(from_json(line, {lit(struct)})) as s from landing_lines
 )
+where s is not null or {_NOT_BLANK}
 """
 
 
-JSONL_STATS_SQL = """
-select count(*) as n,
-       count(*) filter (where parse_error is not null) as bad,
-       arg_max(parse_error is not null, line_no) as last_bad,
-       arg_max(line_no, line_no) as last_line
-from parsed
+#: Record text of a JSON Lines file for quarantine rows (a view: only quarantined lines are read).
+JSONL_RECORDS_SQL = f"""
+create or replace temp view jsonl_records as
+select line_no, {_NO_CR} as record from landing_lines
 """
 
 
-def jsonl_field_counts_sql(entity: Entity) -> str:
-    """How many object lines carry each required field (0 = the file lacks that field)."""
-    counts = ", ".join(f"count({_v(entity_field)})" for entity_field in _required(entity))
-    return f"select {counts} from parsed where parse_error is null"
+def file_stats_sql(entity: Entity) -> str:
+    """Rows, malformed rows, whether the last row is malformed and its line, and per required
+    field how many well-formed rows carry it (0: the file lacks that field altogether)."""
+    has = "".join(
+        f",\n       count(*) filter (where {q('_has_' + f.name)} and not _malformed)"
+        for f in _required(entity)
+    )
+    return f"""
+select count(*), count(*) filter (where _malformed),
+       arg_max(_malformed, line_no), max(line_no){has}
+from classified
+"""
 
 
 def _required(entity: Entity) -> list[Field]:
@@ -103,14 +115,14 @@ def csv_records_sql(has_quotes: bool) -> str:
     line is a record and the window pass is skipped.
     """
     if not has_quotes:
-        return """
+        return f"""
 create or replace temp table csv_records as
-select line_no, rtrim(line, chr(13)) as record, false as open_quote from landing_lines
+select line_no, {_NO_CR} as record, false as open_quote from landing_lines
 """
-    return """
+    return f"""
 create or replace temp table csv_records as
 with counted as (
-    select line_no, rtrim(line, chr(13)) as line,
+    select line_no, {_NO_CR} as line,
            length(line) - length(replace(line, '"', '')) as quotes
     from landing_lines
 ), starts as (
@@ -153,15 +165,15 @@ from (
 CSV_HEADER_SQL = f"""
 select line_no, f, bad_quoting from ({
     csv_split_sql(
-        "select line_no, record from csv_records where trim(record, ' ' || chr(9)) <> '' "
+        f"select line_no, record from csv_records where {_RECORD_NOT_BLANK} "
         "order by line_no limit 1"
     )
 })
 """
 
 
-def csv_parsed_sql(entity: Entity, header_line: int, columns: dict[str, int], width: int) -> str:
-    """``parsed`` from CSV records after the header; ``columns`` maps a field to its 1-based index.
+def csv_source(entity: Entity, header_line: int, columns: dict[str, int], width: int) -> str:
+    """Parsed rows of CSV records after the header; ``columns`` maps a field to its 1-based index.
 
     Contract fields missing from the header (only optional ones get this far) are NULL.
     """
@@ -172,11 +184,10 @@ def csv_parsed_sql(entity: Entity, header_line: int, columns: dict[str, int], wi
     )
     source = (
         "select line_no, record from csv_records "
-        f"where line_no > {int(header_line)} and trim(record, ' ' || chr(9)) <> ''"
+        f"where line_no > {int(header_line)} and {_RECORD_NOT_BLANK}"
     )
     return f"""
-create or replace temp table parsed as
-select line_no, record,
+select line_no,
     case when bad_quoting then 'malformed CSV quoting (a quote inside an unquoted field or '
                                 || 'text after a closing quote)'
          when len(f) <> {width} then 'expected {width} fields as in the header, got ' || len(f)
@@ -187,7 +198,7 @@ from ({csv_split_sql(source)})
 
 
 # --------------------------------------------------------------------------------------------
-# classification: parsed -> classified
+# classification: source rows -> classified
 # --------------------------------------------------------------------------------------------
 
 
@@ -305,31 +316,52 @@ def _reason_cases(entity: Entity) -> list[tuple[str, str]]:
     return cases
 
 
-def _conflict_message(entity: Entity, source_file: str) -> str:
-    first = (
-        f"'first seen in file ' || coalesce(_db_file, {lit(source_file)}) "
-        "|| ' line ' || coalesce(_db_line, _first_line)"
-    )
+def _conflict_message(entity: Entity, row: str, first_file: str, first_line: str) -> str:
+    """SQL for the reason of a key seen before with different content.
+
+    ``row`` is the alias of the row being classified; ``first_file``/``first_line`` are SQL
+    expressions for where the key was first seen.
+    """
+    first = f"'first seen in file ' || {first_file} || ' line ' || {first_line}"
     if entity.dimension:
         (key,) = entity.key
         return (
-            f"'conflicting {key} ' || {show(q(key))} || ': attributes differ from the row ' || "
-            f"{first} || ' (dimension updates are not supported yet)'"
+            f"'conflicting {key} ' || {show(f'{row}.{q(key)}')} || ': attributes differ from the "
+            f"row ' || {first} || ' (dimension updates are not supported yet)'"
         )
     if len(entity.key) == 1:
         (key,) = entity.key
         return (
-            f"'duplicate {key} ' || {show(q(key))} || ' with different content (' || {first} || ')'"
+            f"'duplicate {key} ' || {show(f'{row}.{q(key)}')} || ' with different content (' || "
+            f"{first} || ')'"
         )
-    shown = " || ', ' || ".join(f"'{k}=' || cast({q(k)} as varchar)" for k in entity.key)
+    shown = " || ', ' || ".join(f"'{k}=' || cast({row}.{q(k)} as varchar)" for k in entity.key)
     return (
         f"'duplicate {entity.key_label} (' || {shown} || ') with different content (' || "
         f"{first} || ')'"
     )
 
 
-def classify_sql(entity: Entity, source_file: str) -> str:
-    """``classified``: every parsed row with typed columns, ``status`` and ``reason``."""
+def _same(cols: tuple[str, ...], a: str, b: str) -> str:
+    return " and ".join(f"{a}.{q(c)} is not distinct from {b}.{q(c)}" for c in cols)
+
+
+def _key_match(entity: Entity, a: str, b: str) -> str:
+    return " and ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in entity.key)
+
+
+def classify_sql(entity: Entity, source: str) -> str:
+    """``classified``: every row of ``source`` (:func:`jsonl_source` or :func:`csv_source`)
+    with typed columns, ``status``, ``reason``, ``_valid``, and ``_malformed`` / ``_has_<field>``
+    for the file-level checks.
+
+    Parsing is fused into this statement rather than materialized first: writing and re-reading
+    the text columns cost as much as the parsing itself.
+
+    Every valid row starts as ``load``; :func:`repeats_sql` and :func:`resolve_existing_sql`
+    then settle repeated keys. Keeping those out of this statement matters for speed: they
+    touch only the few rows whose key repeats, instead of a join over every row.
+    """
     ts_fields = [f for f in entity.fields if f.kind == "timestamp"]
     ts_structs = "".join(
         f",\n        regexp_extract({_v(f)}, {lit(TS_PATTERN)}, ['local', 'zone']) "
@@ -337,28 +369,22 @@ def classify_sql(entity: Entity, source_file: str) -> str:
         for f in ts_fields
     )
     ts_parts = "".join(",\n        " + part for f in ts_fields for part in _ts_parts(f))
+    helpers = "".join(f"{q(prefix + f.name)}, " for prefix in ("_ts_", "_tl_") for f in ts_fields)
     typed = ",\n        ".join(expr for f in entity.fields for expr in _typed(f))
     reason = "\n        ".join(f"when {cond} then {msg}" for cond, msg in _reason_cases(entity))
-    cols = entity.columns()
-    col_list = ", ".join(q(c) for c in cols)
-    content = "struct_pack(" + ", ".join(f"{q(c)} := {q(c)}" for c in cols) + ")"
-    key = ", ".join(q(k) for k in entity.key)
-    key_join = " and ".join(f"v.{q(k)} = k.{q(k)}" for k in entity.key)
-    db_join = " and ".join(f"v.{q(k)} = r.{q(k)}" for k in entity.key)
-    db_key = ", ".join(f"r.{q(k)}" for k in entity.key)
-    db_content = "struct_pack(" + ", ".join(f"{q(c)} := r.{q(c)}" for c in cols) + ")"
+    cols = ", ".join(q(c) for c in entity.columns())
+    has = "".join(f"{_v(f)} is not null as {q('_has_' + f.name)}, " for f in _required(entity))
     return f"""
 create or replace temp table classified as
 with parts as (
     select *{ts_structs}
-    from parsed
+    from ({source})
 ), local_parts as (
     select *{ts_parts}
     from parts
 ), typed as (
-    select line_no, record, parse_error, {", ".join(_v(f) for f in entity.fields)},
-        {", ".join(q("_ts_" + f.name) for f in ts_fields) + "," if ts_fields else ""}
-        {", ".join(q("_tl_" + f.name) for f in ts_fields) + "," if ts_fields else ""}
+    select line_no, parse_error, {", ".join(_v(f) for f in entity.fields)},
+        {helpers}
         {typed}
     from local_parts
 ), checked as (
@@ -366,34 +392,90 @@ with parts as (
         {reason}
     end as reason
     from typed
-), valid as (
-    select line_no, record, {col_list}, {content} as _content,
-        row_number() over w as _rn,
-        first_value({content}) over w as _first_content,
-        first_value(line_no) over w as _first_line
-    from checked where reason is null
-    window w as (partition by {key} order by line_no)
-), known as (
-    select {db_key}, {db_content} as _db_content,
-        r._source_file as _db_file, r._source_line as _db_line
-    from raw.{q(entity.name)} r
-    semi join valid v on {db_join}
-), decided as (
-    select v.*, k._db_content, k._db_file, k._db_line,
-        case when k._db_line is not null then
-                 case when v._content is not distinct from k._db_content then 'duplicate'
-                      else 'quarantine' end
-             when v._rn = 1 then 'load'
-             when v._content is not distinct from v._first_content then 'duplicate'
-             else 'quarantine'
-        end as status
-    from valid v left join known k on {key_join}
 )
-select line_no, record, status,
-    case when status = 'quarantine' then {_conflict_message(entity, source_file)} end as reason,
-    {col_list}
-from decided
-union all
-select line_no, record, 'quarantine' as status, reason, {col_list}
-from checked where reason is not null
+select line_no, reason is null as _valid, parse_error is not null as _malformed, {has}
+    case when reason is null then 'load' else 'quarantine' end as status,
+    reason, {cols}
+from checked
+"""
+
+
+def repeats_sql(entity: Entity, source_file: str) -> str:
+    """Settle keys that occur more than once in the file (the first valid occurrence wins).
+
+    A later occurrence identical to the first is a ``duplicate``; a different one is quarantined
+    naming the first one's line. The group-by finds repeated keys; only their rows are joined.
+    """
+    cols = entity.columns()
+    key = ", ".join(q(k) for k in entity.key)
+    same = _same(cols, "c", "f")
+    conflict = _conflict_message(entity, "c", lit(source_file), "f.line_no")
+    return f"""
+update classified c set
+    status = case when {same} then 'duplicate' else 'quarantine' end,
+    reason = case when {same} then null else {conflict} end
+from (
+    select x.* from classified x
+    semi join (
+        select {key}, min(line_no) as first_line from classified where _valid
+        group by {key} having count(*) > 1
+    ) r on {_key_match(entity, "x", "r")} and x.line_no = r.first_line
+) f
+where c._valid and {_key_match(entity, "c", "f")} and c.line_no > f.line_no
+"""
+
+
+def insert_sql(entity: Entity) -> str:
+    """Insert the ``load`` rows; keys already in `raw` are left alone (and re-decided after).
+
+    ``on conflict do nothing`` makes the primary key index find keys already loaded, one index
+    lookup per row, so the cost of a file does not grow with the table.
+    Parameters: ``$file``, ``$now``, ``$batch``.
+    """
+    cols = ", ".join(q(c) for c in entity.columns())
+    return (
+        f"insert into raw.{q(entity.name)} "
+        f"({cols}, _source_file, _source_line, _ingested_at, _batch_id) "
+        f"select {cols}, $file, line_no, $now, $batch from classified where status = 'load' "
+        "order by line_no on conflict do nothing"
+    )
+
+
+def resolve_existing_sql(entity: Entity) -> str:
+    """Re-decide rows whose key was already in `raw` before this file: duplicate or conflict.
+
+    Runs only when the insert skipped rows (rare: a re-landed or overlapping file). Every valid
+    row of such a key is compared with the row in `raw`, which wins over the file's own first
+    occurrence. Parameters: ``$file``, ``$batch`` (to tell this file's just-inserted rows apart).
+    """
+    cols = entity.columns()
+    key = ", ".join(q(k) for k in entity.key)
+    same = _same(cols, "c", "p")
+    conflict = _conflict_message(entity, "c", "p._source_file", "p._source_line")
+    return f"""
+update classified c set
+    status = case when {same} then 'duplicate' else 'quarantine' end,
+    reason = case when {same} then null else {conflict} end
+from (
+    select r.* from raw.{q(entity.name)} r
+    semi join (select {key} from classified where status = 'load') k
+        on {_key_match(entity, "r", "k")}
+    where r._batch_id <> $batch or r._source_file <> $file
+) p
+where c._valid and {_key_match(entity, "c", "p")}
+"""
+
+
+def quarantine_sql(records: str) -> str:
+    """Insert quarantined rows with their landed text from ``records`` (a view or table).
+
+    Parameters: ``$batch``, ``$entity``, ``$file``, ``$now``.
+    """
+    return f"""
+insert into raw.quarantine
+    (batch_id, entity, source_file, source_line, reason, record, quarantined_at)
+select $batch, $entity, $file, c.line_no, c.reason, r.record, $now
+from classified c join {records} r on r.line_no = c.line_no
+where c.status = 'quarantine'
+order by c.line_no
 """
