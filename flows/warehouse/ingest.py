@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,12 +174,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
     con.execute("begin transaction")
     try:
         if fmt == "jsonl":
-            _classify_jsonl(con, entity, text)
+            stats = _classify_jsonl(con, entity, text)
             records = "jsonl_records"
         else:
-            _classify_csv(con, entity, text)
+            stats = _classify_csv(con, entity, text)
             records = "csv_records"
-        counts = _load(con, entity, records, str(cand.path), digest, report.batch_id)
+        counts = _load(con, entity, stats, records, str(cand.path), digest, report.batch_id)
         con.execute("commit")
     except FileRejected as exc:
         con.execute("rollback")
@@ -202,25 +203,46 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
     )
 
 
-def _classify_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
+@dataclass(frozen=True)
+class _FileStats:
+    """Figures about a classified file (see ``validate.file_stats_sql``)."""
+
+    rows: int
+    malformed: int
+    last_malformed: bool
+    last_line: int | None
+    valid: int
+    distinct_keys: int
+    present: tuple[int, ...]
+
+    @classmethod
+    def query(cls, con: duckdb.DuckDBPyConnection, entity: Entity) -> _FileStats:
+        rows, bad, last_bad, last_line, valid, keys, *present = con.execute(
+            validate.file_stats_sql(entity)
+        ).fetchone()
+        return cls(rows, bad, last_bad, last_line, valid, keys, tuple(present))
+
+
+def _classify_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> _FileStats:
     """Build ``classified`` from JSON Lines; reject files that are not JSON Lines of this entity."""
     con.execute(validate.JSONL_RECORDS_SQL)
     con.execute(validate.classify_sql(entity, validate.jsonl_source(entity)))
-    n, bad, last_bad, last_line, *present = con.execute(validate.file_stats_sql(entity)).fetchone()
-    if last_bad and not text.endswith(b"\n"):
+    stats = _FileStats.query(con, entity)
+    if stats.last_malformed and not text.endswith(b"\n"):
         raise FileRejected(
-            f"truncated: the last line ({last_line}) is not valid JSON and the file does not end "
-            "with a newline (cut off mid-write?)"
+            f"truncated: the last line ({stats.last_line}) is not valid JSON and the file does "
+            "not end with a newline (cut off mid-write?)"
         )
-    _check_malformed_share(bad, n, "lines are not JSON objects")
-    missing = [f for f, c in zip(entity.required, present, strict=True) if c == 0]
-    if n > bad and missing:
+    _check_malformed_share(stats.malformed, stats.rows, "lines are not JSON objects")
+    missing = [f for f, c in zip(entity.required, stats.present, strict=True) if c == 0]
+    if stats.rows > stats.malformed and missing:
         raise FileRejected(
             f"missing required fields (absent from every line): {', '.join(missing)}"
         )
+    return stats
 
 
-def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> None:
+def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> _FileStats:
     """Build ``classified`` from CSV; reject files whose header or quoting is unusable."""
     con.execute(validate.csv_records_sql(has_quotes=b'"' in text))
     unterminated = con.execute(
@@ -249,8 +271,13 @@ def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -
     columns = {f: names.index(f) + 1 for f in entity.field_names if f in names}
     source = validate.csv_source(entity, header_line, columns, len(names))
     con.execute(validate.classify_sql(entity, source))
-    n, bad, *_ = con.execute(validate.file_stats_sql(entity)).fetchone()
-    _check_malformed_share(bad, n, "records are malformed")
+    stats = _FileStats.query(con, entity)
+    _check_malformed_share(stats.malformed, stats.rows, "records are malformed")
+    return stats
+
+
+def _count(con: duckdb.DuckDBPyConnection, where: str) -> int:
+    return con.execute(f"select count(*) from classified where {where}").fetchone()[0]
 
 
 def _check_malformed_share(bad: int, n: int, what: str) -> None:
@@ -264,32 +291,43 @@ def _check_malformed_share(bad: int, n: int, what: str) -> None:
 def _load(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
+    stats: _FileStats,
     records: str,
     source_file: str,
     digest: str,
     batch_id: str,
 ) -> TableCounts:
-    """Settle repeated keys in ``classified``, write loaded and quarantined rows and the file."""
-    con.execute(validate.repeats_sql(entity, source_file))
+    """Settle repeated keys in ``classified``, write loaded and quarantined rows and the file.
+
+    The common file (no repeated key, no key already loaded) takes the fast path: one insert
+    and the figures it already has, no extra statements.
+    """
     now = datetime.now(UTC).replace(tzinfo=None)
     params = {"file": source_file, "batch": batch_id}
-    to_load = con.execute("select count(*) from classified where status = 'load'").fetchone()[0]
+    settled = stats.distinct_keys == stats.valid
+    if not settled:
+        con.execute(validate.repeats_sql(entity, source_file))
+    to_load = stats.valid if settled else _count(con, "status = 'load'")
     inserted = con.execute(validate.insert_sql(entity), {**params, "now": now}).fetchone()[0]
     if inserted < to_load:  # some keys were already in raw: duplicates or conflicts
         con.execute(validate.resolve_existing_sql(entity), params)
-    by_status = dict(
-        con.execute("select status, count(*) from classified group by status").fetchall()
-    )
-    counts = TableCounts(
-        files=1,
-        loaded=by_status.get("load", 0),
-        duplicate=by_status.get("duplicate", 0),
-        quarantined=by_status.get("quarantine", 0),
-    )
-    counts.rows_read = counts.loaded + counts.duplicate + counts.quarantined
-    if counts.loaded != inserted:  # the classification and the table disagree: never commit that
-        raise RuntimeError(f"{counts.loaded} rows classified as new but {inserted} inserted")
-    con.execute(validate.quarantine_sql(records), {**params, "entity": entity.name, "now": now})
+        settled = False
+    if settled:
+        counts = TableCounts(1, stats.rows, stats.valid, 0, stats.rows - stats.valid)
+    else:
+        counts = TableCounts(
+            files=1,
+            rows_read=stats.rows,
+            loaded=_count(con, "status = 'load'"),
+            duplicate=_count(con, "status = 'duplicate'"),
+            quarantined=_count(con, "status = 'quarantine'"),
+        )
+    if counts.loaded != inserted or counts.rows_read != (
+        counts.loaded + counts.duplicate + counts.quarantined
+    ):  # the classification and the table disagree: never commit that
+        raise RuntimeError(f"counts do not add up: {counts} with {inserted} rows inserted")
+    if counts.quarantined:
+        con.execute(validate.quarantine_sql(records), {**params, "entity": entity.name, "now": now})
     con.execute(
         "insert into raw.ingested_files (batch_id, entity, source_file, sha256, rows_read, "
         "rows_loaded, rows_duplicate, rows_quarantined, ingested_at) "

@@ -89,15 +89,21 @@ select line_no, {_NO_CR} as record from landing_lines
 
 
 def file_stats_sql(entity: Entity) -> str:
-    """Rows, malformed rows, whether the last row is malformed and its line, and per required
-    field how many well-formed rows carry it (0: the file lacks that field altogether)."""
+    """One row of figures about ``classified`` for the file-level rules and the fast paths.
+
+    Columns: rows, malformed rows, whether the last row is malformed, its line, valid rows,
+    distinct keys among valid rows (fewer than valid rows: the file repeats a key), then per
+    required field how many well-formed rows carry it (0: the file lacks that field altogether).
+    """
+    key = ", ".join(q(k) for k in entity.key)
     has = "".join(
         f",\n       count(*) filter (where {q('_has_' + f.name)} and not _malformed)"
         for f in _required(entity)
     )
     return f"""
 select count(*), count(*) filter (where _malformed),
-       arg_max(_malformed, line_no), max(line_no){has}
+       coalesce(arg_max(_malformed, line_no), false), max(line_no),
+       count(*) filter (where _valid), count(distinct ({key})) filter (where _valid){has}
 from classified
 """
 
