@@ -1,0 +1,131 @@
+"""Recommendation commands: `datasets`, `evaluate recommender`, `similar`, `recommend`.
+
+Module-level imports stay light (typer only) so `tastemaker --help` is fast; pandas, Surprise
+and scikit-learn are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _settings():
+    from flows.settings import get_settings
+
+    try:
+        return get_settings()
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(f"invalid configuration: {exc}")
+
+
+def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The sub-app `name`, reusing one another area registered first (e.g. `evaluate`)."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+# --- datasets -------------------------------------------------------------------------------
+
+
+def datasets_list(as_json: JsonOpt = False) -> None:
+    """List the known public data sets and whether their files are present."""
+    from ml.datasets.registry import DATASETS
+
+    data_dir = _settings().resolved_data_dir
+    rows = []
+    for spec in DATASETS.values():
+        present = [
+            f.name
+            for f in spec.files
+            if data_dir is not None and (spec.path(data_dir) / f.name).is_file()
+        ]
+        rows.append(
+            {
+                "name": spec.name,
+                "folder": str(spec.path(data_dir)) if data_dir else None,
+                "files_present": present,
+                "files_missing": [f.name for f in spec.files if f.name not in present],
+                "url": spec.url,
+            }
+        )
+    if as_json:
+        _emit_json({"data_dir": str(data_dir) if data_dir else None, "datasets": rows})
+        return
+    typer.echo(f"data dir: {data_dir or '(none: set TASTEMAKER_DATA_DIR)'}")
+    for row in rows:
+        missing = ", ".join(row["files_missing"]) or "-"
+        typer.echo(f"  {row['name']:<24} present: {len(row['files_present'])}  missing: {missing}")
+
+
+def datasets_fetch(
+    name: Annotated[str, typer.Argument(help="movielens-100k | movielens-1m | ...")],
+    url: Annotated[
+        str | None, typer.Option(help="Download from this URL instead of the publisher's.")
+    ] = None,
+    dest: Annotated[
+        Path | None, typer.Option(help="Data folder (default: TASTEMAKER_DATA_DIR).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Download even if valid files exist.")] = False,
+    timeout: Annotated[float, typer.Option(help="Download timeout, seconds.")] = 60.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download a data set from its publisher, verify every file's checksum, then install it."""
+    from urllib.error import URLError
+
+    from ml.datasets.fetch import fetch_dataset
+    from ml.datasets.registry import ChecksumMismatch
+
+    data_dir = dest or _settings().resolved_data_dir
+    if data_dir is None:
+        _fail("no data folder: set TASTEMAKER_DATA_DIR or pass --dest")
+    try:
+        result = fetch_dataset(name, data_dir, url=url, timeout_s=timeout, force=force)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except ChecksumMismatch as exc:
+        _fail(f"checksum mismatch, nothing installed: {exc}", EXIT_FAILED)
+    except (URLError, OSError, ValueError) as exc:
+        _fail(f"could not fetch {name}: {exc}", EXIT_FAILED)
+    payload = {
+        "dataset": result.name,
+        "folder": str(result.folder),
+        "url": result.url,
+        "files": list(result.files),
+        "already_present": result.already_present,
+    }
+    if as_json:
+        _emit_json(payload)
+    elif result.already_present:
+        typer.echo(f"{result.name}: already present and verified in {result.folder}")
+    else:
+        typer.echo(f"{result.name}: {len(result.files)} files verified into {result.folder}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the recommendation commands to the main app."""
+    datasets = _group(app, "datasets", "Public data sets: list, fetch.")
+    datasets.command("list")(datasets_list)
+    datasets.command("fetch")(datasets_fetch)
