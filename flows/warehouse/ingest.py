@@ -97,7 +97,7 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
     candidates, rejected = discover(path)
     report = IngestReport(batch_id=_new_batch_id(), rejected=list(rejected))
     for r in rejected:
-        logger.error("rejected %s: %s", r.file, r.reason)
+        logger.warning("rejected %s: %s", r.file, r.reason)
     con = _connect(db_path)
     try:
         for cand in tqdm(candidates, desc="ingest", unit="file", disable=not progress):
@@ -142,7 +142,7 @@ def _connect(db_path: Path) -> duckdb.DuckDBPyConnection:
 
 def _reject(report: IngestReport, cand: Candidate, reason: str) -> None:
     report.rejected.append(RejectedFile(str(cand.path), cand.entity, reason))
-    logger.error("rejected %s: %s", cand.path, reason)
+    logger.warning("rejected %s: %s", cand.path, reason)
 
 
 def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: IngestReport) -> None:
@@ -171,25 +171,19 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
         return
     entity = ENTITIES[cand.entity]
     con.register("landing_lines", lines_table(text))
-    con.execute("begin transaction")
     try:
-        if fmt == "jsonl":
-            stats = _classify_jsonl(con, entity, text)
-            records = "jsonl_records"
-        else:
-            stats = _classify_csv(con, entity, text)
-            records = "csv_records"
-        counts = _load(con, entity, stats, records, str(cand.path), digest, report.batch_id)
-        con.execute("commit")
+        try:
+            counts = _transaction(con, entity, fmt, text, cand, digest, report.batch_id, False)
+        except duckdb.ConstraintException:
+            # A key of this file is already in raw (a re-landed or overlapping file). Rare, so
+            # the common path inserts without looking; this one redoes the file and settles
+            # those keys against raw before inserting.
+            counts = _transaction(con, entity, fmt, text, cand, digest, report.batch_id, True)
     except FileRejected as exc:
-        con.execute("rollback")
         _reject(report, cand, str(exc))
         return
-    except BaseException as exc:
-        con.execute("rollback")
-        if isinstance(exc, Exception):
-            raise IngestError(f"loading {cand.path} failed (rolled back): {exc}") from exc
-        raise
+    except Exception as exc:
+        raise IngestError(f"loading {cand.path} failed (rolled back): {exc}") from exc
     finally:
         con.unregister("landing_lines")
     report.tables.setdefault(entity.name, TableCounts()).add(counts)
@@ -201,6 +195,35 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
         counts.duplicate,
         counts.quarantined,
     )
+
+
+def _transaction(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    fmt: str,
+    text: bytes,
+    cand: Candidate,
+    digest: str,
+    batch_id: str,
+    check_existing: bool,
+) -> TableCounts:
+    """Classify and load one file in one transaction; anything raised rolls it all back."""
+    con.execute("begin transaction")
+    try:
+        if fmt == "jsonl":
+            stats = _classify_jsonl(con, entity, text)
+            records = "jsonl_records"
+        else:
+            stats = _classify_csv(con, entity, text)
+            records = "csv_records"
+        counts = _load(
+            con, entity, stats, records, str(cand.path), digest, batch_id, check_existing
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return counts
 
 
 @dataclass(frozen=True)
@@ -296,22 +319,23 @@ def _load(
     source_file: str,
     digest: str,
     batch_id: str,
+    check_existing: bool,
 ) -> TableCounts:
     """Settle repeated keys in ``classified``, write loaded and quarantined rows and the file.
 
-    The common file (no repeated key, no key already loaded) takes the fast path: one insert
-    and the figures it already has, no extra statements.
+    The common file (no repeated key, no key already loaded) takes the fast path: one plain
+    insert, whose primary key raises ConstraintException if a key is already loaded, and the
+    figures it already has. With ``check_existing`` keys already in raw are settled first.
     """
     now = datetime.now(UTC).replace(tzinfo=None)
     params = {"file": source_file, "batch": batch_id}
     settled = stats.distinct_keys == stats.valid
     if not settled:
         con.execute(validate.repeats_sql(entity, source_file))
-    to_load = stats.valid if settled else _count(con, "status = 'load'")
-    inserted = con.execute(validate.insert_sql(entity), {**params, "now": now}).fetchone()[0]
-    if inserted < to_load:  # some keys were already in raw: duplicates or conflicts
+    if check_existing:
         con.execute(validate.resolve_existing_sql(entity), params)
         settled = False
+    inserted = con.execute(validate.insert_sql(entity), {**params, "now": now}).fetchone()[0]
     if settled:
         counts = TableCounts(1, stats.rows, stats.valid, 0, stats.rows - stats.valid)
     else:

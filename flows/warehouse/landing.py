@@ -135,20 +135,23 @@ def check_bytes(data: bytes) -> bytes:
     for magic, name in _MAGIC:
         if data.startswith(magic):
             raise FileRejected(f"binary file (looks like {name}), expected UTF-8 text")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected("not UTF-8: starts with a UTF-16 byte order mark at byte offset 0")
     nul = data.find(b"\x00")
     if nul >= 0:
         raise FileRejected(f"binary file (NUL byte at byte offset {nul}), expected UTF-8 text")
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
+    bom = len(_BOM) if data.startswith(_BOM) else 0
     try:
-        data.decode("utf-8")
+        data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 1].hex()
+        offset = bom + exc.start  # in the file as landed, BOM included
+        line = data.count(b"\n", 0, offset) + 1
         raise FileRejected(
-            f"not UTF-8: invalid byte 0x{bad} at byte offset {exc.start} (line {line})"
+            f"not UTF-8: invalid byte 0x{data[offset : offset + 1].hex()} at byte offset "
+            f"{offset} (line {line})"
         ) from None
-    if data.isspace():
+    data = data[bom:] if bom else data
+    if not data or data.isspace():
         raise FileRejected(f"empty file (only whitespace, {len(data)} bytes)")
     return data
 

@@ -12,8 +12,8 @@ runs, inside the file's transaction:
    ``quarantine``) and the ``reason`` of the first failing check, in this order: parse error,
    missing required field, wrong type (fields in contract order), value not in its vocabulary,
    entity checks (ranges), unknown references; then :func:`repeats_sql` settles keys repeated
-   within the file and :func:`resolve_existing_sql` keys already in `raw` (found by the insert
-   itself).
+   within the file and :func:`resolve_existing_sql` keys already in `raw` (only for a file whose
+   insert hit the primary key).
 """
 
 from __future__ import annotations
@@ -432,27 +432,26 @@ where c._valid and {_key_match(entity, "c", "f")} and c.line_no > f.line_no
 
 
 def insert_sql(entity: Entity) -> str:
-    """Insert the ``load`` rows; keys already in `raw` are left alone (and re-decided after).
-
-    ``on conflict do nothing`` makes the primary key index find keys already loaded, one index
-    lookup per row, so the cost of a file does not grow with the table.
-    Parameters: ``$file``, ``$now``, ``$batch``.
+    """Insert the ``load`` rows. A key already in `raw` violates the primary key (an index
+    lookup per row, so the cost of a file does not grow with the table) and the caller redoes
+    the file with :func:`resolve_existing_sql` first. Parameters: ``$file``, ``$now``, ``$batch``.
     """
     cols = ", ".join(q(c) for c in entity.columns())
     return (
         f"insert into raw.{q(entity.name)} "
         f"({cols}, _source_file, _source_line, _ingested_at, _batch_id) "
         f"select {cols}, $file, line_no, $now, $batch from classified where status = 'load' "
-        "order by line_no on conflict do nothing"
+        "order by line_no"
     )
 
 
 def resolve_existing_sql(entity: Entity) -> str:
-    """Re-decide rows whose key was already in `raw` before this file: duplicate or conflict.
+    """Re-decide rows whose key is already in `raw`: duplicate (identical) or conflict.
 
-    Runs only when the insert skipped rows (rare: a re-landed or overlapping file). Every valid
-    row of such a key is compared with the row in `raw`, which wins over the file's own first
-    occurrence. Parameters: ``$file``, ``$batch`` (to tell this file's just-inserted rows apart).
+    Runs only for files whose plain insert hit the primary key (rare: a re-landed or overlapping
+    file). Every valid row of such a key is compared with the row in `raw`, which wins over the
+    file's own first occurrence. This scans `raw`, which is why it is not the common path.
+    Parameters: ``$file``, ``$batch`` (rows of this very file and batch are never "already in").
     """
     cols = entity.columns()
     key = ", ".join(q(k) for k in entity.key)

@@ -59,6 +59,16 @@ def latin1(landing: Path) -> Path:
     return _write(landing / "titles" / "more.csv", text.encode("latin-1"))
 
 
+def utf16(landing: Path) -> Path:
+    return _write(landing / "users" / "more.csv", "user_id,signup_date\n".encode("utf-16"))
+
+
+def latin1_after_bom(landing: Path) -> Path:
+    return _write(
+        landing / "titles" / "more.csv", b"\xef\xbb\xbftitle_id,title,kind\nt9,Am\xe9lie,movie\n"
+    )
+
+
 def empty(landing: Path) -> Path:
     return _write(landing / "views" / "bad.jsonl", b"")
 
@@ -109,6 +119,8 @@ CASES: list[tuple[Callable[[Path], Path], str | None, str]] = [
     (binary_nul, "views", "binary file (NUL byte at byte offset 19)"),
     (gzip_file, "views", "binary file (looks like gzip)"),
     (latin1, "titles", "not UTF-8: invalid byte 0xe9 at byte offset 25 (line 2)"),
+    (utf16, "users", "not UTF-8: starts with a UTF-16 byte order mark"),
+    (latin1_after_bom, "titles", "not UTF-8: invalid byte 0xe9 at byte offset 28 (line 2)"),
     (empty, "views", "empty file (0 bytes)"),
     (whitespace_only, "views", "empty file (only whitespace"),
     (unknown_extension, "views", "unknown extension '.txt'"),
