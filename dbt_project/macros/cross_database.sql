@@ -61,3 +61,22 @@
 {% macro add_days(n, date_expr) -%}
     cast({{ dbt.dateadd('day', n, date_expr) }} as date)
 {%- endmacro %}
+
+
+{#
+    The `position`-th (1-based) piece of `text` split on the one-character literal `delimiter`, or
+    null past the last piece. `position` may be a column expression (dbt.split_part's Spark
+    implementation needs a literal part number, hence this dispatch).
+#}
+{% macro split_part_at(text, delimiter, position) -%}
+    {{ return(adapter.dispatch('split_part_at', 'tastemaker')(text, delimiter, position)) }}
+{%- endmacro %}
+
+{% macro default__split_part_at(text, delimiter, position) -%}
+    {{ dbt.split_part(text, delimiter, position) }}
+{%- endmacro %}
+
+{% macro spark__split_part_at(text, delimiter, position) -%}
+    {# Spark's split() takes a regex: quote the delimiter; [] past the end is null (non-ANSI mode). #}
+    split({{ text }}, concat('\\Q', {{ delimiter }}, '\\E'))[({{ position }}) - 1]
+{%- endmacro %}

@@ -1,8 +1,9 @@
 -- One row per (title, genre slug): the pipe-separated `genres` exploded, mapped to slugs through
 -- the genres seed (unknown names -> 'other'), deduplicated, ranked by their position in the list
 -- (position 1 = primary genre) and weighted 1/n so that a title's weights sum to 1.
--- Titles without any genre get a single 'other' row. The explode uses a number spine and
--- dbt.split_part, so it is the same SQL on every engine.
+-- Titles without any genre get a single 'other' row. The explode uses a number spine
+-- (dbt.generate_series) and split_part_at (dbt.split_part, with a Spark dispatch), not an
+-- engine-specific unnest/explode.
 
 with
 
@@ -29,7 +30,7 @@ exploded as (
     select
         titles.title_id,
         positions.generated_number as list_position,
-        trim({{ dbt.split_part('titles.genres', "'|'", 'positions.generated_number') }}) as landed_name
+        trim({{ split_part_at('titles.genres', "'|'", 'positions.generated_number') }}) as landed_name
     from titles
     cross join positions
     where titles.genres is not null
@@ -108,7 +109,7 @@ final as (
         genre_position,
         genre_position = 1 as is_primary_genre,
         n_genres,
-        1.0 / n_genres as genre_weight
+        cast(1 as {{ type_double() }}) / n_genres as genre_weight
     from ranked
 
 )

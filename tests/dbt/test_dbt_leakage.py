@@ -1,0 +1,75 @@
+"""The leakage test's own test: break the churn cut-off on purpose and watch the build catch it.
+
+The copy is built with `--exclude test_type:unit`: the unit test on churn_training_set pins the
+same boundary and would fail first, and dbt then skips the model and the data tests after it.
+Here we want the model built with the leak, so that the singular data test
+`assert_churn_features_before_snapshot` is what has to catch it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dbtkit import LEAKAGE_TEST, copy_project, run_dbt
+
+pytestmark = pytest.mark.slow
+
+CHURN_SQL = Path("models/marts/churn/churn_training_set.sql")
+EVENTS_SQL = Path("models/intermediate/int_user_events.sql")
+CUT_OFF = "and events.event_at < snapshots.snapshot_at  -- point-in-time cut-off"
+
+LEAKS = {
+    # the classic off-by-one-day: features may use the snapshot day itself
+    "cut-off one day late": (
+        CHURN_SQL,
+        CUT_OFF,
+        "and events.event_at < {{ dbt.dateadd('day', 1, 'snapshots.snapshot_at') }}",
+    ),
+    # no cut-off at all: the whole future feeds the features
+    "no cut-off": (CHURN_SQL, CUT_OFF, ""),
+}
+
+
+def _build_with(source: Path, raw_db: Path, tmp_path: Path) -> object:
+    db_path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(raw_db, db_path)
+    return run_dbt(
+        [
+            "build",
+            "--select",
+            "+churn_training_set",
+            "--exclude",
+            "test_type:unit",
+            # only tests whose parents are all selected (not the relationships of other marts)
+            "--indirect-selection",
+            "cautious",
+        ],
+        project_dir=source,
+        db_path=db_path,
+        work_dir=tmp_path / "work",
+    )
+
+
+@pytest.mark.parametrize("leak", sorted(LEAKS))
+def test_leakage_test_fails_on_leaky_churn_features(raw_warehouse, tmp_path, leak):
+    relative, old, new = LEAKS[leak]
+    project = copy_project(tmp_path / "dbt_project")
+    sql_file = project / relative
+    text = sql_file.read_text()
+    assert text.count(old) == 1, f"injection point not found in {relative}: {old!r}"
+    sql_file.write_text(text.replace(old, new))
+
+    run = _build_with(project, raw_warehouse, tmp_path)
+
+    assert run.status("model.tastemaker.churn_training_set") == "success", run.explain()
+    assert run.status(LEAKAGE_TEST) == "fail", run.explain()
+    assert run.returncode != 0
+
+
+def test_leakage_test_passes_on_the_project_as_is(raw_warehouse, tmp_path):
+    project = copy_project(tmp_path / "dbt_project")
+    run = _build_with(project, raw_warehouse, tmp_path)
+    assert run.ok, run.explain()
+    assert run.status(LEAKAGE_TEST) == "pass"
