@@ -159,10 +159,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: Ingest
     digest = sha256(data)
     seen = con.execute(
         "select source_file from raw.ingested_files where sha256 = ? limit 1", [digest]
-    ).fetchone()
-    if seen is not None:
+    ).fetchall()
+    if seen:
         report.skipped_files.append(str(cand.path))
-        logger.info("skipped %s: already ingested (same content as %s)", cand.path, seen[0])
+        logger.info("skipped %s: already ingested (same content as %s)", cand.path, seen[0][0])
         return
     try:
         text = check_bytes(data)
@@ -240,9 +240,9 @@ class _FileStats:
 
     @classmethod
     def query(cls, con: duckdb.DuckDBPyConnection, entity: Entity) -> _FileStats:
-        rows, bad, last_bad, last_line, valid, keys, *present = con.execute(
-            validate.file_stats_sql(entity)
-        ).fetchone()
+        rows, bad, last_bad, last_line, valid, keys, *present = _first(
+            con, validate.file_stats_sql(entity)
+        )
         return cls(rows, bad, last_bad, last_line, valid, keys, tuple(present))
 
 
@@ -268,15 +268,15 @@ def _classify_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes)
 def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> _FileStats:
     """Build ``classified`` from CSV; reject files whose header or quoting is unusable."""
     con.execute(validate.csv_records_sql(has_quotes=b'"' in text))
-    unterminated = con.execute(
-        "select line_no from csv_records where open_quote order by line_no limit 1"
-    ).fetchone()
+    unterminated = _first(
+        con, "select line_no from csv_records where open_quote order by line_no limit 1"
+    )
     if unterminated is not None:
         raise FileRejected(
             f"unterminated quoted field starting at line {unterminated[0]} "
             "(truncated file or an unbalanced quote)"
         )
-    header = con.execute(validate.CSV_HEADER_SQL).fetchone()
+    header = _first(con, validate.CSV_HEADER_SQL)
     if header is None:  # only blank lines: check_bytes already rejects this; defensive
         raise FileRejected("empty file (no header)")
     header_line, names, bad_quoting = header
@@ -299,8 +299,15 @@ def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -
     return stats
 
 
+def _first(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:
+    """The first row of a result, reading it to the end: DuckDB refuses to register or
+    unregister an Arrow table while a result on the connection is still unfinished."""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
 def _count(con: duckdb.DuckDBPyConnection, where: str) -> int:
-    return con.execute(f"select count(*) from classified where {where}").fetchone()[0]
+    return _first(con, f"select count(*) from classified where {where}")[0]
 
 
 def _check_malformed_share(bad: int, n: int, what: str) -> None:
@@ -335,7 +342,7 @@ def _load(
     if check_existing:
         con.execute(validate.resolve_existing_sql(entity), params)
         settled = False
-    inserted = con.execute(validate.insert_sql(entity), {**params, "now": now}).fetchone()[0]
+    inserted = _first(con, validate.insert_sql(entity), {**params, "now": now})[0]
     if settled:
         counts = TableCounts(1, stats.rows, stats.valid, 0, stats.rows - stats.valid)
     else:

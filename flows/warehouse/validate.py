@@ -59,10 +59,12 @@ def _v(f: Field) -> str:
 def jsonl_source(entity: Entity) -> str:
     """Parsed rows of a JSON Lines file: one per non-blank physical line.
 
-    Each line is parsed once, by ``from_json`` into a struct of VARCHAR fields (numbers and
-    booleans arrive as their JSON text, so type checks see exactly what was landed). ``try``
-    turns a malformed line into NULL; only those lines, and valid lines not starting with ``{``,
-    pay for a second look that names the problem.
+    Each line is validated (cheap) and parsed once, by ``from_json`` into a struct of VARCHAR
+    fields (numbers and booleans arrive as their JSON text, so type checks see exactly what was
+    landed). Guarding with ``json_valid`` rather than relying on ``try`` alone matters: ``try``
+    re-evaluates a whole vector row by row once any row in it fails, which made files with a
+    few malformed lines 6x slower. Only malformed lines, and valid lines not starting with
+    ``{``, pay for a second look that names the problem.
     """
     struct = "{" + ", ".join(f'"{f.name}": "VARCHAR"' for f in entity.fields) + "}"
     values = ",\n    ".join(f"nullif(trim(s.{q(f.name)}), '') as {_v(f)}" for f in entity.fields)
@@ -75,7 +77,9 @@ select line_no,
     end as parse_error,
     {values}
 from (
-    select line_no, line, try(from_json(line, {lit(struct)})) as s from landing_lines
+    select line_no, line,
+        case when json_valid(line) then try(from_json(line, {lit(struct)})) end as s
+    from landing_lines
 )
 where s is not null or {_NOT_BLANK}
 """
