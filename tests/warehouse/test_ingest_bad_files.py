@@ -85,6 +85,11 @@ def unknown_entity(landing: Path) -> Path:
     return write_jsonl(landing / "clicks" / "bad.jsonl", _lines(2))
 
 
+def sub_folder(landing: Path) -> Path:
+    write_jsonl(landing / "views" / "2026-03" / "d.jsonl", _lines(2))
+    return landing / "views" / "2026-03"
+
+
 def file_outside_entity_folder(landing: Path) -> Path:
     return write_jsonl(landing / "bad.jsonl", _lines(2))
 
@@ -126,6 +131,7 @@ CASES: list[tuple[Callable[[Path], Path], str | None, str]] = [
     (unknown_extension, "views", "unknown extension '.txt'"),
     (unknown_entity, None, "unknown entity folder 'clicks'"),
     (file_outside_entity_folder, None, "file outside an entity folder"),
+    (sub_folder, "views", "sub-folder inside an entity folder is not read"),
     (mostly_malformed, "views", "5 of 7 lines are not JSON objects (more than 50%)"),
     (truncated_last_line, "views", "truncated: the last line (6) is not valid JSON"),
     (csv_unterminated_quote, "titles", "unterminated quoted field starting at line 2"),
