@@ -74,7 +74,7 @@ def test_users_without_views_have_zeros_and_nulls(built_project):
     rows = query(
         db,
         "select watch_hours, genre_share_drama, mean_completion, days_since_last_view "
-        "from user_features where n_views = 0",
+        "from user_features where views_total = 0",
     )
     assert all(r == (0.0, 0.0, None, None) for r in rows)
 
@@ -118,7 +118,7 @@ def test_churn_rows_only_for_subscribed_users(built_project):
 def test_interactions_cover_every_viewed_pair(built_project):
     db = built_project.db_path
     pairs = scalar(db, "select count(*) from (select distinct user_id, title_id from raw.views)")
-    viewed = scalar(db, "select count(*) from user_title_interactions where n_views > 0")
+    viewed = scalar(db, "select count(*) from user_title_interactions where views > 0")
     assert pairs == viewed
     assert scalar(db, "select min(confidence) from user_title_interactions") >= 1.0
 

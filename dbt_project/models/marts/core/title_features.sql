@@ -54,7 +54,7 @@ view_stats as (
     select
         title_id,
         count(distinct user_id) as viewers,
-        count(*) as n_views,
+        count(*) as views,
         sum(watch_seconds) as watch_seconds,
         avg(case when not is_trivial then completion end) as mean_completion,
         {{ safe_divide('sum(case when is_abandoned then 1 else 0 end)',
@@ -98,7 +98,7 @@ final as (
         cast({{ dbt.datediff('titles.release_date', 'as_of.snapshot_date', 'day') }}
             as {{ dbt.type_int() }}) as days_since_release,
         cast(coalesce(view_stats.viewers, 0) as {{ dbt.type_bigint() }}) as viewers,
-        cast(coalesce(view_stats.n_views, 0) as {{ dbt.type_bigint() }}) as n_views,
+        cast(coalesce(view_stats.views, 0) as {{ dbt.type_bigint() }}) as views,
         cast(coalesce(view_stats.watch_seconds, 0) / 3600.0 as {{ type_double() }}) as watch_hours,
         cast(view_stats.mean_completion as {{ type_double() }}) as mean_completion,
         cast(view_stats.abandonment_rate as {{ type_double() }}) as abandonment_rate,

@@ -77,7 +77,7 @@ view_stats as (
 
     select
         user_id,
-        count(*) as n_views,
+        count(*) as views_total,
         sum(watch_seconds) as watch_seconds,
         sum(case when is_in_28d then watch_seconds else 0 end) as watch_seconds_28d,
         sum(case when is_in_28d then 1 else 0 end) as sessions_28d,
@@ -169,7 +169,7 @@ final as (
         active_at_snapshot.user_id is not null as is_active,
 
         -- activity
-        cast(coalesce(view_stats.n_views, 0) as {{ dbt.type_bigint() }}) as n_views,
+        cast(coalesce(view_stats.views_total, 0) as {{ dbt.type_bigint() }}) as views_total,
         cast(coalesce(view_stats.watch_seconds, 0) / 3600.0 as {{ type_double() }}) as watch_hours,
         cast(coalesce(view_stats.watch_seconds_28d, 0) / 3600.0 as {{ type_double() }}) as watch_hours_28d,
         cast(coalesce(view_stats.sessions_28d, 0) as {{ dbt.type_bigint() }}) as sessions_28d,

@@ -46,7 +46,7 @@ view_pairs as (
     select
         user_id,
         title_id,
-        count(*) as n_views,
+        count(*) as views,
         sum(watch_seconds) as watch_seconds,
         max(completion) as max_completion,
         sum(completion) as total_completion,
@@ -104,7 +104,7 @@ final as (
         pairs.user_id,
         pairs.title_id,
         titles.kind as title_kind,
-        cast(coalesce(view_pairs.n_views, 0) as {{ dbt.type_bigint() }}) as n_views,
+        cast(coalesce(view_pairs.views, 0) as {{ dbt.type_bigint() }}) as views,
         cast(coalesce(view_pairs.watch_seconds, 0) as {{ dbt.type_bigint() }}) as watch_seconds,
         cast(coalesce(view_pairs.max_completion, 0) as {{ type_double() }}) as max_completion,
         cast(coalesce(view_pairs.total_completion, 0) as {{ type_double() }}) as total_completion,
