@@ -1,0 +1,231 @@
+"""Top-N rankers for implicit feedback: popularity, random, item-kNN, EASE and a blend.
+
+All rankers take a users × items sparse matrix X (CSR) whose entries are confidences: 1 for
+"watched/rated", or a watch-completion weight. `fit(X)` learns from it; `score(X_rows)` returns
+dense scores for the users whose history is in `X_rows` (same item columns); `recommend` masks
+what each user has already seen and returns the top-k item indices, ties broken by the lower
+item index so results are deterministic.
+
+EASE (Steck 2019, "Embarrassingly Shallow Autoencoders"): the item-item weight matrix B solves
+    min_B ‖X − X B‖²_F + λ‖B‖²_F   subject to diag(B) = 0,
+whose closed form is, with P = (XᵀX + λI)⁻¹,
+    B_ij = −P_ij / P_jj  (i ≠ j),   B_jj = 0,
+and the scores are S = X B. One dense n_items × n_items inverse: cheap for catalogues of a few
+thousand titles. Optionally the ridge grows with each item's own count, λ_j = λ + α·G_jj
+(G = XᵀX): the closed form of training with item dropout (EDLAE, Steck 2020, "Autoencoders
+that don't overfit towards the identity"), which penalises popular items' self-reconstruction
+more. α = 0 is plain EASE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+
+def _as_csr(X: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix(X, dtype=np.float64)
+
+
+def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """Indices of the k best items per row, best first; `exclude`'s non-zeros are never chosen.
+
+    Ties are broken by the lower item index (a stable sort on −score), so a ranking is a
+    function of the scores alone.
+    """
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        rows, cols = exclude.nonzero()
+        scores[rows, cols] = -np.inf
+    k = min(k, scores.shape[1])
+    # Partition first (linear), then sort the candidates only; widen by ties at the boundary.
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for r in range(scores.shape[0]):
+        cand = np.flatnonzero(scores[r] >= kth[r])
+        order = np.lexsort((cand, -scores[r, cand]))
+        out[r] = cand[order[:k]]
+    return out
+
+
+class Ranker(BaseEstimator):
+    """Common interface: fit(X) → self; score(X_rows) → dense; recommend(X_rows, k)."""
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> Ranker:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def recommend(self, X_rows: sp.spmatrix, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
+        X_rows = _as_csr(X_rows)
+        return top_k(self.score(X_rows), k, X_rows if exclude_seen else None)
+
+
+class PopularityRanker(Ranker):
+    """Most-interacted items first: the baseline every personalised model must beat.
+
+    score_i = Σ_u X_ui (binary=True counts users; else sums the confidences).
+    """
+
+    def __init__(self, binary: bool = True):
+        self.binary = binary
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> PopularityRanker:
+        X = _as_csr(X)
+        if self.binary:
+            X = (X > 0).astype(np.float64)
+        self.item_scores_ = np.asarray(X.sum(axis=0)).ravel()
+        self.n_items_ = X.shape[1]
+        return self
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        return np.tile(self.item_scores_, (X_rows.shape[0], 1))
+
+
+class RandomRanker(Ranker):
+    """Uniformly random scores: the floor. Deterministic under `random_state`."""
+
+    def __init__(self, random_state: int | None = None):
+        self.random_state = random_state
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> RandomRanker:
+        self.n_items_ = X.shape[1]
+        self.random_state_ = check_random_state(self.random_state)
+        self._seed = int(self.random_state_.randint(0, 2**31 - 1))
+        return self
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        # Fresh generator per call from the fitted seed: scoring twice gives the same ranking.
+        return np.random.default_rng(self._seed).random((X_rows.shape[0], self.n_items_))
+
+
+class ItemKNNRanker(Ranker):
+    """Item-based collaborative filtering with cosine similarity.
+
+    sim(i, j) = ⟨x_i, x_j⟩ / (‖x_i‖ ‖x_j‖ + shrink), keeping each item's `k` strongest neighbours;
+    score_u = x_u S. Item columns are the users' (binary or weighted) interactions.
+    """
+
+    def __init__(self, k: int = 100, shrink: float = 10.0, binary: bool = True):
+        self.k = k
+        self.shrink = shrink
+        self.binary = binary
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> ItemKNNRanker:
+        X = _as_csr(X)
+        if self.binary:
+            X = (X > 0).astype(np.float64)
+        gram = (X.T @ X).toarray()
+        norms = np.sqrt(np.diag(gram))
+        sim = gram / (np.outer(norms, norms) + self.shrink + 1e-12)
+        np.fill_diagonal(sim, 0.0)
+        if self.k < sim.shape[0]:
+            # Keep the k largest per column (neighbours j of target i), zero the rest.
+            cut = np.argpartition(-sim, self.k - 1, axis=0)[self.k :, :]
+            np.put_along_axis(sim, cut, 0.0, axis=0)
+        self.similarity_ = sim
+        return self
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        X_rows = _as_csr(X_rows)
+        if self.binary:
+            X_rows = (X_rows > 0).astype(np.float64)
+        return np.asarray(X_rows @ self.similarity_)
+
+
+class EASERanker(Ranker):
+    """EASE^R (Steck 2019): closed-form item-item regression with a zero diagonal.
+
+    Args:
+        l2: the ridge λ. Larger λ shrinks towards popularity-like scores.
+        diag_dropout: α in λ_j = λ + α·G_jj (0 = plain EASE).
+        `tune_ease` chooses both on a validation split carved out of the training data.
+    """
+
+    def __init__(self, l2: float = 500.0, diag_dropout: float = 0.0, binary: bool = True):
+        self.l2 = l2
+        self.diag_dropout = diag_dropout
+        self.binary = binary
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> EASERanker:
+        X = _as_csr(X)
+        if self.binary:
+            X = (X > 0).astype(np.float64)
+        gram = (X.T @ X).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2 + self.diag_dropout * np.diag(gram)
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        self.weights_ = b
+        return self
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        X_rows = _as_csr(X_rows)
+        if self.binary:
+            X_rows = (X_rows > 0).astype(np.float64)
+        return np.asarray(X_rows @ self.weights_)
+
+
+def _standardize(scores: np.ndarray) -> np.ndarray:
+    """Per-user z-score, so components on different scales can be added."""
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return (scores - mean) / np.where(std > 0, std, 1.0)
+
+
+class BlendRanker(Ranker):
+    """Weighted sum of per-user standardized component scores.
+
+    score_u = Σ_c w_c · z(score_c(u)), z = per-user z-score. Components are any rankers (EASE,
+    item-kNN, popularity, a rating model wrapped by `RatingScoreRanker`); context and recency
+    enter as extra components in the homepage.
+    """
+
+    def __init__(self, components: Sequence[tuple[str, Ranker]], weights: Sequence[float]):
+        self.components = components
+        self.weights = weights
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> BlendRanker:
+        if len(self.components) != len(self.weights):
+            raise ValueError("one weight per component")
+        self.fitted_ = [(name, est.fit(X)) for name, est in self.components]
+        return self
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        total = None
+        for (_, est), w in zip(self.fitted_, self.weights, strict=True):
+            part = w * _standardize(est.score(X_rows))
+            total = part if total is None else total + part
+        return total
+
+
+class RatingScoreRanker(Ranker):
+    """Rank by a rating model's predicted rating (what Surprise's SVD does when used to rank).
+
+    Needs the raw ids the matrix rows/columns stand for, since the rating model is fit on a
+    ratings frame.
+    """
+
+    def __init__(self, model, ratings, user_ids: np.ndarray, item_ids: np.ndarray):
+        self.model = model
+        self.ratings = ratings
+        self.user_ids = user_ids
+        self.item_ids = item_ids
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> RatingScoreRanker:
+        self.model_ = self.model.fit(self.ratings)
+        return self
+
+    def score_users(self, user_rows: np.ndarray) -> np.ndarray:
+        return self.model_.score_all(self.user_ids[user_rows], self.item_ids)
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        if X_rows.shape[0] != len(self.user_ids):
+            raise ValueError("RatingScoreRanker.score needs every user's row, in user_ids order")
+        return self.score_users(np.arange(len(self.user_ids)))

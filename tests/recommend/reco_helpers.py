@@ -1,0 +1,37 @@
+"""Helpers for the recommender tests: small seeded data and the real-data skip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.settings import Settings
+
+
+def real_data_dir(folder: str, filename: str) -> Path:
+    """The real-data folder holding folder/filename, or skip saying what is missing."""
+    data_dir = Settings().resolved_data_dir
+    if data_dir is None:
+        pytest.skip("no real-data folder: set TASTEMAKER_DATA_DIR (in CI: ../shared/data)")
+    if not (data_dir / folder / filename).is_file():
+        pytest.skip(f"{data_dir / folder / filename} is absent: this test reads the real file")
+    return data_dir
+
+
+def toy_ratings(n_users: int = 60, n_items: int = 40, density: float = 0.3, seed: int = 0):
+    """Ratings 1–5 with a planted low-rank structure, string ids to exercise raw-id mapping."""
+    rng = np.random.default_rng(seed)
+    pu, qi = rng.normal(size=(n_users, 3)), rng.normal(size=(n_items, 3))
+    mask = rng.random((n_users, n_items)) < density
+    u, i = np.nonzero(mask)
+    raw = 3 + (pu[u] * qi[i]).sum(axis=1) + rng.normal(scale=0.5, size=len(u))
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{x}" for x in u],
+            "item_id": [f"i{x}" for x in i],
+            "rating": np.clip(np.round(raw), 1, 5),
+        }
+    )

@@ -1,0 +1,104 @@
+"""Top-N rankers: EASE's closed form, top-k masking and ties, baselines, blend, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from ml.recommend.rankers import (
+    BlendRanker,
+    EASERanker,
+    ItemKNNRanker,
+    PopularityRanker,
+    RandomRanker,
+    top_k,
+)
+
+
+def _implicit(n_users: int = 80, n_items: int = 30, seed: int = 0) -> sp.csr_matrix:
+    """Two taste groups: users 0..39 watch items 0..14 mostly, the rest items 15..29."""
+    rng = np.random.default_rng(seed)
+    group = np.arange(n_users) >= n_users // 2
+    liked = np.zeros((n_users, n_items), dtype=bool)
+    liked[~group, : n_items // 2] = True
+    liked[group, n_items // 2 :] = True
+    p = np.where(liked, 0.5, 0.05)
+    return sp.csr_matrix((rng.random((n_users, n_items)) < p).astype(float))
+
+
+def test_ease_equals_per_column_ridge_regression() -> None:
+    """EASE's closed form is, column by column, ridge regression of item j on the other items."""
+    X = _implicit(n_users=50, n_items=12)
+    lam = 3.0
+    B = EASERanker(l2=lam).fit(X).weights_
+    dense = X.toarray()
+    for j in range(dense.shape[1]):
+        others = np.delete(np.arange(dense.shape[1]), j)
+        A = dense[:, others]
+        b = np.linalg.solve(A.T @ A + lam * np.eye(len(others)), A.T @ dense[:, j])
+        np.testing.assert_allclose(B[others, j], b, atol=1e-8)
+        assert B[j, j] == 0.0
+
+
+def test_ease_diag_dropout_is_a_per_item_ridge() -> None:
+    X = _implicit(n_users=50, n_items=10)
+    lam, alpha = 2.0, 0.5
+    B = EASERanker(l2=lam, diag_dropout=alpha).fit(X).weights_
+    dense = X.toarray()
+    g = dense.T @ dense
+    j = 4
+    others = np.delete(np.arange(10), j)
+    A = dense[:, others]
+    ridge = np.diag(lam + alpha * np.diag(g)[others])
+    b = np.linalg.solve(A.T @ A + ridge, A.T @ dense[:, j])
+    np.testing.assert_allclose(B[others, j], b, atol=1e-8)
+
+
+@pytest.mark.parametrize("ranker", [EASERanker(l2=5.0), ItemKNNRanker(k=10, shrink=1.0)])
+def test_personalised_rankers_recover_taste_groups(ranker) -> None:
+    X = _implicit()
+    recs = ranker.fit(X).recommend(X, k=5)
+    first, second = recs[:40], recs[40:]
+    assert (first < 15).mean() > 0.8  # popularity would give about 0.5
+    assert (second >= 15).mean() > 0.8
+    # Seen items are never recommended.
+    for row, items in enumerate(recs):
+        assert not X[row, items].toarray().any()
+
+
+def test_popularity_ranks_by_user_count_and_ignores_history() -> None:
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 1, 0], [0, 0, 1, 0.0]]))
+    model = PopularityRanker().fit(X)
+    np.testing.assert_array_equal(model.item_scores_, [3, 1, 3, 0])
+    # Tie (items 0 and 2) broken by the lower index; user 3 has seen item 2.
+    assert top_k(model.score(X), 2, X)[3].tolist() == [0, 1]
+    assert top_k(model.score(X), 2)[0].tolist() == [0, 2]
+
+
+def test_random_is_deterministic_under_random_state() -> None:
+    X = _implicit()
+    a = RandomRanker(random_state=1).fit(X).recommend(X, 5)
+    b = RandomRanker(random_state=1).fit(X).recommend(X, 5)
+    c = RandomRanker(random_state=2).fit(X).recommend(X, 5)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_top_k_breaks_ties_by_lower_index_and_masks() -> None:
+    scores = np.array([[1.0, 3.0, 3.0, 2.0, 3.0]])
+    assert top_k(scores, 3).tolist() == [[1, 2, 4]]
+    seen = sp.csr_matrix(np.array([[0, 0, 1, 0, 0]]))
+    assert top_k(scores, 3, seen).tolist() == [[1, 4, 3]]
+
+
+def test_blend_weights_move_the_ranking() -> None:
+    X = _implicit()
+    pop_only = BlendRanker([("e", EASERanker(l2=5.0)), ("p", PopularityRanker())], [0.0, 1.0])
+    ease_only = BlendRanker([("e", EASERanker(l2=5.0)), ("p", PopularityRanker())], [1.0, 0.0])
+    a = pop_only.fit(X).recommend(X, 5)
+    b = ease_only.fit(X).recommend(X, 5)
+    np.testing.assert_array_equal(b, EASERanker(l2=5.0).fit(X).recommend(X, 5))
+    assert (a != b).any()
+    with pytest.raises(ValueError, match="one weight per component"):
+        BlendRanker([("e", EASERanker())], [1.0, 2.0]).fit(X)
