@@ -110,6 +110,26 @@ class Settings(BaseSettings):
         le=1,
         description="Share of drifted columns at which the dataset counts as drifted.",
     )
+    drift_window_days: int = Field(
+        default=28, ge=1, description="Current window length; the reference is the window before."
+    )
+    drift_min_rows: int = Field(
+        default=100, ge=1, description="Fewer rows in a window: status insufficient_data, no alarm."
+    )
+    drift_permutations: int = Field(
+        default=50, ge=0, description="Random splits per column for the small-sample noise floor."
+    )
+    drift_null_quantile: float = Field(
+        default=0.99, gt=0, lt=1, description="Quantile of permutation statistics used as floor."
+    )
+    mail_policy: str = Field(
+        default="drift_only", pattern="^(drift_only|daily_digest)$", description="When to mail."
+    )
+    mail_max_attachment_bytes: int = Field(
+        default=8_000_000, ge=0, description="Report attachment cap (gzip, then a link note)."
+    )
+    mail_retries: int = Field(default=3, ge=0, description="SMTP retries per message and run.")
+    mail_backoff_s: float = Field(default=2.0, ge=0, description="First retry delay; doubles.")
 
     @field_validator("smtp_recipients", mode="before")
     @classmethod
