@@ -100,8 +100,15 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
         logger.warning("rejected %s: %s", r.file, r.reason)
     con = _connect(db_path)
     try:
-        for cand in tqdm(candidates, desc="ingest", unit="file", disable=not progress):
-            _ingest_file(con, cand, report)
+        with tqdm(candidates, desc="ingest", unit="file", disable=not progress) as bar:
+            for cand in bar:
+                _ingest_file(con, cand, report)
+                bar.set_postfix(
+                    loaded=sum(t.loaded for t in report.tables.values()),
+                    quarantined=sum(t.quarantined for t in report.tables.values()),
+                    rejected=len(report.rejected),
+                    refresh=False,
+                )
     finally:
         con.close()
     report.seconds = time.perf_counter() - started

@@ -316,14 +316,30 @@ def _reason_cases(entity: Entity) -> list[tuple[str, str]]:
             )
     cases += [(c.bad, c.reason) for c in entity.checks]
     for column, target in entity.refs:
-        key = ENTITIES[target].key[0]
         cases.append(
             (
-                f"{q(column)} not in (select {q(key)} from raw.{q(target)})",
-                f"'unknown {column} ' || {show(q(column))} || ' (not in raw.{target})'",
+                f"{q('_ref_' + column)} is null",
+                f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
             )
         )
     return cases
+
+
+def _ref_joins(entity: Entity) -> str:
+    """Left joins that find each reference in `raw` (NULL: unknown).
+
+    A join rather than ``x in (select ...)``: the optimizer can then build its hash table on the
+    file's rows and probe the (possibly millions of) users, instead of hashing every user for
+    every file. Keys are unique in `raw`, so the joins never multiply rows.
+    """
+    joins = []
+    for column, target in entity.refs:
+        key, alias = ENTITIES[target].key[0], q("_ref_" + column)
+        joins.append(
+            f"left join (select {q(key)} as {alias} from raw.{q(target)}) "
+            f"on {alias} = t.{q(column)}"
+        )
+    return "\n    ".join(joins)
 
 
 def _conflict_message(entity: Entity, row: str, first_file: str, first_line: str) -> str:
@@ -398,10 +414,11 @@ with parts as (
         {typed}
     from local_parts
 ), checked as (
-    select *, case
+    select t.*, case
         {reason}
     end as reason
-    from typed
+    from typed t
+    {_ref_joins(entity)}
 )
 select line_no, reason is null as _valid, parse_error is not null as _malformed, {has}
     case when reason is null then 'load' else 'quarantine' end as status,
