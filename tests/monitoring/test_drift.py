@@ -1,0 +1,183 @@
+"""Drift on synthetic frames: planted shifts are found, the same distribution is not flagged,
+small samples raise no alarm, and the files and summary are what the email and lineage read."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring.drift import (
+    DriftSpec,
+    DriftSummary,
+    DriftThresholds,
+    mail_content,
+    recall,
+    run_drift,
+    user_features_spec,
+)
+
+SPEC = DriftSpec(
+    name="toy_features",
+    numerical=("share_a", "share_b", "hours", "rating"),
+    categorical=("plan", "country"),
+)
+NOW = datetime(2026, 6, 30, 3, 0, tzinfo=UTC)
+
+
+def _frame(n: int, rng: np.random.Generator, *, shift: bool = False) -> pd.DataFrame:
+    share_a = rng.beta(2, 5, n) * (1.8 if shift else 1.0)
+    plan_p = [0.2, 0.3, 0.5] if shift else [0.5, 0.3, 0.2]
+    rating = rng.normal(3.8, 0.6, n)
+    rating[rng.random(n) < 0.3] = np.nan  # users without ratings: null, as in the mart
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:06d}" for i in range(n)],
+            "share_a": np.clip(share_a, 0, 1),
+            "share_b": rng.beta(3, 3, n),
+            "hours": rng.gamma(2.0, 5.0, n),
+            "rating": rating,
+            "plan": rng.choice(["basic", "standard", "premium"], n, p=plan_p),
+            "country": rng.choice(["US", "GB", "DE", "JP"], n),
+        }
+    )
+
+
+def test_planted_shift_is_flagged_and_written(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ref, cur = _frame(2000, rng), _frame(2000, rng, shift=True)
+    summary = run_drift(
+        ref,
+        cur,
+        SPEC,
+        DriftThresholds(column=0.1, share=0.3, permutations=30),
+        tmp_path,
+        lineage={"run_id": "r1", "manifest_sha256": "f" * 64},
+        reference_window={"start": "2026-04-01", "end": "2026-05-16"},
+        now=NOW,
+    )
+    assert set(summary.drifted_columns) == {"share_a", "plan"}
+    assert summary.status == "drift" and summary.dataset_drift
+    assert summary.share == pytest.approx(2 / 6)
+    assert {c.column for c in summary.top_drifted()} == {"share_a", "plan"}
+    shifted = next(c for c in summary.columns if c.column == "share_a")
+    assert shifted.test == "wasserstein" and shifted.current_mean > shifted.reference_mean
+    assert next(c for c in summary.columns if c.column == "plan").test == "jensenshannon"
+
+    # files under <reports>/<date>/, JSON round-trips, lineage carries the report id
+    html, js = Path(summary.html_path), Path(summary.json_path)
+    assert html.parent == tmp_path / "2026-06-30" == js.parent
+    assert html.stat().st_size > 100_000 and "share_a" in html.read_text()
+    assert DriftSummary.load(js) == summary
+    stored = json.loads(js.read_text())
+    assert stored["lineage"] == {
+        "run_id": "r1",
+        "manifest_sha256": "f" * 64,
+        "report_id": summary.report_id,
+    }
+    assert stored["drifted_columns"] == summary.drifted_columns
+
+
+def test_same_distribution_is_not_flagged(tmp_path: Path) -> None:
+    alarms = 0
+    for seed in range(5):
+        rng = np.random.default_rng(100 + seed)
+        summary = run_drift(
+            _frame(1500, rng),
+            _frame(1500, rng),
+            SPEC,
+            DriftThresholds(permutations=20),
+            tmp_path,
+            write_html=False,
+        )
+        alarms += summary.dataset_drift
+        assert summary.drifted_count <= 1
+    assert alarms == 0
+
+
+def test_small_samples_raise_the_threshold_instead_of_an_alarm(tmp_path: Path) -> None:
+    """At 60 rows chance differences exceed 0.1; the noise floor must absorb them."""
+    rng = np.random.default_rng(7)
+    no_floor = DriftThresholds(permutations=0, min_rows=1)
+    with_floor = DriftThresholds(permutations=50, min_rows=1)
+    raw_flags = floor_flags = 0
+    for _ in range(6):
+        ref, cur = _frame(60, rng), _frame(60, rng)
+        raw_flags += run_drift(ref, cur, SPEC, no_floor, tmp_path, write_html=False).drifted_count
+        guarded = run_drift(ref, cur, SPEC, with_floor, tmp_path, write_html=False)
+        floor_flags += guarded.drifted_count
+        assert all(c.threshold >= 0.1 for c in guarded.columns)
+        assert any(c.threshold > 0.1 for c in guarded.columns)
+    assert raw_flags >= 6  # without the floor, 60-row samples do flag columns by chance
+    assert floor_flags <= 2
+
+
+def test_too_few_rows_is_insufficient_data_not_drift(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    summary = run_drift(
+        _frame(2000, rng),
+        _frame(40, rng, shift=True),
+        SPEC,
+        DriftThresholds(min_rows=100, permutations=10),
+        tmp_path,
+        write_html=False,
+    )
+    assert summary.status == "insufficient_data" and not summary.dataset_drift
+
+
+def test_user_features_spec_leaves_out_keys_and_cumulative_counters() -> None:
+    cols = [
+        "user_id",
+        "snapshot_date",
+        "plan",
+        "country",
+        "age_band",
+        "signup_date",
+        "tenure_days",
+        "is_active",
+        "n_views",
+        "watch_hours",
+        "watch_hours_28d",
+        "genre_share_drama",
+        "device_share_mobile",
+        "mean_rating",
+    ]
+    spec = user_features_spec(cols)
+    assert spec.categorical == ("plan", "country", "age_band", "is_active")
+    assert spec.numerical == (
+        "watch_hours_28d",
+        "genre_share_drama",
+        "device_share_mobile",
+        "mean_rating",
+    )
+    windowed = user_features_spec(cols, equal_windows=True)
+    assert "n_views" in windowed.numerical and "tenure_days" not in windowed.numerical
+
+
+def test_mail_content_names_drifted_columns(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    summary = run_drift(
+        _frame(2000, rng),
+        _frame(2000, rng, shift=True),
+        SPEC,
+        DriftThresholds(permutations=10),
+        tmp_path,
+        lineage={"run_id": "r9"},
+        now=NOW,
+    )
+    content = mail_content(summary)
+    assert "share_a" in content.headline and "DATASET DRIFT" in content.subject
+    assert [r.name for r in content.rows][:2] == [c.column for c in summary.top_drifted(2)]
+    assert content.lineage["run_id"] == "r9"
+    assert content.lineage["report_id"] == summary.report_id
+    assert content.report_path == Path(summary.html_path)
+    assert content.chart_png and content.chart_png[:4] == b"\x89PNG"
+
+
+def test_recall() -> None:
+    assert recall(["a", "b", "x"], ["a", "b", "c", "d"]) == 0.5
+    assert recall([], []) == 1.0
