@@ -2,10 +2,10 @@
 
 Why dbt runs in a subprocess here: dbt-duckdb keeps the DuckDB file open for the life of the
 process that ran dbt (see ../shared/PITFALLS.md), dbt caches adapters and flags per process, and
-the leakage test builds a *second*, modified copy of the project. A fresh Python process running
-dbt's CLI per invocation (same interpreter, so the same venv) avoids all three; the cost is dbt's ~3 s
-start-up. Results are read from the invocation's `run_results.json`, and the warehouse through a
-fresh read-only DuckDB connection once dbt has exited.
+the leakage test builds a *second*, modified copy of the project. A fresh Python process
+running dbt's CLI per invocation (same interpreter, so the same venv) avoids all three; the cost
+is dbt's ~3 s start-up. Results are read from the invocation's `run_results.json`, and the
+warehouse through a fresh read-only DuckDB connection once dbt has exited.
 
 Not named `dbt_*`: dbt imports every top-level `dbt_*` module on sys.path looking for plugins.
 """
@@ -76,7 +76,7 @@ class DbtRun:
 def build_raw_warehouse(
     out_dir: Path, *, users: int, titles: int, days: int, seed: int = 7
 ) -> Path:
-    """Generate a synthetic world into `out_dir` and ingest it; returns the DuckDB file (raw only)."""
+    """Generate a world into `out_dir` and ingest it; returns the DuckDB file (raw only)."""
     from flows.warehouse.ingest import ingest_path
     from ml.world import WorldConfig, generate_world
 

@@ -92,8 +92,9 @@ def test_churn_training_set_has_both_labels_and_respects_windows(built_project):
     assert (observed_to - latest).days >= 30
     step = scalar(
         db,
-        "select min(d) from (select snapshot_date - lag(snapshot_date) over (order by snapshot_date)"
-        " as d from (select distinct snapshot_date from churn_training_set)) where d is not null",
+        "select min(d) from (select snapshot_date - lag(snapshot_date) over "
+        "(order by snapshot_date) as d from (select distinct snapshot_date "
+        "from churn_training_set)) where d is not null",
     )
     assert step is None or step == 14
 

@@ -1,4 +1,4 @@
-"""The dbt project's fixed vocabularies match the generator's (ml/world/vocab.py): fast, no dbt run."""
+"""The dbt project's vocabularies match the generator's (ml/world/vocab.py); no dbt run."""
 
 from __future__ import annotations
 
