@@ -124,8 +124,103 @@ def datasets_fetch(
         typer.echo(f"{result.name}: {len(result.files)} files verified into {result.folder}")
 
 
+# --- evaluate recommender ---------------------------------------------------------------
+
+EVAL_DATASETS = ("movielens-100k", "movielens-latest-small", "movielens-1m")
+SHOWN = ("ndcg_at_k", "map", "precision_at_k", "recall_at_k", "coverage", "novelty", "arp")
+
+
+def evaluate_recommender(
+    dataset: Annotated[
+        str, typer.Option(help="movielens-100k | movielens-latest-small | movielens-1m")
+    ] = "movielens-100k",
+    protocol: Annotated[str, typer.Option(help="all | ranking | rating")] = "all",
+    k: Annotated[int, typer.Option(help="List length for the ranking metrics.")] = 10,
+    split_by: Annotated[
+        str, typer.Option(help="Stratify the 75/25 split per user (default) or per item.")
+    ] = "user",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of model names.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offline evaluation: ranking (MS Recommenders protocol) and rating (Surprise 5-fold)."""
+    if dataset not in EVAL_DATASETS:
+        _fail(f"unknown data set {dataset!r}; choose from {', '.join(EVAL_DATASETS)}")
+    if protocol not in ("all", "ranking", "rating"):
+        _fail("--protocol must be all, ranking or rating")
+    if split_by not in ("user", "item"):
+        _fail("--split-by must be user or item")
+    from ml.datasets import DatasetNotFound
+    from ml.recommend.evaluate import evaluate_movielens
+
+    chosen = [m.strip() for m in models.split(",")] if models else None
+    try:
+        result = evaluate_movielens(
+            dataset,
+            _settings().resolved_data_dir,
+            protocol=protocol,
+            k=k,
+            split_by=split_by,
+            rating_models=chosen,
+            rankers=chosen,
+        )
+    except DatasetNotFound as exc:
+        _fail(str(exc), EXIT_FAILED)
+    if as_json:
+        _emit_json(result)
+        return
+    typer.echo(f"{dataset}: {json.dumps(result['protocol'])}")
+    header = f"{'model':<20}" + "".join(f"{c:>15}" for c in (*SHOWN, "rmse", "mae", "fit_s"))
+    typer.echo(header)
+    for name, row in result["models"].items():
+        cells = [row.get(c) for c in (*SHOWN, "rmse", "mae", "fit_seconds")]
+        typer.echo(
+            f"{name:<20}"
+            + "".join(f"{v:>15.4f}" if isinstance(v, float) else f"{'-':>15}" for v in cells)
+        )
+
+
+# --- similar ----------------------------------------------------------------------------
+
+CATALOGS = ("netflix-titles",)
+
+
+def similar(
+    title: Annotated[str, typer.Argument(help="A title (exact, id, or a unique substring).")],
+    catalog: Annotated[str, typer.Option(help="netflix-titles")] = "netflix-titles",
+    n: Annotated[int, typer.Option("-n", help="How many similar titles.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """ "More like this": titles closest in synopsis, genres, cast and director (TF-IDF)."""
+    if catalog not in CATALOGS:
+        _fail(f"unknown catalog {catalog!r}; choose from {', '.join(CATALOGS)}")
+    from ml.datasets import DatasetNotFound, load_netflix_titles
+    from ml.recommend.content import ContentModel, TitleNotFound
+
+    try:
+        titles = load_netflix_titles(_settings().resolved_data_dir)
+    except DatasetNotFound as exc:
+        _fail(str(exc), EXIT_FAILED)
+    model = ContentModel().fit(titles)
+    try:
+        found = model.titles_[model.find(title)]
+        table = model.similar(title, n)
+    except TitleNotFound as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit_json({"catalog": catalog, "title": found, "similar": table.to_dict("records")})
+        return
+    typer.echo(f"More like {found}:")
+    for rank, row in enumerate(table.itertuples(), start=1):
+        typer.echo(f"{rank:>3}. {row.title}  ({row.score:.3f})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the recommendation commands to the main app."""
     datasets = _group(app, "datasets", "Public data sets: list, fetch.")
     datasets.command("list")(datasets_list)
     datasets.command("fetch")(datasets_fetch)
+    evaluate = _group(app, "evaluate", "Offline evaluation of models.")
+    evaluate.command("recommender")(evaluate_recommender)
+    app.command("similar")(similar)
