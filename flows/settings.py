@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     )
     mail_retries: int = Field(default=3, ge=0, description="SMTP retries per message and run.")
     mail_backoff_s: float = Field(default=2.0, ge=0, description="First retry delay; doubles.")
+    mail_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the SMTP server (STARTTLS); default: system."
+    )
 
     @field_validator("smtp_recipients", mode="before")
     @classmethod
