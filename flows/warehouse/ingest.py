@@ -16,7 +16,9 @@ Why it is built this way:
   is rejected with a one-line reason and loads nothing; the other files still load and the caller
   decides the exit code from ``report.ok``.
 * **Fast.** Python only reads bytes, hashes and checks them; DuckDB parses and classifies every
-  row of a file in a few set-based statements generated from ``spec.py`` (see ``validate.py``).
+  row in set-based statements generated from ``spec.py`` (see ``validate.py``). Consecutive
+  files of one entity and format are classified together in one statement (a chunk), because
+  planning that statement costs as much as classifying a thousand rows; the writes stay per file.
 
 Rejection rules for truncated files (the judgement calls):
 
@@ -42,7 +44,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,9 +57,9 @@ from flows.warehouse.landing import (
     Candidate,
     FileRejected,
     check_bytes,
+    chunk_table,
     discover,
     file_format,
-    lines_table,
     sha256,
 )
 from flows.warehouse.report import IngestError, IngestReport, RejectedFile, TableCounts
@@ -68,6 +71,9 @@ logger = logging.getLogger(__name__)
 
 #: More than this share of unparseable records makes a file "not the expected format".
 MAX_MALFORMED_SHARE = 0.5
+#: A chunk (files classified by one statement) stops growing at either limit.
+CHUNK_MAX_FILES = 64
+CHUNK_MAX_BYTES = 32 * 1024 * 1024
 
 
 def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestReport:
@@ -100,27 +106,19 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
         logger.warning("rejected %s: %s", r.file, r.reason)
     con = _connect(db_path)
     try:
-        with tqdm(candidates, desc="ingest", unit="file", disable=not progress) as bar:
-            for cand in bar:
-                _ingest_file(con, cand, report)
-                bar.set_postfix(
-                    loaded=sum(t.loaded for t in report.tables.values()),
-                    quarantined=sum(t.quarantined for t in report.tables.values()),
-                    rejected=len(report.rejected),
-                    refresh=False,
-                )
+        with tqdm(total=len(candidates), desc="ingest", unit="file", disable=not progress) as bar:
+            for chunk in _chunks(con, candidates, report, bar):
+                _ingest_chunk(con, chunk, report, bar)
     finally:
         con.close()
     report.seconds = time.perf_counter() - started
-    loaded = sum(t.loaded for t in report.tables.values())
-    quarantined = sum(t.quarantined for t in report.tables.values())
     logger.info(
         "ingest batch %s: %d files, %d rows loaded, %d quarantined, %d files skipped (already "
         "ingested), %d rejected, %.1fs",
         report.batch_id,
         sum(t.files for t in report.tables.values()),
-        loaded,
-        quarantined,
+        sum(t.loaded for t in report.tables.values()),
+        sum(t.quarantined for t in report.tables.values()),
         len(report.skipped_files),
         len(report.rejected),
         report.seconds,
@@ -147,85 +145,177 @@ def _connect(db_path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@dataclass
+class _Landed:
+    """A file read and byte-checked, waiting in a chunk to be classified and loaded."""
+
+    cand: Candidate
+    fmt: str
+    digest: str
+    text: bytes
+    file_no: int = 0
+    #: later files of this batch with the same content: skipped if this one loads
+    same_content: list[Candidate] = field(default_factory=list)
+
+
 def _reject(report: IngestReport, cand: Candidate, reason: str) -> None:
     report.rejected.append(RejectedFile(str(cand.path), cand.entity, reason))
     logger.warning("rejected %s: %s", cand.path, reason)
 
 
-def _ingest_file(con: duckdb.DuckDBPyConnection, cand: Candidate, report: IngestReport) -> None:
-    """Load one file in one transaction, or reject it, or skip it when already ingested."""
+def _skip(report: IngestReport, cand: Candidate, first: str) -> None:
+    report.skipped_files.append(str(cand.path))
+    logger.info("skipped %s: already ingested (same content as %s)", cand.path, first)
+
+
+def _chunks(
+    con: duckdb.DuckDBPyConnection, candidates: list[Candidate], report: IngestReport, bar: tqdm
+) -> Iterator[list[_Landed]]:
+    """Read and byte-check files in order, yielding runs of one entity and format.
+
+    Lazy on purpose: a chunk is loaded before the next file is read, so the content-hash check
+    sees every file committed before it.
+    """
+    chunk: list[_Landed] = []
+    size = 0
+    pending: dict[str, _Landed] = {}  # content hash -> its first file not yet committed
+    for cand in candidates:
+        landed = _read(con, cand, report, pending)
+        if landed is None:
+            bar.update()
+            continue
+        if chunk and (
+            (landed.cand.entity, landed.fmt) != (chunk[0].cand.entity, chunk[0].fmt)
+            or len(chunk) >= CHUNK_MAX_FILES
+            or size + len(landed.text) > CHUNK_MAX_BYTES
+        ):
+            yield chunk
+            chunk, size = [], 0
+        pending[landed.digest] = landed
+        chunk.append(landed)
+        size += len(landed.text)
+    if chunk:
+        yield chunk
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    cand: Candidate,
+    report: IngestReport,
+    pending: dict[str, _Landed],
+) -> _Landed | None:
+    """The file ready to classify, or None when it is skipped or rejected (reported here)."""
     try:
         fmt = file_format(cand.path)
         data = cand.path.read_bytes()
     except FileRejected as exc:
         _reject(report, cand, str(exc))
-        return
+        return None
     except OSError as exc:
         _reject(report, cand, f"cannot read the file: {exc.strerror or exc}")
-        return
+        return None
     digest = sha256(data)
     seen = con.execute(
         "select source_file from raw.ingested_files where sha256 = ? limit 1", [digest]
     ).fetchall()
     if seen:
-        report.skipped_files.append(str(cand.path))
-        logger.info("skipped %s: already ingested (same content as %s)", cand.path, seen[0][0])
-        return
+        _skip(report, cand, seen[0][0])
+        return None
+    if digest in pending:  # same content earlier in this batch, not committed yet
+        pending[digest].same_content.append(cand)
+        return None
     try:
         text = check_bytes(data)
     except FileRejected as exc:
         _reject(report, cand, str(exc))
-        return
-    entity = ENTITIES[cand.entity]
-    con.register("landing_lines", lines_table(text))
+        return None
+    return _Landed(cand, fmt, digest, text)
+
+
+def _ingest_chunk(
+    con: duckdb.DuckDBPyConnection, chunk: list[_Landed], report: IngestReport, bar: tqdm
+) -> None:
+    """Classify a chunk in one go, then load each file in its own transaction, in order."""
+    entity, fmt = ENTITIES[chunk[0].cand.entity], chunk[0].fmt
+    for k, landed in enumerate(chunk):
+        landed.file_no = k
+    con.register("landing_lines", chunk_table([landed.text for landed in chunk]))
     try:
         try:
-            counts = _transaction(con, entity, fmt, text, cand, digest, report.batch_id, False)
-        except duckdb.ConstraintException:
-            # A key of this file is already in raw (a re-landed or overlapping file). Rare, so
-            # the common path inserts without looking; this one redoes the file and settles
-            # those keys against raw before inserting.
-            counts = _transaction(con, entity, fmt, text, cand, digest, report.batch_id, True)
-    except FileRejected as exc:
-        _reject(report, cand, str(exc))
-        return
-    except Exception as exc:
-        raise IngestError(f"loading {cand.path} failed (rolled back): {exc}") from exc
+            if fmt == "jsonl":
+                outcome = _classify_jsonl(con, entity, chunk)
+                records = "jsonl_records"
+            else:
+                outcome = _classify_csv(con, entity, chunk)
+                records = "csv_records"
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"classifying {len(chunk)} file(s) from {chunk[0].cand.path} failed: {exc}"
+            ) from exc
+        for landed in chunk:
+            result = outcome[landed.file_no]
+            if isinstance(result, str):
+                _reject(report, landed.cand, result)
+                for other in landed.same_content:
+                    _reject(report, other, result)
+            else:
+                counts = _load_file(con, entity, landed, result, records, report.batch_id)
+                report.tables.setdefault(entity.name, TableCounts()).add(counts)
+                logger.info(
+                    "%s: %d rows read, %d loaded, %d duplicate, %d quarantined",
+                    landed.cand.path,
+                    counts.rows_read,
+                    counts.loaded,
+                    counts.duplicate,
+                    counts.quarantined,
+                )
+                for other in landed.same_content:
+                    _skip(report, other, str(landed.cand.path))
+            bar.update(1 + len(landed.same_content))
+            bar.set_postfix(
+                loaded=sum(t.loaded for t in report.tables.values()),
+                quarantined=sum(t.quarantined for t in report.tables.values()),
+                rejected=len(report.rejected),
+                refresh=False,
+            )
     finally:
         con.unregister("landing_lines")
-    report.tables.setdefault(entity.name, TableCounts()).add(counts)
-    logger.info(
-        "%s: %d rows read, %d loaded, %d duplicate, %d quarantined",
-        cand.path,
-        counts.rows_read,
-        counts.loaded,
-        counts.duplicate,
-        counts.quarantined,
-    )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    landed: _Landed,
+    stats: _FileStats,
+    records: str,
+    batch_id: str,
+) -> TableCounts:
+    """Write one classified file in one transaction; IngestError if that fails (rolled back)."""
+    try:
+        try:
+            return _transaction(con, entity, landed, stats, records, batch_id, False)
+        except duckdb.ConstraintException:
+            # A key of this file is already in raw (a re-landed or overlapping file). Rare, so
+            # the common path inserts without looking; this one settles those keys against raw
+            # before inserting. The classification itself is still valid.
+            return _transaction(con, entity, landed, stats, records, batch_id, True)
+    except Exception as exc:
+        raise IngestError(f"loading {landed.cand.path} failed (rolled back): {exc}") from exc
 
 
 def _transaction(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
-    fmt: str,
-    text: bytes,
-    cand: Candidate,
-    digest: str,
+    landed: _Landed,
+    stats: _FileStats,
+    records: str,
     batch_id: str,
     check_existing: bool,
 ) -> TableCounts:
-    """Classify and load one file in one transaction; anything raised rolls it all back."""
+    """Load one file in one transaction; anything raised rolls it all back."""
     con.execute("begin transaction")
     try:
-        if fmt == "jsonl":
-            stats = _classify_jsonl(con, entity, text)
-            records = "jsonl_records"
-        else:
-            stats = _classify_csv(con, entity, text)
-            records = "csv_records"
-        counts = _load(
-            con, entity, stats, records, str(cand.path), digest, batch_id, check_existing
-        )
+        counts = _load(con, entity, landed, stats, records, batch_id, check_existing)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -235,7 +325,7 @@ def _transaction(
 
 @dataclass(frozen=True)
 class _FileStats:
-    """Figures about a classified file (see ``validate.file_stats_sql``)."""
+    """Figures about one classified file (see ``validate.file_stats_sql``)."""
 
     rows: int
     malformed: int
@@ -246,64 +336,116 @@ class _FileStats:
     present: tuple[int, ...]
 
     @classmethod
-    def query(cls, con: duckdb.DuckDBPyConnection, entity: Entity) -> _FileStats:
-        rows, bad, last_bad, last_line, valid, keys, *present = _first(
-            con, validate.file_stats_sql(entity)
-        )
-        return cls(rows, bad, last_bad, last_line, valid, keys, tuple(present))
+    def query(cls, con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[int, _FileStats]:
+        """Stats per file_no; a file without rows (header-only CSV) has none."""
+        rows = con.execute(validate.file_stats_sql(entity)).fetchall()
+        return {r[0]: cls(*r[1:7], tuple(r[7:])) for r in rows}
+
+    @classmethod
+    def empty(cls, entity: Entity) -> _FileStats:
+        return cls(0, 0, False, None, 0, 0, tuple(0 for _ in entity.required))
 
 
-def _classify_jsonl(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> _FileStats:
-    """Build ``classified`` from JSON Lines; reject files that are not JSON Lines of this entity."""
+def _classify_jsonl(
+    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed]
+) -> dict[int, _FileStats | str]:
+    """Build ``classified`` from JSON Lines; per file its stats, or why it is rejected."""
     con.execute(validate.JSONL_RECORDS_SQL)
     con.execute(validate.classify_sql(entity, validate.jsonl_source(entity)))
-    stats = _FileStats.query(con, entity)
-    if stats.last_malformed and not text.endswith(b"\n"):
-        raise FileRejected(
-            f"truncated: the last line ({stats.last_line}) is not valid JSON and the file does "
-            "not end with a newline (cut off mid-write?)"
-        )
-    _check_malformed_share(stats.malformed, stats.rows, "lines are not JSON objects")
-    missing = [f for f, c in zip(entity.required, stats.present, strict=True) if c == 0]
-    if stats.rows > stats.malformed and missing:
-        raise FileRejected(
-            f"missing required fields (absent from every line): {', '.join(missing)}"
-        )
-    return stats
+    by_file = _FileStats.query(con, entity)
+    outcome: dict[int, _FileStats | str] = {}
+    for landed in chunk:
+        stats = by_file.get(landed.file_no, _FileStats.empty(entity))
+        missing = [f for f, c in zip(entity.required, stats.present, strict=True) if c == 0]
+        if stats.last_malformed and not landed.text.endswith(b"\n"):
+            outcome[landed.file_no] = (
+                f"truncated: the last line ({stats.last_line}) is not valid JSON and the file "
+                "does not end with a newline (cut off mid-write?)"
+            )
+        elif _too_malformed(stats):
+            outcome[landed.file_no] = (
+                f"{stats.malformed} of {stats.rows} lines are not JSON objects {_MALFORMED_TAIL}"
+            )
+        elif stats.rows > stats.malformed and missing:
+            outcome[landed.file_no] = (
+                f"missing required fields (absent from every line): {', '.join(missing)}"
+            )
+        else:
+            outcome[landed.file_no] = stats
+    return outcome
 
 
-def _classify_csv(con: duckdb.DuckDBPyConnection, entity: Entity, text: bytes) -> _FileStats:
-    """Build ``classified`` from CSV; reject files whose header or quoting is unusable."""
-    con.execute(validate.csv_records_sql(has_quotes=b'"' in text))
-    unterminated = _first(
-        con, "select line_no from csv_records where open_quote order by line_no limit 1"
+def _classify_csv(
+    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed]
+) -> dict[int, _FileStats | str]:
+    """Build ``classified`` from CSV; per file its stats, or why it is rejected.
+
+    Files are grouped by header (almost always one group): each group is one statement.
+    """
+    has_quotes = any(b'"' in landed.text for landed in chunk)
+    con.execute(validate.csv_records_sql(has_quotes))
+    unterminated = dict(
+        con.execute(
+            "select file_no, min(line_no) from csv_records where open_quote group by file_no"
+        ).fetchall()
     )
-    if unterminated is not None:
-        raise FileRejected(
-            f"unterminated quoted field starting at line {unterminated[0]} "
-            "(truncated file or an unbalanced quote)"
+    headers = {r[0]: r[1:] for r in con.execute(validate.CSV_HEADERS_SQL).fetchall()}
+    outcome: dict[int, _FileStats | str] = {}
+    groups: dict[tuple[str, ...], dict[int, int]] = {}
+    for landed in chunk:
+        k = landed.file_no
+        if k in unterminated:
+            outcome[k] = (
+                f"unterminated quoted field starting at line {unterminated[k]} "
+                "(truncated file or an unbalanced quote)"
+            )
+        elif k not in headers:  # only blank lines: check_bytes already rejects this
+            outcome[k] = "empty file (no header)"
+        else:
+            header_line, names, bad_quoting = headers[k]
+            problem = _header_problem(entity, header_line, names, bad_quoting)
+            if problem:
+                outcome[k] = problem
+            else:
+                names = tuple(n.strip().lower() for n in names)
+                groups.setdefault(names, {})[k] = header_line
+    for n, (names, header_lines) in enumerate(groups.items()):
+        columns = {f: names.index(f) + 1 for f in entity.field_names if f in names}
+        source = validate.csv_source(entity, header_lines, columns, len(names))
+        con.execute(validate.classify_sql(entity, source, append=n > 0))
+    by_file = _FileStats.query(con, entity) if groups else {}
+    for landed in chunk:
+        if landed.file_no in outcome:
+            continue
+        stats = by_file.get(landed.file_no, _FileStats.empty(entity))
+        outcome[landed.file_no] = (
+            f"{stats.malformed} of {stats.rows} records are malformed {_MALFORMED_TAIL}"
+            if _too_malformed(stats)
+            else stats
         )
-    header = _first(con, validate.CSV_HEADER_SQL)
-    if header is None:  # only blank lines: check_bytes already rejects this; defensive
-        raise FileRejected("empty file (no header)")
-    header_line, names, bad_quoting = header
+    return outcome
+
+
+def _header_problem(
+    entity: Entity, header_line: int, names: list[str], bad_quoting: bool
+) -> str | None:
     if bad_quoting:
-        raise FileRejected(f"malformed CSV header at line {header_line}")
+        return f"malformed CSV header at line {header_line}"
     names = [n.strip().lower() for n in names]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise FileRejected(f"duplicate columns in the header: {', '.join(dupes)}")
+        return f"duplicate columns in the header: {', '.join(dupes)}"
     missing = [f for f in entity.required if f not in names]
     if missing:
-        raise FileRejected(
-            f"missing required columns: {', '.join(missing)} (header has: {', '.join(names)})"
-        )
-    columns = {f: names.index(f) + 1 for f in entity.field_names if f in names}
-    source = validate.csv_source(entity, header_line, columns, len(names))
-    con.execute(validate.classify_sql(entity, source))
-    stats = _FileStats.query(con, entity)
-    _check_malformed_share(stats.malformed, stats.rows, "records are malformed")
-    return stats
+        return f"missing required columns: {', '.join(missing)} (header has: {', '.join(names)})"
+    return None
+
+
+_MALFORMED_TAIL = f"(more than {MAX_MALFORMED_SHARE:.0%}): not this format, or badly damaged"
+
+
+def _too_malformed(stats: _FileStats) -> bool:
+    return stats.rows > 0 and stats.malformed > MAX_MALFORMED_SHARE * stats.rows
 
 
 def _first(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:
@@ -313,39 +455,27 @@ def _first(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> t
     return rows[0] if rows else None
 
 
-def _count(con: duckdb.DuckDBPyConnection, where: str) -> int:
-    return _first(con, f"select count(*) from classified where {where}")[0]
-
-
-def _check_malformed_share(bad: int, n: int, what: str) -> None:
-    if n and bad > MAX_MALFORMED_SHARE * n:
-        raise FileRejected(
-            f"{bad} of {n} {what} (more than {MAX_MALFORMED_SHARE:.0%}): "
-            "not this format, or badly damaged"
-        )
-
-
 def _load(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
+    landed: _Landed,
     stats: _FileStats,
     records: str,
-    source_file: str,
-    digest: str,
     batch_id: str,
     check_existing: bool,
 ) -> TableCounts:
-    """Settle repeated keys in ``classified``, write loaded and quarantined rows and the file.
+    """Settle repeated keys of one file, write its loaded and quarantined rows and its record.
 
     The common file (no repeated key, no key already loaded) takes the fast path: one plain
     insert, whose primary key raises ConstraintException if a key is already loaded, and the
     figures it already has. With ``check_existing`` keys already in raw are settled first.
     """
+    source_file = str(landed.cand.path)
     now = datetime.now(UTC).replace(tzinfo=None)
-    params = {"file": source_file, "batch": batch_id}
+    params = {"file_no": landed.file_no, "file": source_file, "batch": batch_id}
     settled = stats.distinct_keys == stats.valid
     if not settled:
-        con.execute(validate.repeats_sql(entity, source_file))
+        con.execute(validate.repeats_sql(entity, source_file), {"file_no": landed.file_no})
     if check_existing:
         con.execute(validate.resolve_existing_sql(entity), params)
         settled = False
@@ -353,12 +483,18 @@ def _load(
     if settled:
         counts = TableCounts(1, stats.rows, stats.valid, 0, stats.rows - stats.valid)
     else:
+        by_status = dict(
+            con.execute(
+                "select status, count(*) from classified where file_no = ? group by status",
+                [landed.file_no],
+            ).fetchall()
+        )
         counts = TableCounts(
             files=1,
             rows_read=stats.rows,
-            loaded=_count(con, "status = 'load'"),
-            duplicate=_count(con, "status = 'duplicate'"),
-            quarantined=_count(con, "status = 'quarantine'"),
+            loaded=by_status.get("load", 0),
+            duplicate=by_status.get("duplicate", 0),
+            quarantined=by_status.get("quarantine", 0),
         )
     if counts.loaded != inserted or counts.rows_read != (
         counts.loaded + counts.duplicate + counts.quarantined
@@ -374,7 +510,7 @@ def _load(
             batch_id,
             entity.name,
             source_file,
-            digest,
+            landed.digest,
             counts.rows_read,
             counts.loaded,
             counts.duplicate,

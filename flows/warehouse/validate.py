@@ -1,8 +1,11 @@
 """SQL that turns a file's physical lines into classified rows, generated from the entity spec.
 
 Every row of a file is parsed, typed and classified in a few set-based DuckDB statements (no
-Python per row). The caller registers the file's lines as ``landing_lines(line_no, line)`` and
-runs, inside the file's transaction:
+Python per row). Several files of one entity and format are classified together (a *chunk*: SQL
+planning costs as much as classifying a thousand rows, so small files would otherwise be
+dominated by it); every row carries its ``file_no`` and every write is per file, in that file's
+own transaction. The caller registers the chunk's lines as
+``landing_lines(file_no, line_no, line)`` and runs:
 
 1. a source subquery: one row per record (its first physical line), a ``parse_error``
    (malformed JSON, not an object, wrong CSV field count, bad quoting) and every contract field
@@ -70,14 +73,14 @@ def jsonl_source(entity: Entity) -> str:
     values = ",\n    ".join(f"nullif(trim(s.{q(f.name)}), '') as {_v(f)}" for f in entity.fields)
     not_object = "'JSON line is not an object (got ' || lower(json_type(line)) || ')'"
     return f"""
-select line_no,
+select file_no, line_no,
     case when s is null then
              case when json_valid(line) then {not_object} else 'malformed JSON' end
          when not starts_with(line, '{{') and json_type(line) <> 'OBJECT' then {not_object}
     end as parse_error,
     {values}
 from (
-    select line_no, line,
+    select file_no, line_no, line,
         case when json_valid(line) then try(from_json(line, {lit(struct)})) end as s
     from landing_lines
 )
@@ -88,14 +91,14 @@ where s is not null or {_NOT_BLANK}
 #: Record text of a JSON Lines file for quarantine rows (a view: only quarantined lines are read).
 JSONL_RECORDS_SQL = f"""
 create or replace temp view jsonl_records as
-select line_no, {_NO_CR} as record from landing_lines
+select file_no, line_no, {_NO_CR} as record from landing_lines
 """
 
 
 def file_stats_sql(entity: Entity) -> str:
-    """One row of figures about ``classified`` for the file-level rules and the fast paths.
+    """Figures per file of ``classified`` for the file-level rules and the fast paths.
 
-    Columns: rows, malformed rows, whether the last row is malformed, its line, valid rows,
+    Columns: file_no, rows, malformed rows, whether the last row is malformed, its line, valid rows,
     distinct keys among valid rows (fewer than valid rows: the file repeats a key), then per
     required field how many well-formed rows carry it (0: the file lacks that field altogether).
     """
@@ -105,10 +108,11 @@ def file_stats_sql(entity: Entity) -> str:
         for f in _required(entity)
     )
     return f"""
-select count(*), count(*) filter (where _malformed),
+select file_no, count(*), count(*) filter (where _malformed),
        coalesce(arg_max(_malformed, line_no), false), max(line_no),
        count(*) filter (where _valid), count(distinct ({key})) filter (where _valid){has}
 from classified
+group by file_no
 """
 
 
@@ -117,7 +121,7 @@ def _required(entity: Entity) -> list[Field]:
 
 
 def csv_records_sql(has_quotes: bool) -> str:
-    """``csv_records(line_no, record, open_quote)``: physical lines joined into CSV records.
+    """``csv_records(file_no, line_no, record, open_quote)``: physical lines joined into records.
 
     A quoted field may span lines, so a line starts a new record only when the quotes before it
     are balanced (an even count of ``"``: RFC 4180 escapes a quote by doubling it, which keeps the
@@ -127,30 +131,31 @@ def csv_records_sql(has_quotes: bool) -> str:
     if not has_quotes:
         return f"""
 create or replace temp table csv_records as
-select line_no, {_NO_CR} as record, false as open_quote from landing_lines
+select file_no, line_no, {_NO_CR} as record, false as open_quote from landing_lines
 """
     return f"""
 create or replace temp table csv_records as
 with counted as (
-    select line_no, {_NO_CR} as line,
+    select file_no, line_no, {_NO_CR} as line,
            length(line) - length(replace(line, '"', '')) as quotes
     from landing_lines
 ), starts as (
-    select *, coalesce(sum(quotes) over (order by line_no
+    select *, coalesce(sum(quotes) over (partition by file_no order by line_no
                         rows between unbounded preceding and 1 preceding), 0) % 2 = 0 as starts
     from counted
 ), numbered as (
-    select *, sum(starts::integer) over (order by line_no rows unbounded preceding) as rec
+    select *, sum(starts::integer) over (partition by file_no order by line_no
+                                         rows unbounded preceding) as rec
     from starts
 )
-select min(line_no) as line_no, string_agg(line, chr(10) order by line_no) as record,
+select file_no, min(line_no) as line_no, string_agg(line, chr(10) order by line_no) as record,
        sum(quotes) % 2 = 1 as open_quote
-from numbered group by rec
+from numbered group by file_no, rec
 """
 
 
 def csv_split_sql(source: str) -> str:
-    """``(line_no, record, bad_quoting, f)`` with ``f`` the unquoted fields of each record.
+    """``(file_no, line_no, record, bad_quoting, f)``, ``f`` the unquoted fields of a record.
 
     Records without a quote are split on commas; quoted ones with a regular expression. A record
     whose fields do not join back to the exact record text has a stray quote (inside an unquoted
@@ -158,46 +163,53 @@ def csv_split_sql(source: str) -> str:
     """
     pattern = lit(CSV_FIELD_PATTERN)
     return f"""
-select line_no, record,
+select file_no, line_no, record,
     coalesce(quoted and array_to_string(raw, ',') <> record, false) as bad_quoting,
     case when quoted
          then list_transform(raw, lambda x: case when starts_with(x, '"')
                                              then replace(x[2:-2], '""', '"') else x end)
          else string_split(record, ',') end as f
 from (
-    select line_no, record, quoted,
+    select file_no, line_no, record, quoted,
         case when quoted then regexp_extract_all(record || ',', {pattern}, 1) end as raw
-    from (select line_no, record, contains(record, '"') as quoted from ({source}))
+    from (select file_no, line_no, record, contains(record, '"') as quoted from ({source}))
 )
 """
 
 
-CSV_HEADER_SQL = f"""
-select line_no, f, bad_quoting from ({
+#: Each file's header: its first non-blank record, split into fields.
+CSV_HEADERS_SQL = f"""
+select file_no, line_no, f, bad_quoting from ({
     csv_split_sql(
-        f"select line_no, record from csv_records where {_RECORD_NOT_BLANK} "
-        "order by line_no limit 1"
+        "select file_no, line_no, record from ("
+        "select *, row_number() over (partition by file_no order by line_no) as nth "
+        f"from csv_records where {_RECORD_NOT_BLANK}) where nth = 1"
     )
 })
+order by file_no
 """
 
 
-def csv_source(entity: Entity, header_line: int, columns: dict[str, int], width: int) -> str:
-    """Parsed rows of CSV records after the header; ``columns`` maps a field to its 1-based index.
-
-    Contract fields missing from the header (only optional ones get this far) are NULL.
+def csv_source(
+    entity: Entity, header_lines: dict[int, int], columns: dict[str, int], width: int
+) -> str:
+    """Parsed rows of CSV records after the header, for the files in ``header_lines``
+    (file_no -> header line), which share one header: ``columns`` maps a field to its 1-based
+    index. Contract fields missing from the header (only optional ones get this far) are NULL.
     """
     values = ",\n    ".join(
         (f"nullif(trim(f[{columns[f.name]}]), '')" if f.name in columns else "null::varchar")
         + f" as {_v(f)}"
         for f in entity.fields
     )
+    files = ", ".join(f"({int(k)}, {int(v)})" for k, v in header_lines.items())
     source = (
-        "select line_no, record from csv_records "
-        f"where line_no > {int(header_line)} and {_RECORD_NOT_BLANK}"
+        "select r.file_no, r.line_no, r.record from csv_records r "
+        f"join (values {files}) h(file_no, header_line) "
+        f"on r.file_no = h.file_no and r.line_no > h.header_line where {_RECORD_NOT_BLANK}"
     )
     return f"""
-select line_no,
+select file_no, line_no,
     case when bad_quoting then 'malformed CSV quoting (a quote inside an unquoted field or '
                                 || 'text after a closing quote)'
          when len(f) <> {width} then 'expected {width} fields as in the header, got ' || len(f)
@@ -376,7 +388,7 @@ def _key_match(entity: Entity, a: str, b: str) -> str:
     return " and ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in entity.key)
 
 
-def classify_sql(entity: Entity, source: str) -> str:
+def classify_sql(entity: Entity, source: str, append: bool = False) -> str:
     """``classified``: every row of ``source`` (:func:`jsonl_source` or :func:`csv_source`)
     with typed columns, ``status``, ``reason``, ``_valid``, and ``_malformed`` / ``_has_<field>``
     for the file-level checks.
@@ -384,9 +396,11 @@ def classify_sql(entity: Entity, source: str) -> str:
     Parsing is fused into this statement rather than materialized first: writing and re-reading
     the text columns cost as much as the parsing itself.
 
-    Every valid row starts as ``load``; :func:`repeats_sql` and :func:`resolve_existing_sql`
-    then settle repeated keys. Keeping those out of this statement matters for speed: they
-    touch only the few rows whose key repeats, instead of a join over every row.
+    With ``append`` the rows are added to ``classified`` (a chunk of CSV files with different
+    headers needs one source per header). Every valid row starts as ``load``;
+    :func:`repeats_sql` and :func:`resolve_existing_sql` then settle repeated keys. Keeping
+    those out of this statement matters for speed: they touch only the few rows whose key
+    repeats, instead of a join over every row.
     """
     ts_fields = [f for f in entity.fields if f.kind == "timestamp"]
     ts_structs = "".join(
@@ -400,8 +414,9 @@ def classify_sql(entity: Entity, source: str) -> str:
     reason = "\n        ".join(f"when {cond} then {msg}" for cond, msg in _reason_cases(entity))
     cols = ", ".join(q(c) for c in entity.columns())
     has = "".join(f"{_v(f)} is not null as {q('_has_' + f.name)}, " for f in _required(entity))
+    target = "insert into classified" if append else "create or replace temp table classified as"
     return f"""
-create or replace temp table classified as
+{target}
 with parts as (
     select *{ts_structs}
     from ({source})
@@ -409,7 +424,7 @@ with parts as (
     select *{ts_parts}
     from parts
 ), typed as (
-    select line_no, parse_error, {", ".join(_v(f) for f in entity.fields)},
+    select file_no, line_no, parse_error, {", ".join(_v(f) for f in entity.fields)},
         {helpers}
         {typed}
     from local_parts
@@ -420,7 +435,7 @@ with parts as (
     from typed t
     {_ref_joins(entity)}
 )
-select line_no, reason is null as _valid, parse_error is not null as _malformed, {has}
+select file_no, line_no, reason is null as _valid, parse_error is not null as _malformed, {has}
     case when reason is null then 'load' else 'quarantine' end as status,
     reason, {cols}
 from checked
@@ -432,6 +447,7 @@ def repeats_sql(entity: Entity, source_file: str) -> str:
 
     A later occurrence identical to the first is a ``duplicate``; a different one is quarantined
     naming the first one's line. The group-by finds repeated keys; only their rows are joined.
+    Parameter: ``$file_no``.
     """
     cols = entity.columns()
     key = ", ".join(q(k) for k in entity.key)
@@ -444,25 +460,29 @@ update classified c set
 from (
     select x.* from classified x
     semi join (
-        select {key}, min(line_no) as first_line from classified where _valid
+        select {key}, min(line_no) as first_line from classified
+        where file_no = $file_no and _valid
         group by {key} having count(*) > 1
     ) r on {_key_match(entity, "x", "r")} and x.line_no = r.first_line
+    where x.file_no = $file_no
 ) f
-where c._valid and {_key_match(entity, "c", "f")} and c.line_no > f.line_no
+where c.file_no = $file_no and c._valid and {_key_match(entity, "c", "f")}
+    and c.line_no > f.line_no
 """
 
 
 def insert_sql(entity: Entity) -> str:
     """Insert the ``load`` rows. A key already in `raw` violates the primary key (an index
     lookup per row, so the cost of a file does not grow with the table) and the caller redoes
-    the file with :func:`resolve_existing_sql` first. Parameters: ``$file``, ``$now``, ``$batch``.
+    the file with :func:`resolve_existing_sql` first.
+    Parameters: ``$file_no``, ``$file``, ``$now``, ``$batch``.
     """
     cols = ", ".join(q(c) for c in entity.columns())
     return (
         f"insert into raw.{q(entity.name)} "
         f"({cols}, _source_file, _source_line, _ingested_at, _batch_id) "
-        f"select {cols}, $file, line_no, $now, $batch from classified where status = 'load' "
-        "order by line_no"
+        f"select {cols}, $file, line_no, $now, $batch from classified "
+        "where file_no = $file_no and status = 'load' order by line_no"
     )
 
 
@@ -472,7 +492,7 @@ def resolve_existing_sql(entity: Entity) -> str:
     Runs only for files whose plain insert hit the primary key (rare: a re-landed or overlapping
     file). Every valid row of such a key is compared with the row in `raw`, which wins over the
     file's own first occurrence. This scans `raw`, which is why it is not the common path.
-    Parameters: ``$file``, ``$batch`` (rows of this very file and batch are never "already in").
+    Parameters: ``$file_no``, ``$file``, ``$batch`` (this file's own rows are never "already in").
     """
     cols = entity.columns()
     key = ", ".join(q(k) for k in entity.key)
@@ -484,24 +504,24 @@ update classified c set
     reason = case when {same} then null else {conflict} end
 from (
     select r.* from raw.{q(entity.name)} r
-    semi join (select {key} from classified where status = 'load') k
+    semi join (select {key} from classified where file_no = $file_no and status = 'load') k
         on {_key_match(entity, "r", "k")}
     where r._batch_id <> $batch or r._source_file <> $file
 ) p
-where c._valid and {_key_match(entity, "c", "p")}
+where c.file_no = $file_no and c._valid and {_key_match(entity, "c", "p")}
 """
 
 
 def quarantine_sql(records: str) -> str:
     """Insert quarantined rows with their landed text from ``records`` (a view or table).
 
-    Parameters: ``$batch``, ``$entity``, ``$file``, ``$now``.
+    Parameters: ``$file_no``, ``$batch``, ``$entity``, ``$file``, ``$now``.
     """
     return f"""
 insert into raw.quarantine
     (batch_id, entity, source_file, source_line, reason, record, quarantined_at)
 select $batch, $entity, $file, c.line_no, c.reason, r.record, $now
-from classified c join {records} r on r.line_no = c.line_no
-where c.status = 'quarantine'
+from classified c join {records} r on r.file_no = c.file_no and r.line_no = c.line_no
+where c.file_no = $file_no and c.status = 'quarantine'
 order by c.line_no
 """

@@ -241,3 +241,44 @@ def test_same_content_twice_in_one_batch_is_loaded_once(tmp_path: Path, landing:
     report = ingest_path(tmp_path / "w.duckdb", landing)
     assert report.tables["views"].files == 1
     assert [Path(f).name for f in report.skipped_files] == ["day1.jsonl"]
+
+
+def test_same_content_as_a_rejected_file_is_rejected_too(tmp_path: Path, landing: Path) -> None:
+    (landing / "views" / "a.jsonl").write_text('{"event_id": "v9", "us')
+    shutil.copy(landing / "views" / "a.jsonl", landing / "views" / "b.jsonl")
+    report = ingest_path(tmp_path / "w.duckdb", landing)
+    assert sorted(Path(r.file).name for r in report.rejected) == ["a.jsonl", "b.jsonl"]
+    assert report.skipped_files == []
+
+
+def test_csv_files_with_different_headers_load_together(tmp_path: Path) -> None:
+    from ingest_helpers import rating
+
+    landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_dims(landing)
+    write_csv(landing / "ratings" / "a.csv", [rating("u1")])
+    header = ["rating", "rated_at", "title_id", "user_id"]
+    write_csv(landing / "ratings" / "b.csv", [rating("u2", rating=2)], header=header)
+    write_csv(landing / "ratings" / "c.csv", [rating("u1", title_id="t2")])
+    report = ingest_path(db, landing)
+    assert report.ok and report.tables["ratings"].loaded == 3
+    assert query(db, "select user_id, title_id, rating from raw.ratings order by all") == [
+        ("u1", "t1", 4.5),
+        ("u1", "t2", 4.5),
+        ("u2", "t1", 2.0),
+    ]
+
+
+@pytest.mark.parametrize("max_files", [1, 2, 64])
+def test_chunk_size_does_not_change_the_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_files: int
+) -> None:
+    monkeypatch.setattr(ingest_module, "CHUNK_MAX_FILES", max_files)
+    landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_dims(landing)
+    for day in range(5):
+        rows = [view(f"v{day}-{i}") for i in range(3)] + [view("v0-0"), view(f"x{day}", device="?")]
+        write_jsonl(landing / "views" / f"d{day}.jsonl", rows)
+    report = ingest_path(db, landing)
+    counts = report.tables["views"]
+    assert (counts.files, counts.loaded, counts.duplicate, counts.quarantined) == (5, 15, 5, 5)
