@@ -33,8 +33,9 @@ CSV_FIELD_PATTERN = r'("(?:[^"]|"")*"|[^,"]*),'
 #: SQL: the line has a character other than blanks (spaces, tabs, a CR) - a regex that stops at
 #: the first such character, unlike trim(), which walks the whole (possibly long) line.
 _NOT_BLANK = r"regexp_matches(line, '[^ \t\r]')"
-#: SQL: the line without a trailing CR (files written with CRLF line ends).
 _RECORD_NOT_BLANK = _NOT_BLANK.replace("line", "record")
+#: SQL: the line without a trailing CR (files written with CRLF line ends); a CSV record that
+#: spans lines is joined with LF.
 _NO_CR = "case when ends_with(line, chr(13)) then line[:-2] else line end"
 #: Largest UTC offset in use anywhere (+14:00, Kiribati).
 MAX_OFFSET_HOURS = 14
