@@ -60,15 +60,10 @@ CATEGORICAL_TEST = "jensenshannon"
 #: user_features columns that are not features of behaviour: keys, dates, and tenure (which moves
 #: with the as-of date by construction, whatever the windows).
 _ID_COLUMNS = {"user_id", "snapshot_date", "signup_date", "tenure_days"}
-#: Columns that grow with the as-of date by construction (cumulative since signup): comparing two
-#: snapshots would always "drift". Comparable only between windows of equal length.
-_CUMULATIVE_COLUMNS = {
-    "n_views",
-    "watch_hours",
-    "active_days_total",
-    "n_titles",
-    "n_ratings",
-}
+#: Intensive columns (shares, rates, means, fixed 28-day windows, recency) are comparable between
+#: any two as-of dates. Everything else numeric is a counter since signup (views, hours, titles,
+#: ratings: whatever dbt names them) and only comparable between windows of equal length.
+_INTENSIVE = re.compile(r"(_share_|_share$|_ratio$|_rate$|^mean_|_28d$|^days_since_)")
 _CATEGORICAL_COLUMNS = ("plan", "country", "age_band", "is_active")
 
 
@@ -88,15 +83,18 @@ class DriftSpec:
 def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -> DriftSpec:
     """The monitored columns of the `user_features` mart.
 
-    Shares, rates, means and 28-day activity are numerical; plan, country, age band and the
-    active flag are categorical. Cumulative counters (`n_views`, `tenure_days`, ...) are left out
-    unless both windows have the same length (`equal_windows`), because between two as-of dates
-    they grow by construction and would always look drifted.
+    Plan, country, age band and the active flag are categorical; the other columns except keys
+    and dates are numerical. Counters since signup (`views_total`, `watch_hours`, ...) are left
+    out unless both windows have the same length (`equal_windows`), because between two as-of
+    dates they grow by construction and would always look drifted.
     """
-    cols = list(columns)
-    skip = _ID_COLUMNS | (set() if equal_windows else _CUMULATIVE_COLUMNS)
+    cols = [c for c in columns if c not in _ID_COLUMNS]
     categorical = tuple(c for c in _CATEGORICAL_COLUMNS if c in cols)
-    numerical = tuple(c for c in cols if c not in skip and c not in categorical)
+    numerical = tuple(
+        c
+        for c in cols
+        if c not in categorical and c != "window_name" and (equal_windows or _INTENSIVE.search(c))
+    )
     return DriftSpec(name="user_features", numerical=numerical, categorical=categorical)
 
 

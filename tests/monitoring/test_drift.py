@@ -155,7 +155,8 @@ def test_user_features_spec_leaves_out_keys_and_cumulative_counters() -> None:
         "mean_rating",
     )
     windowed = user_features_spec(cols, equal_windows=True)
-    assert "n_views" in windowed.numerical and "tenure_days" not in windowed.numerical
+    assert "n_views" in windowed.numerical and "watch_hours" in windowed.numerical
+    assert "tenure_days" not in windowed.numerical and "user_id" not in windowed.numerical
 
 
 def test_mail_content_names_drifted_columns(tmp_path: Path) -> None:

@@ -1,0 +1,134 @@
+"""Monitoring commands: `drift [--email] [--json]` and `lineage <model_version|report>`.
+
+Module-level imports stay light (typer only): Evidently, pandas and DuckDB load inside commands.
+`drift` calls the same plain functions as the monitoring flow (flows/monitor.py) without starting
+Prefect, so it answers in seconds from a terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _settings():
+    from flows.settings import get_settings
+
+    try:
+        return get_settings()
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(f"invalid configuration: {exc}")
+
+
+def drift(
+    email: Annotated[
+        bool, typer.Option("--email", help="Mail the report per the mail policy.")
+    ] = False,
+    window_days: Annotated[
+        int | None, typer.Option("--window-days", min=1, help="Window length (days).")
+    ] = None,
+    current_end: Annotated[
+        str | None, typer.Option("--current-end", help="End of the current window (YYYY-MM-DD).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Data drift of user_features: current window vs the one before (Evidently report)."""
+    settings = _settings()
+    end = None
+    if current_end:
+        try:
+            end = dt.date.fromisoformat(current_end)
+        except ValueError:
+            _fail(f"--current-end must be YYYY-MM-DD, got {current_end!r}")
+    if not settings.warehouse_path.is_file():
+        _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
+    from flows.monitor import deliver_step, drift_step, load_feature_windows, mail_step
+
+    windows = load_feature_windows(settings, window_days=window_days, current_end=end)
+    summary = drift_step(settings, windows)
+    mail_path = delivery = None
+    if email:
+        mail_path = mail_step(settings, summary, today=dt.datetime.now(dt.UTC).date())
+        delivery = deliver_step(settings)
+    if as_json:
+        _emit_json(
+            {
+                "drift": summary.to_dict(),
+                "notes": windows.notes,
+                "mail": str(mail_path) if mail_path else None,
+                "delivery": None
+                if delivery is None
+                else {"sent": delivery.sent, "queued": delivery.queued, "error": delivery.error},
+            }
+        )
+    else:
+        for note in windows.notes:
+            typer.echo(f"note: {note}", err=True)
+        typer.echo(
+            f"{summary.dataset}: {summary.status} — {summary.drifted_count} of "
+            f"{summary.column_count} columns drifted (share {summary.share:.2f}, threshold "
+            f"{summary.share_threshold:.2f}); {summary.reference_rows} reference / "
+            f"{summary.current_rows} current rows"
+        )
+        for col in summary.top_drifted(10):
+            typer.echo(
+                f"  {col.column:<28} {col.test:<14} {col.statistic:.3f} >= {col.threshold:.3f}"
+            )
+        typer.echo(f"report: {summary.html_path}\nsummary: {summary.json_path}")
+        if email:
+            state = "not needed (policy)" if mail_path is None else str(mail_path)
+            typer.echo(f"mail: {state}")
+            if delivery is not None and delivery.queued:
+                typer.echo(f"  {len(delivery.queued)} message(s) queued in {settings.outbox_path}")
+    if delivery is not None and settings.smtp_host and delivery.queued:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def lineage(
+    target: Annotated[str, typer.Argument(help="A model version (model:version) or a report.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the chain behind a model version or a drift report: run, dbt build, code, data."""
+    from flows.tasks.dbtrun import dbt_target_dir
+    from monitoring.lineage import LineageNotFoundError, resolve
+
+    settings = _settings()
+    manifest = dbt_target_dir(settings) / "manifest.json"
+    try:
+        chain = resolve(
+            target,
+            reports_root=settings.reports_path,
+            artifacts_root=settings.artifacts_path,
+            manifest=manifest if manifest.is_file() else None,
+        )
+    except LineageNotFoundError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit_json(chain)
+        return
+    for key, value in chain.items():
+        typer.echo(f"{key:>22}: {value}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `drift` and `lineage` to the main CLI."""
+    app.command("drift")(drift)
+    app.command("lineage")(lineage)
