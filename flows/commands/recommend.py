@@ -174,7 +174,8 @@ def evaluate_recommender(
     header = f"{'model':<20}" + "".join(f"{c:>15}" for c in (*SHOWN, "rmse", "mae", "fit_s"))
     typer.echo(header)
     for name, row in result["models"].items():
-        cells = [row.get(c) for c in (*SHOWN, "rmse", "mae", "fit_seconds")]
+        fit = row.get("fit_seconds", row.get("cv_fit_seconds"))
+        cells = [*(row.get(c) for c in (*SHOWN, "rmse", "mae")), fit]
         typer.echo(
             f"{name:<20}"
             + "".join(f"{v:>15.4f}" if isinstance(v, float) else f"{'-':>15}" for v in cells)

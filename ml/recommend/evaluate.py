@@ -263,8 +263,8 @@ def evaluate_rating(
             "rmse": float(np.mean(rmses)),
             "mae": float(np.mean(maes)),
             "rmse_folds": [round(x, 6) for x in rmses],
-            "fit_seconds": float(np.mean(fits)),
-            "predict_seconds": float(np.mean(preds)),
+            "cv_fit_seconds": float(np.mean(fits)),
+            "cv_predict_seconds": float(np.mean(preds)),
         }
     return results
 
