@@ -3,6 +3,7 @@
     uv run python bench/audience.py                 # every check whose inputs are available
     uv run python bench/audience.py --only real     # telco churn + Hillstrom uplift
     uv run python bench/audience.py --only world    # segments / churn on the default world
+    uv run python bench/audience.py --only world --home H   # reuse a built default world
     uv run python bench/audience.py --json
 
 Real data is read in place from `Settings().resolved_data_dir` (never copied). The world checks
@@ -90,10 +91,107 @@ def print_real(res: dict[str, Any]) -> None:
         )
 
 
+def world_checks(home: Path | None) -> dict[str, Any]:
+    """Segments vs planted archetypes and churn AUC vs the planted truth on the default world."""
+    import duckdb
+    from sklearn.metrics import adjusted_rand_score, roc_auc_score
+
+    from flows.settings import Settings
+    from ml.audience.churn import fit_validate_churn
+    from ml.audience.segments import (
+        UserSegmenter,
+        bootstrap_stability,
+        name_segments,
+        profile_segments,
+    )
+    from ml.audience.truth import archetypes, planted_window_probability
+
+    if home is None:
+        import tempfile
+
+        from flows.tasks.pipeline import build_warehouse
+        from ml.world import WorldConfig
+
+        home = Path(tempfile.mkdtemp(prefix="tm-bench-audience-")) / "home"
+        build_warehouse(home, WorldConfig())
+    settings = Settings(home=home)
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        users = con.sql("select * from user_features order by user_id").df()
+        rows = con.sql("select * from churn_training_set").df()
+    finally:
+        con.close()
+
+    started = time.perf_counter()
+    seg = UserSegmenter().fit(users)
+    fit_s = time.perf_counter() - started
+    mask = seg.labels_ >= 0
+    arche = archetypes(users["user_id"], settings.truth_path)
+    stab = bootstrap_stability(seg, users, n_resamples=10)
+    names = name_segments(profile_segments(users, seg.labels_))
+    started = time.perf_counter()
+    run = fit_validate_churn(rows, n_repeats=3)
+    churn_s = time.perf_counter() - started
+    v = run.validation
+    truth_p = planted_window_probability(v, settings.truth_path)
+    return {
+        "home": str(home),
+        "segments": {
+            "users": len(users),
+            "segmented": int(mask.sum()),
+            "k": seg.k_,
+            "silhouette_by_k": seg.k_scores_.set_index("k")["silhouette"].round(4).to_dict(),
+            "ari_vs_archetypes": float(adjusted_rand_score(arche[mask], seg.labels_[mask])),
+            "bootstrap_mean_ari": stab.mean_ari,
+            "bootstrap_std_ari": stab.std_ari,
+            "fit_seconds": round(fit_s, 1),
+            "names": [n.name for n in names],
+        },
+        "churn": {
+            "rows": len(rows),
+            "train_dates": list(run.train_dates),
+            "valid_dates": list(run.valid_dates),
+            "C": run.model.C,
+            "roc_auc": run.metrics.roc_auc,
+            "truth_roc_auc": float(roc_auc_score(v["label"], truth_p)),
+            "pr_auc": run.metrics.pr_auc,
+            "brier": run.metrics.brier,
+            "truth_brier": float(((truth_p - v["label"]) ** 2).mean()),
+            "top_decile_lift": run.metrics.top_decile_lift,
+            "top_drivers": run.drivers["feature"].head(5).tolist(),
+            "seconds": round(churn_s, 1),
+        },
+    }
+
+
+def print_world(res: dict[str, Any]) -> None:
+    s, c = res["segments"], res["churn"]
+    print(f"\nDefault synthetic world ({res['home']})")
+    print(
+        f"segments: k = {s['k']} (max silhouette over {list(s['silhouette_by_k'])}), "
+        f"{s['segmented']}/{s['users']} users segmented, ARI vs archetypes "
+        f"{s['ari_vs_archetypes']:.4f}, bootstrap mean ARI {s['bootstrap_mean_ari']:.4f} "
+        f"± {s['bootstrap_std_ari']:.4f}, fit {s['fit_seconds']} s"
+    )
+    for name in s["names"]:
+        print(f"  - {name}")
+    print(
+        f"churn: train {c['train_dates'][0]}..{c['train_dates'][-1]}, validate "
+        f"{c['valid_dates'][0]}..{c['valid_dates'][-1]}; ROC-AUC {c['roc_auc']:.4f} vs planted "
+        f"truth {c['truth_roc_auc']:.4f} (gap {c['truth_roc_auc'] - c['roc_auc']:+.4f}); "
+        f"PR-AUC {c['pr_auc']:.4f}; Brier {c['brier']:.4f} (truth {c['truth_brier']:.4f}); "
+        f"lift@10% {c['top_decile_lift']:.2f}; C = {c['C']}; drivers "
+        f"{', '.join(c['top_drivers'][:3])}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["real", "world"], default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--home", type=Path, default=None, help="reuse a built default-world home (else build one)"
+    )
     args = parser.parse_args(argv)
 
     from flows.settings import Settings
@@ -105,11 +203,15 @@ def main(argv: list[str] | None = None) -> int:
             print("no real-data folder: skipping telco / Hillstrom", file=sys.stderr)
         else:
             results["real"] = real_checks(data_dir)
+    if args.only in (None, "world"):
+        results["world"] = world_checks(args.home)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
         return 0
     if "real" in results:
         print_real(results["real"])
+    if "world" in results:
+        print_world(results["world"])
     return 0
 
 

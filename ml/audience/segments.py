@@ -47,6 +47,8 @@ SHARE_FAMILIES = ("genre_share_", "device_share_", "hour_share_")
 SINGLE_SHARES = ("weekend_share", "series_share")
 HABITS = ("binge_ratio", "mean_completion", "abandonment_rate", "mean_episode_minutes")
 INTENSITY = "sessions_28d"
+#: The play count that decides eligibility (`user_features.views_total`).
+VIEW_COUNT = "views_total"
 UNSEGMENTED = -1
 UNSEGMENTED_NAME = "Too new to tell"
 
@@ -101,9 +103,11 @@ class UserSegmenter(ClusterMixin, BaseEstimator):
     # -- preprocessing -----------------------------------------------------------------------
     def eligible(self, users: pd.DataFrame) -> np.ndarray:
         """Boolean mask of users with enough viewing to be segmented."""
-        if "n_views" not in users.columns:
-            return np.ones(len(users), dtype=bool)
-        return (users["n_views"].fillna(0) >= self.min_views).to_numpy()
+        if VIEW_COUNT not in users.columns:
+            raise SegmentationError(
+                f"user features lack {VIEW_COUNT!r}: cannot tell who has watched enough"
+            )
+        return (users[VIEW_COUNT].fillna(0) >= self.min_views).to_numpy()
 
     def _raw(self, users: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names_ if c not in users.columns]

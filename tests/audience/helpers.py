@@ -40,7 +40,7 @@ def planted_users(n_per: int = 80, seed: int = 0) -> tuple[pd.DataFrame, np.ndar
                 "abandonment_rate": rng.uniform(0.02, 0.15),
                 "mean_episode_minutes": minutes + rng.normal(0, 3),
                 "sessions_28d": int(rng.integers(5, 40)),
-                "n_views": int(rng.integers(20, 200)),
+                "views_total": int(rng.integers(20, 200)),
             }
             rows.append(row)
             truth.append(g)
@@ -55,6 +55,6 @@ def no_view_user(columns: list[str], user_id: str = "u999999") -> pd.DataFrame:
     row["user_id"] = user_id
     for c in ("binge_ratio", "mean_completion", "abandonment_rate", "mean_episode_minutes"):
         row[c] = np.nan
-    row["n_views"] = 0
+    row["views_total"] = 0
     row["sessions_28d"] = 0
     return pd.DataFrame([row])[columns]

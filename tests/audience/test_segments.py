@@ -70,7 +70,7 @@ def test_too_few_users_or_no_features() -> None:
     with pytest.raises(SegmentationError, match="too few"):
         UserSegmenter(k_range=(3, 8)).fit(users)
     with pytest.raises(SegmentationError, match="no behavioural columns"):
-        UserSegmenter().fit(pd.DataFrame({"user_id": ["a"], "n_views": [9]}))
+        UserSegmenter().fit(pd.DataFrame({"user_id": ["a"], "views_total": [9]}))
 
 
 def test_profiles_handle_empty_segments_and_empty_input(planted) -> None:
@@ -127,7 +127,7 @@ def test_tiny_world_segments_without_crashing(tiny_warehouse) -> None:
     seg = UserSegmenter(k_range=(3, 8)).fit(users)
     names = name_segments(profile_segments(users, seg.labels_))
     assert len(names) == seg.k_
-    assert (seg.labels_[users["n_views"].to_numpy() < 5] == UNSEGMENTED).all()
+    assert (seg.labels_[users["views_total"].to_numpy() < 5] == UNSEGMENTED).all()
 
 
 @pytest.mark.slow
