@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 WINDOWS_MART = "user_feature_windows"
 FEATURES_MART = "user_features"
 WINDOW_VAR = "features_window_days"
+#: Rows compared: users who watched in the window. How viewers watch (shares, habits) is the data
+#: drift question; how many stopped watching is churn's, monitored by prediction drift on churn
+#: scores. Without it the fading, churning part of any population moves every activity column.
+ACTIVE_FILTER = "watch_hours > 0"
 
 
 class MonitorParams(BaseModel):
@@ -196,7 +200,7 @@ def load_feature_windows(
             raise RuntimeError(f"dbt run of {FEATURES_MART} as of {as_of} failed")
         con = duckdb.connect(str(scratch_db))
         try:
-            frames[name] = _read(con, f"select * from {FEATURES_MART}")
+            frames[name] = _read(con, f"select * from {FEATURES_MART} where {ACTIVE_FILTER}")
         finally:
             con.close()
     scratch_db.unlink(missing_ok=True)
@@ -206,6 +210,7 @@ def load_feature_windows(
             "start": start.isoformat() if windowed else None,
             "end": end.isoformat(),
             "mart": FEATURES_MART,
+            "rows": ACTIVE_FILTER,
             "cumulative": not windowed,
         }
 

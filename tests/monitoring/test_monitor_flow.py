@@ -1,0 +1,82 @@
+"""The Prefect monitoring flow on a tiny world: artifacts, and mail queued while SMTP is down
+then delivered by the next run (nothing lost)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.monitoring.conftest import SmtpServer, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def _clone_home(built, home: Path) -> Path:
+    (home / "dbt" / "target").mkdir(parents=True)
+    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
+    shutil.copyfile(
+        built.settings.home_dir / "dbt" / "target" / "manifest.json",
+        home / "dbt" / "target" / "manifest.json",
+    )
+    return home
+
+
+def test_monitor_flow_queues_then_delivers(
+    prefect_harness, tiny_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    import flows.monitor as monitor
+
+    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    port = free_port()
+    for key, value in {
+        "TASTEMAKER_HOME": str(home),
+        "TASTEMAKER_SMTP_HOST": "127.0.0.1",
+        "TASTEMAKER_SMTP_PORT": str(port),
+        "TASTEMAKER_SMTP_STARTTLS": "false",
+        "TASTEMAKER_SMTP_RECIPIENTS": "ops@example.org",
+        "TASTEMAKER_MAIL_POLICY": "daily_digest",
+        "TASTEMAKER_MAIL_RETRIES": "1",
+        "TASTEMAKER_MAIL_BACKOFF_S": "0",
+        "TASTEMAKER_DRIFT_PERMUTATIONS": "10",
+    }.items():
+        monkeypatch.setenv(key, value)
+    # the production delays (10 s, 1 min, 5 min) are for real outages; one quick retry here
+    monkeypatch.setattr(
+        monitor, "deliver_task", monitor.deliver_task.with_options(retries=1, retry_delay_seconds=0)
+    )
+    params = monitor.MonitorParams(window_days=30)
+
+    down = monitor.monitor_flow(params)  # nobody listens on the port
+    assert down["mail"] is not None and down["delivery"]["sent"] == []
+    queued = sorted((home / "outbox").glob("*.eml"))
+    assert [p.name for p in queued] == down["delivery"]["queued"] and len(queued) == 1
+    report = Path(down["drift"]["html_path"])
+    assert report.is_file() and report.parent.parent == home / "reports"
+    assert down["drift"]["lineage"]["run_id"]  # the Prefect flow run id
+
+    server = SmtpServer(port).start()
+    try:
+        up = monitor.monitor_flow(params)  # the digest went out today: only the queued one
+    finally:
+        server.stop()
+    assert up["mail"] is None
+    assert up["delivery"]["sent"] == [queued[0].name] and up["delivery"]["queued"] == []
+    (received,) = server.inbox.messages()
+    assert received["X-Tastemaker-ReportId"] == down["drift"]["report_id"]
+    assert not list((home / "outbox").glob("*.eml"))
+
+    with get_client(sync_client=True) as client:
+        keys = ["tastemaker-drift-user-features", "tastemaker-drift-user-features-report"]
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    links = [str(a.data) for a in artifacts if a.key == keys[1]]  # links are markdown in Prefect 3
+    summaries = [str(a.data) for a in artifacts if a.key == keys[0]]
+    assert summaries and all("genre_share" in text for text in summaries)
+    for run in (down, up):  # one artifact version per run, each linking its own report
+        assert any(Path(run["drift"]["html_path"]).as_uri() in link for link in links)
