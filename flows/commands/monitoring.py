@@ -7,6 +7,7 @@ Prefect, so it answers in seconds from a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -62,7 +63,9 @@ def drift(
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     from flows.monitor import deliver_step, drift_step, load_feature_windows, mail_step
 
-    windows = load_feature_windows(settings, window_days=window_days, current_end=end)
+    # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
+    with contextlib.redirect_stdout(sys.stderr):
+        windows = load_feature_windows(settings, window_days=window_days, current_end=end)
     summary = drift_step(settings, windows)
     mail_path = delivery = None
     if email:

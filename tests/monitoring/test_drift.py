@@ -182,3 +182,17 @@ def test_mail_content_names_drifted_columns(tmp_path: Path) -> None:
 def test_recall() -> None:
     assert recall(["a", "b", "x"], ["a", "b", "c", "d"]) == 0.5
     assert recall([], []) == 1.0
+
+
+def test_prediction_drift_on_scores_uses_the_same_call(tmp_path: Path) -> None:
+    """Churn scores of two windows: one column, so dataset drift = that column drifted."""
+    rng = np.random.default_rng(5)
+    spec = DriftSpec(name="churn_scores", numerical=("churn_score",))
+    ref = pd.DataFrame({"churn_score": rng.beta(2, 20, 1500)})
+    same = pd.DataFrame({"churn_score": rng.beta(2, 20, 1500)})
+    riskier = pd.DataFrame({"churn_score": rng.beta(3, 12, 1500)})
+    thresholds = DriftThresholds(permutations=20)
+    assert not run_drift(ref, same, spec, thresholds, tmp_path, write_html=False).dataset_drift
+    shifted = run_drift(ref, riskier, spec, thresholds, tmp_path, write_html=False)
+    assert shifted.dataset_drift and shifted.drifted_columns == ["churn_score"]
+    assert Path(shifted.json_path).name.startswith("churn_scores_drift_")

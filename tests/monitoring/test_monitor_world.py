@@ -207,3 +207,20 @@ def test_undrifted_world_mails_nothing_under_drift_only(
     assert mail_step(settings, undrifted.summary, today=dt.date(2026, 6, 30)) is None
     assert deliver_step(settings).sent == []
     assert smtp_server.inbox.envelopes == []
+
+
+def test_cli_drift_json_is_one_object_on_stdout(drifted: Checked) -> None:
+    """dbt's progress lines go to stderr; stdout is exactly one JSON object."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    window = drifted.summary.current_window
+    args = ["--home", str(drifted.settings.home_dir), "drift", "--json"]
+    args += ["--current-end", window["end"], "--window-days", "45"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["drift"]["dataset"] == "user_features"
+    assert data["drift"]["current_window"]["end"] == window["end"]
+    assert Path(data["drift"]["json_path"]).is_file()
