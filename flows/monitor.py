@@ -337,7 +337,7 @@ def deliver_task(settings: Settings) -> dict[str, Any]:
     result = deliver_step(settings)
     if settings.smtp_host and result.queued:
         raise MailQueuedError(f"{len(result.queued)} message(s) queued: {result.error}")
-    return {"sent": result.sent, "queued": result.queued}
+    return {"sent": result.sent, "queued": result.queued, "rejected": result.rejected}
 
 
 @task(cache_policy=NO_CACHE)

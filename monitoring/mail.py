@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MailPolicy = Literal["drift_only", "daily_digest"]
 SENT_DIR = "sent"
+REJECTED_DIR = "rejected"
 DIGEST_STATE = ".digest-state"
 
 
@@ -98,6 +99,7 @@ class DeliveryResult:
     sent: list[str]
     queued: list[str]
     error: str | None = None
+    rejected: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -323,7 +325,9 @@ def flush_outbox(
 
     Each message is tried `1 + retries` times with exponential backoff (`backoff_s`, 2x, 4x, ...).
     When a message still fails, the rest are not tried (the server is evidently unreachable) and
-    stay queued for the next run. Without an SMTP host nothing is sent and all stay queued.
+    stay queued for the next run. A message the server refuses for good (5xx on its recipients,
+    sender or content) moves to `<outbox>/rejected/` so it cannot block the queue forever.
+    Without an SMTP host nothing is sent and all stay queued.
     """
     waiting = pending(outbox)
     if config.host is None:
@@ -331,8 +335,10 @@ def flush_outbox(
             log.info("no SMTP host configured: %d message(s) kept in %s", len(waiting), outbox)
         return DeliveryResult(sent=[], queued=[p.name for p in waiting])
     sent: list[str] = []
+    rejected: list[str] = []
     for index, path in enumerate(waiting):
         error: str | None = None
+        permanent = False
         for attempt in range(retries + 1):
             try:
                 _send_one(path, config)
@@ -340,6 +346,9 @@ def flush_outbox(
                 break
             except (OSError, smtplib.SMTPException, ValueError) as exc:
                 error = _describe(exc, config)
+                permanent = _is_permanent(exc)
+                if permanent:
+                    break
                 if attempt < retries:
                     delay = backoff_s * (2**attempt)
                     log.warning(
@@ -351,6 +360,12 @@ def flush_outbox(
                         delay,
                     )
                     sleep(delay)
+        if error is not None and permanent:
+            # The server refused this message for good: keep it, out of the queue's way.
+            _move(path, outbox / REJECTED_DIR)
+            rejected.append(path.name)
+            log.error("SMTP server rejected %s (%s); kept in %s", path.name, error, REJECTED_DIR)
+            continue
         if error is not None:
             queued = [p.name for p in waiting[index:]]
             log.error(
@@ -360,13 +375,29 @@ def flush_outbox(
                 len(queued),
                 outbox,
             )
-            return DeliveryResult(sent=sent, queued=queued, error=error)
-        done = outbox / SENT_DIR
-        done.mkdir(exist_ok=True)
-        os.replace(path, done / path.name)
+            return DeliveryResult(sent=sent, queued=queued, error=error, rejected=rejected)
+        _move(path, outbox / SENT_DIR)
         sent.append(path.name)
         log.info("mail %s delivered to %s:%s", path.name, config.host, config.port)
-    return DeliveryResult(sent=sent, queued=[])
+    return DeliveryResult(sent=sent, queued=[], rejected=rejected)
+
+
+def _move(path: Path, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    os.replace(path, folder / path.name)
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """A 5xx answer about this message (recipients or content) will not change on retry.
+
+    Connection, TLS and authentication failures are not: they are fixed by the server coming
+    back or by configuration, after which the same message goes through.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+        return 500 <= exc.smtp_code < 600
+    return False
 
 
 # --- policy --------------------------------------------------------------------------------

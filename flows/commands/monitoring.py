@@ -79,7 +79,12 @@ def drift(
                 "mail": str(mail_path) if mail_path else None,
                 "delivery": None
                 if delivery is None
-                else {"sent": delivery.sent, "queued": delivery.queued, "error": delivery.error},
+                else {
+                    "sent": delivery.sent,
+                    "queued": delivery.queued,
+                    "rejected": delivery.rejected,
+                    "error": delivery.error,
+                },
             }
         )
     else:
@@ -101,6 +106,10 @@ def drift(
             typer.echo(f"mail: {state}")
             if delivery is not None and delivery.queued:
                 typer.echo(f"  {len(delivery.queued)} message(s) queued in {settings.outbox_path}")
+            if delivery is not None and delivery.rejected:
+                typer.echo(
+                    f"  {len(delivery.rejected)} message(s) refused by the server (rejected/)"
+                )
     if delivery is not None and settings.smtp_host and delivery.queued:
         raise typer.Exit(EXIT_FAILED)
 

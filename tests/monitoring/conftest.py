@@ -41,6 +41,14 @@ class Inbox:
 
     envelopes: list = field(default_factory=list)
     auth_logins: list[str] = field(default_factory=list)
+    #: recipients answered with "550 no such user"
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)

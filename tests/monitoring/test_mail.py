@@ -209,3 +209,20 @@ def test_policy_drift_only_and_daily_digest(tmp_path: Path) -> None:
     assert should_send("daily_digest", False, tmp_path, date(2026, 7, 1))
     with pytest.raises(ValueError):
         should_send("weekly", True, tmp_path, day)  # type: ignore[arg-type]
+
+
+def test_a_refused_message_is_set_aside_and_does_not_block_the_queue(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    smtp_server.inbox.refuse.add("gone@example.org")
+    outbox = tmp_path / "outbox"
+    base = _plain(smtp_server)
+    bad = SmtpConfig(**{**base.__dict__, "recipients": ("gone@example.org",)})
+    first = write_to_outbox(build_message(_content(tmp_path, title="bounce"), bad), outbox)
+    second = write_to_outbox(build_message(_content(tmp_path, title="fine"), base), outbox)
+    sleeps: list[float] = []
+    result = flush_outbox(outbox, base, retries=3, sleep=sleeps.append)
+    assert result.rejected == [first.name] and result.sent == [second.name]
+    assert result.ok and sleeps == []  # a 550 is final: no retries
+    assert (outbox / "rejected" / first.name).is_file()  # kept, not lost
+    assert [m["Subject"] for m in smtp_server.inbox.messages()] == ["[tastemaker] fine"]
