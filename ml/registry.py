@@ -29,6 +29,7 @@ No Prefect import here: flows call this module; it knows nothing of them.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -38,7 +39,8 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
+LOCK_FILE = ".lock"
 _TMP_PREFIX = ".tmp-"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -410,7 +413,33 @@ class ModelRegistry:
             return None
         return json.loads(path.read_text())["version"]
 
+    @contextmanager
+    def _locked(self, model: str) -> Iterator[None]:
+        """Serialise promotions of one model across processes (an advisory file lock), so two
+        trainings finishing together cannot both compare against the same old champion."""
+        model_dir = self._model_dir(model)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(model_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def promote(
+        self,
+        model: str,
+        version: str,
+        gate: PromotionGate,
+        *,
+        champion_score: float | None = None,
+    ) -> PromotionDecision:
+        """Move the champion pointer to `version` if it passes `gate` (under the model's lock)."""
+        with self._locked(model):
+            return self._promote(model, version, gate, champion_score=champion_score)
+
+    def _promote(
         self,
         model: str,
         version: str,

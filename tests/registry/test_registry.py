@@ -220,3 +220,38 @@ def test_invalid_names_are_rejected(tmp_path: Path) -> None:
         reg.version_dir("churn", "../x")
     with pytest.raises(ValueError):
         PromotionGate(metric="auc", tolerance=-1)
+
+
+def test_concurrent_promotions_are_serialised(tmp_path: Path, monkeypatch) -> None:
+    """Two candidates promoted at once: the second is judged against the first, not the old one."""
+    import threading
+    import time
+
+    reg = ModelRegistry(tmp_path)
+    old = _save(reg, 0.80)
+    reg.promote("churn", old.version, GATE)
+    good, worse = _save(reg, 0.90, minutes=1), _save(reg, 0.85, minutes=2)
+
+    real = registry_mod._atomic_write_json
+
+    def slow_write(path, payload):
+        time.sleep(0.3)  # widen the window between reading and moving the pointer
+        real(path, payload)
+
+    monkeypatch.setattr(registry_mod, "_atomic_write_json", slow_write)
+    decisions = {}
+
+    def run(meta):
+        decisions[meta.version] = reg.promote("churn", meta.version, GATE)
+
+    first = threading.Thread(target=run, args=(good,))
+    first.start()
+    time.sleep(0.1)  # `good` holds the lock and is writing the pointer
+    second = threading.Thread(target=run, args=(worse,))
+    second.start()
+    first.join()
+    second.join()
+    assert decisions[good.version].promoted
+    assert decisions[worse.version].previous_champion == good.ref
+    assert not decisions[worse.version].promoted  # 0.85 < 0.90 - 0.01
+    assert reg.champion_version("churn") == good.version
