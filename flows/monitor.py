@@ -151,14 +151,22 @@ def load_feature_windows(
         con = duckdb.connect(str(settings.warehouse_path))
         try:
             if _has_table(con, WINDOWS_MART):
-                frame = _read(con, f"select * from {WINDOWS_MART}")
+                frame = _read(con, f"select * from {WINDOWS_MART} where {ACTIVE_FILTER}")
                 ref = frame[frame["window_name"] == "reference"].reset_index(drop=True)
                 cur = frame[frame["window_name"] == "current"].reset_index(drop=True)
                 return FeatureWindows(
                     reference=ref,
                     current=cur,
-                    reference_window={"mart": WINDOWS_MART, "window_name": "reference"},
-                    current_window={"mart": WINDOWS_MART, "window_name": "current"},
+                    reference_window={
+                        "mart": WINDOWS_MART,
+                        "window_name": "reference",
+                        "rows": ACTIVE_FILTER,
+                    },
+                    current_window={
+                        "mart": WINDOWS_MART,
+                        "window_name": "current",
+                        "rows": ACTIVE_FILTER,
+                    },
                     source=WINDOWS_MART,
                     windowed=True,
                     manifest_sha256=lineage_hash,

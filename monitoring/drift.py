@@ -445,9 +445,14 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15):
 
 
 def _window_text(window: Mapping[str, Any]) -> str:
-    if not window:
-        return ""
-    return "(" + ", ".join(f"{k} {v}" for k, v in window.items()) + ")"
+    """`2026-04-01 to 2026-05-16` (end exclusive), or `all history before 2026-05-16`."""
+    if window.get("start") and window.get("end"):
+        return f"({window['start']} to {window['end']}, end exclusive)"
+    if window.get("end"):
+        return f"(all history before {window['end']})"
+    if window.get("window_name"):
+        return f"({window['window_name']} window of {window.get('mart', 'the mart')})"
+    return ""
 
 
 def recall(flagged: Sequence[str], expected: Sequence[str]) -> float:

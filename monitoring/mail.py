@@ -25,6 +25,7 @@ import hashlib
 import html
 import io
 import logging
+import math
 import os
 import smtplib
 import ssl
@@ -115,27 +116,38 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _encoded_size(n: int) -> int:
+    """Size of `n` bytes once base64-encoded in the message (76-char lines with CRLF)."""
+    chars = 4 * math.ceil(n / 3)
+    return chars + 2 * math.ceil(chars / 76)
+
+
 def _attachment_plan(
     report_path: Path | None, max_bytes: int
 ) -> tuple[bytes | None, str | None, str | None, str | None]:
-    """(payload, filename, subtype, note): the report as is, gzipped, or left out with a note."""
+    """(payload, filename, subtype, note): the report as is, gzipped, or left out with a note.
+
+    `max_bytes` bounds the attachment as it travels (base64: a third larger than the file), since
+    that is what a mail server's size limit counts.
+    """
     if report_path is None:
         return None, None, None, None
     if not report_path.is_file():
         return None, None, None, f"The full report was not found at {report_path}."
     data = report_path.read_bytes()
     size_mb = len(data) / 1e6
-    if len(data) <= max_bytes:
+    limit_mb = max_bytes / 1e6
+    if _encoded_size(len(data)) <= max_bytes:
         return data, report_path.name, "html", None
     packed = gzip.compress(data, compresslevel=9, mtime=0)
-    if len(packed) <= max_bytes:
+    if _encoded_size(len(packed)) <= max_bytes:
         note = (
             f"The full report ({size_mb:.1f} MB) is attached gzip-compressed "
-            f"({len(packed) / 1e6:.1f} MB) to stay under the {max_bytes / 1e6:.1f} MB mail limit."
+            f"({len(packed) / 1e6:.1f} MB) to stay under the {limit_mb:.1f} MB mail limit."
         )
         return packed, report_path.name + ".gz", "gzip", note
     note = (
-        f"The full report ({size_mb:.1f} MB) is larger than the {max_bytes / 1e6:.1f} MB mail "
+        f"The full report ({size_mb:.1f} MB) is larger than the {limit_mb:.1f} MB mail "
         f"limit even compressed, so it is not attached. It is at {report_path}."
     )
     return None, None, None, note

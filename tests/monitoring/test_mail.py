@@ -103,6 +103,12 @@ def test_attachment_is_gzipped_then_left_out_with_a_note(tmp_path: Path) -> None
     assert gzip.decompress(att.get_content()) == content.report_path.read_bytes()
     assert "gzip-compressed" in _html(gz)
 
+    # the cap counts the attachment as it travels: 200 kB of HTML is ~270 kB in base64
+    raw_fits = build_message(content, SmtpConfig(host=None), max_attachment_bytes=210_000)
+    assert [a.get_filename() for a in raw_fits.iter_attachments()] == ["report.html.gz"]
+    as_is = build_message(content, SmtpConfig(host=None), max_attachment_bytes=280_000)
+    assert [a.get_filename() for a in as_is.iter_attachments()] == ["report.html"]
+
     none = build_message(content, SmtpConfig(host=None), max_attachment_bytes=100)
     assert list(none.iter_attachments()) == []
     note = "not attached. It is at"
