@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -117,6 +118,39 @@ def release_duckdb() -> None:
                 log.debug("ignoring error while closing dbt's DuckDB handle: %s", exc)
 
 
+def _join_node_task_threads(before: set[threading.Thread], timeout_s: float = 120.0) -> None:
+    """Wait for the Prefect tasks that mirror dbt nodes to finish reporting their states.
+
+    PrefectDbtRunner runs each node's task in a daemon thread and returns without joining them;
+    the last few may still be sending their Completed state when `invoke` returns. If the process
+    then exits (a CLI run), they emit events during interpreter shutdown and abort the process.
+    """
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread in before or thread is threading.current_thread():
+            continue
+        target = getattr(thread, "_target", None)
+        if target is not None and "run_task_in_thread" in getattr(target, "__qualname__", ""):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _dbt_log_level():
+    """dbt's log level from Prefect's: Prefect says WARNING/CRITICAL where dbt says warn/error.
+
+    prefect-dbt passes Prefect's level straight to dbt, which rejects "warning"; mapped here so
+    `PREFECT_LOGGING_LEVEL=WARNING` (common in tests and quiet deployments) keeps working.
+    """
+    from dbt_common.events.base_types import EventLevel
+    from prefect.settings import get_current_settings
+
+    name = str(get_current_settings().logging.level).lower()
+    name = {"warning": "warn", "critical": "error", "notset": "debug"}.get(name, name)
+    try:
+        return EventLevel(name)
+    except ValueError:
+        return EventLevel.INFO
+
+
 def run_dbt(
     settings: Settings,
     command: str = "build",
@@ -153,15 +187,20 @@ def run_dbt(
 
     runner = PrefectDbtRunner(
         settings=PrefectDbtSettings(
-            project_dir=project_dir, profiles_dir=project_dir, target_path=target_dir
+            project_dir=project_dir,
+            profiles_dir=project_dir,
+            target_path=target_dir,
+            log_level=_dbt_log_level(),
         ),
         raise_on_failure=False,
     )
     started = time.perf_counter()
+    threads_before = set(threading.enumerate())
     try:
         with _env(settings.dbt_env()):
             result = runner.invoke(args)
     finally:
+        _join_node_task_threads(threads_before)
         release_duckdb()
     elapsed = time.perf_counter() - started
 

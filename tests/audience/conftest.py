@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-# prefect_dbt passes Prefect's logging level to dbt as its EventLevel, and dbt has "warn", not
-# "warning": with the root conftest's PREFECT_LOGGING_LEVEL=WARNING every warehouse fixture
-# fails inside dbt. ERROR is valid in both. Set here, before Prefect is first imported (this
-# folder is collected first); reported upstream so the root conftest can change instead.
-if os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() == "WARNING":
-    os.environ["PREFECT_LOGGING_LEVEL"] = "ERROR"
 
 
 @pytest.fixture(scope="session")

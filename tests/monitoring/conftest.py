@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import subprocess
@@ -16,13 +15,6 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
-# prefect_dbt turns Prefect's logging level into a dbt EventLevel, which has "warn" but not
-# "warning": with the root conftest's PREFECT_LOGGING_LEVEL=WARNING every warehouse fixture fails
-# inside dbt. ERROR is valid in both (same workaround as tests/audience/conftest.py; the root
-# conftest is the place to fix it for good).
-if os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() == "WARNING":
-    os.environ["PREFECT_LOGGING_LEVEL"] = "ERROR"
 
 USER = "monitor"
 PASSWORD = "pa55-Wörd-never-shown-7f3a"
