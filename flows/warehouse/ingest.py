@@ -165,7 +165,7 @@ def _reject(report: IngestReport, cand: Candidate, reason: str) -> None:
 
 def _skip(report: IngestReport, cand: Candidate, first: str) -> None:
     report.skipped_files.append(str(cand.path))
-    logger.info("skipped %s: already ingested (same content as %s)", cand.path, first)
+    logger.debug("skipped %s: already ingested (same content as %s)", cand.path, first)
 
 
 def _chunks(
@@ -261,7 +261,7 @@ def _ingest_chunk(
             else:
                 counts = _load_file(con, entity, landed, result, records, report.batch_id)
                 report.tables.setdefault(entity.name, TableCounts()).add(counts)
-                logger.info(
+                logger.debug(
                     "%s: %d rows read, %d loaded, %d duplicate, %d quarantined",
                     landed.cand.path,
                     counts.rows_read,
