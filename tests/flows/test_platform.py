@@ -1,0 +1,105 @@
+"""The platform flow end to end on a real Prefect API: generate → ingest → dbt build → marts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.params import WorldParams
+from flows.platform import PlatformParams, platform_flow
+from flows.tasks.warehouse import CORE_MARTS
+
+pytestmark = [pytest.mark.slow]
+
+TINY = WorldParams(users=120, titles=60, days=75, seed=7)
+
+
+@pytest.fixture(scope="module")
+def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("platform") / "home"
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_harness: None, platform_home: Path) -> dict:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TASTEMAKER_HOME", str(platform_home))
+    try:
+        yield platform_flow(PlatformParams(world=TINY))
+    finally:
+        mp.undo()
+
+
+def test_first_run_generates_ingests_and_builds(first_run: dict, platform_home: Path) -> None:
+    assert first_run["home"] == str(platform_home.resolve())
+    assert first_run["generated_world"] is not None
+    tables = first_run["ingest"]["tables"]
+    assert tables["views"]["loaded"] > 1000
+    assert all(t["quarantined"] == 0 for t in tables.values())
+    assert first_run["ingest"]["rejected"] == []
+    assert first_run["dbt"]["failed"] == 0
+    assert first_run["dbt"]["passed"] > 20
+    assert first_run["dbt"]["manifest_sha256"]
+    assert set(first_run["marts"]) == set(CORE_MARTS)
+    assert all(count > 0 for count in first_run["marts"].values())
+    assert first_run["marts"]["user_features"] == TINY.users
+    assert (platform_home / "truth").is_dir()
+
+
+def test_second_run_changes_no_row_counts(
+    first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_HOME", str(platform_home))
+    second = platform_flow(PlatformParams(world=TINY))
+    assert second["generated_world"] is None  # landing was not empty
+    assert all(t["loaded"] == 0 for t in second["ingest"]["tables"].values())
+    assert second["marts"] == first_run["marts"]
+    assert second["dbt"]["failed"] == 0
+
+
+def test_warehouse_is_released_for_other_processes(first_run: dict, platform_home: Path) -> None:
+    """After the flow, another process can open the file for writing (dbt let go of it)."""
+    db = platform_home / "warehouse.duckdb"
+    code = f"import duckdb; c = duckdb.connect({str(db)!r}); c.execute('select 1'); c.close()"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    con = duckdb.connect(str(db))
+    try:
+        assert con.execute("select count(*) from raw.views").fetchone()[0] > 0
+    finally:
+        con.close()
+
+
+@pytest.mark.integration
+def test_cli_run_json_on_an_empty_home(tmp_path: Path) -> None:
+    """`tastemaker run --json` as a user runs it: a fresh process, ephemeral Prefect API."""
+    env = {**os.environ, "TASTEMAKER_HOME": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "--json",
+            "--users",
+            "80",
+            "--titles",
+            "40",
+            "--days",
+            "60",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(proc.stdout)
+    assert {"home", "ingest", "dbt", "marts", "duration_s"} <= set(data)
+    assert data["dbt"]["failed"] == 0
+    assert all(count > 0 for count in data["marts"].values())
+    assert "Traceback" not in proc.stderr
