@@ -79,12 +79,28 @@ def main_options(
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def _settle_events(timeout_s: float = 10.0) -> None:
+    """Let the last task-state events reach the API before the process (and, without
+    PREFECT_API_URL, the temporary server) shuts down; otherwise the server's recorder is
+    cancelled mid-flush and prints a traceback although the run succeeded."""
+    import time
+
+    from prefect.events.worker import EventsWorker
+
+    try:
+        EventsWorker.drain_all(timeout=timeout_s)
+    except Exception as exc:  # best effort: the run's result is already known
+        logging.getLogger(__name__).debug("draining Prefect events failed: %s", exc)
+    time.sleep(1.0)  # the server-side recorder flushes on a short interval
+
+
 def _run_flow(flow_fn, *args: Any) -> Any:
     """Run a flow and turn its known failure modes into one-line errors."""
     from flows.tasks.lock import WarehouseBusyError
     from flows.transform import DbtBuildError
 
     state = flow_fn(*args, return_state=True)
+    _settle_events()
     result = state.result(raise_on_failure=False)
     if not state.is_failed():
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,4 +103,20 @@ def test_cli_run_json_on_an_empty_home(tmp_path: Path) -> None:
     assert {"home", "ingest", "dbt", "marts", "duration_s"} <= set(data)
     assert data["dbt"]["failed"] == 0
     assert all(count > 0 for count in data["marts"].values())
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in _without_prefect_server_records(proc.stderr)
+
+
+def _without_prefect_server_records(stderr: str) -> str:
+    """stderr minus log records of Prefect's temporary server.
+
+    When the process exits, Prefect stops its temporary API server; now and then the server's
+    task-run recorder is cancelled mid-flush and logs a traceback of its own (the run itself has
+    succeeded: exit code and JSON are checked above). Everything else must be traceback-free.
+    """
+    kept, skipping = [], False
+    for line in stderr.splitlines():
+        if re.match(r"^\d{2}:\d{2}:\d{2}\.\d+ \| |^\d{4}-\d{2}-\d{2} ", line):
+            skipping = "prefect.server" in line
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
