@@ -8,17 +8,21 @@ tests) print one `error:` line and exit non-zero instead of a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+
+from flows.cli_support import EXIT_FAILED, JsonOpt, err
+from flows.cli_support import emit_json as _emit_json
+from flows.cli_support import fail as _fail
+from flows.cli_support import load_settings as _settings
 
 app = typer.Typer(
     name="tastemaker",
@@ -28,31 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-#: Exit codes: 1 = the run failed (dbt tests, rejected files); 2 = bad input or configuration.
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _settings():
-    from flows.settings import get_settings
-
-    try:
-        return get_settings()
-    except (ValidationError, FileNotFoundError, ValueError) as exc:
-        _fail(f"invalid configuration: {exc}")
 
 
 @app.callback()

@@ -9,34 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _settings():
-    from flows.settings import get_settings
-
-    try:
-        return get_settings()
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(f"invalid configuration: {exc}")
+from flows.cli_support import EXIT_FAILED, JsonOpt
+from flows.cli_support import emit_json as _emit_json
+from flows.cli_support import fail as _fail
+from flows.cli_support import load_settings as _settings
 
 
 def drift(
