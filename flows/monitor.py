@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from flows.settings import Settings, get_settings
 from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
 from flows.tasks.lock import warehouse_lock
+from flows.tasks.warehouse import connect
 from monitoring.drift import DriftSummary, DriftThresholds, run_drift, user_features_spec
 from monitoring.mail import (
     DeliveryResult,
@@ -148,7 +149,7 @@ def load_feature_windows(
     days = window_days or settings.drift_window_days
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = duckdb.connect(str(settings.warehouse_path))
+        con = connect(settings.warehouse_path)
         try:
             if _has_table(con, WINDOWS_MART):
                 frame = _read(con, f"select * from {WINDOWS_MART} where {ACTIVE_FILTER}")
