@@ -21,6 +21,7 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
     try:
         assert stack.deployments == [
             "ingest/ingest",
+            "monitor/monitor-daily",
             "platform/platform-nightly",
             "refresh/refresh-15min",
             "transform/transform",
@@ -30,6 +31,9 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
         assert nightly["work_pool"] == "tastemaker-local"
         assert nightly["schedules"][0]["cron"] == "0 3 * * *"
         assert deployments["refresh-15min"]["schedules"][0]["interval"] == 900
+        monitor = deployments["monitor-daily"]
+        assert monitor["schedules"][0]["cron"] == "0 4 * * *"
+        assert "MonitorParams" in monitor["parameter_schema"]["definitions"]
         # Typed parameters: the UI renders a form from these pydantic definitions.
         schema = nightly["parameter_schema"]
         assert {"PlatformParams", "WorldParams", "TransformParams"} <= set(schema["definitions"])
