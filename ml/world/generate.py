@@ -42,7 +42,9 @@ from ml.world.writers import local_timestamps, write_csv, write_json
 logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "1"
-ENTITIES = ("titles", "users", "views", "ratings", "subscriptions", "exposures")
+ENTITIES = (
+    "titles", "users", "views", "ratings", "subscriptions", "exposures", "nudges", "opt_outs",
+)  # fmt: skip
 TITLE_FIELDS = (
     "title_id", "title", "kind", "genres", "release_date", "runtime_minutes", "seasons",
     "maturity_rating", "country", "language", "director", "cast", "synopsis",
@@ -153,8 +155,12 @@ def generate_world(
 def _build(
     cfg: WorldConfig, landing: Path, truth: Path, progress: bool
 ) -> tuple[dict[str, int], dict[str, int]]:
-    seeds = np.random.SeedSequence(cfg.seed).spawn(4)
-    rng_catalog, rng_users, rng_days, rng_tone = (np.random.default_rng(s) for s in seeds)
+    # A fifth child stream drives opt-outs and campaigns: spawn(5)[:4] equals spawn(4), so the
+    # rest of the world draws exactly what it drew before nudges existed.
+    seeds = np.random.SeedSequence(cfg.seed).spawn(5)
+    rng_catalog, rng_users, rng_days, rng_tone, rng_nudges = (
+        np.random.default_rng(s) for s in seeds
+    )
     tone_emb = tone_embeddings(rng_tone)
     catalog = make_catalog(cfg.titles, cfg.days, rng_catalog, tone_emb)
     pop = make_population(cfg.users, cfg.days, rng_users, tone_emb)
@@ -165,7 +171,8 @@ def _build(
     rows: dict[str, int] = {}
     rows["titles"] = _write_titles(cfg, catalog, landing / "titles" / "titles.csv")
     rows["users"] = _write_users(cfg, pop, landing / "users" / "users.csv")
-    result = Simulator(cfg, catalog, pop, rng_days, landing).run(progress=progress)
+    simulator = Simulator(cfg, catalog, pop, rng_days, landing, nudge_rng=rng_nudges)
+    result = simulator.run(progress=progress)
     rows["views"] = result.views
     if result.ratings:
         r_when, r_user, r_title, r_stars = (
@@ -197,6 +204,8 @@ def _build(
         ],
     )
     rows["exposures"] = result.exposures
+    rows["nudges"] = simulator.nudges.counter
+    rows["opt_outs"] = simulator.nudges.write_opt_outs(landing / "opt_outs" / "opt_outs.csv")
     files = {e: sum(1 for p in (landing / e).iterdir() if p.is_file()) for e in ENTITIES}
 
     _truth_users(cfg, pop, result, truth / "users.csv")
@@ -204,6 +213,7 @@ def _build(
     churn_rows = _truth_churn(cfg, pop, result, truth / "churn.csv")
     _truth_experiments(cfg, result, truth / "experiments.json")
     _truth_drift(cfg, result, truth / "drift.json")
+    write_json(truth / "nudges.json", simulator.nudges.truth())
     _truth_world(cfg, pop, rows, files, churn_rows, truth / "world.json")
     return rows, files
 
@@ -342,7 +352,7 @@ def _truth_churn(cfg: WorldConfig, pop: Population, result: SimResult, path: Pat
     header = [
         "user_id", "month", "churn_probability", "cancelled", "evaluated_on", "cancel_date",
         "recent_views_per_day", "earlier_views_per_day", "activity_log_ratio", "abandon_rate",
-        "dormant", "tenure_days", "monthly_price",
+        "dormant", "tenure_days", "monthly_price", "nudge_logit",
     ]  # fmt: skip
 
     def day(d: int) -> str:
@@ -361,6 +371,7 @@ def _truth_churn(cfg: WorldConfig, pop: Population, result: SimResult, path: Pat
                     f"{b.recent_rate[k]:.4f}", f"{b.earlier_rate[k]:.4f}",
                     "" if math.isnan(ratio) else f"{ratio:.4f}", f"{b.abandon_rate[k]:.4f}",
                     int(b.dormant[k]), int(b.tenure[k]), f"{b.price[k]:.2f}",
+                    f"{b.nudge_logit[k]:.4f}",
                 ]  # fmt: skip
 
     return write_csv(path, header, rows())

@@ -23,6 +23,7 @@ from ml.world.archetypes import ARCHETYPES
 from ml.world.catalog import Catalog
 from ml.world.config import WorldConfig
 from ml.world.experiments import EXPERIMENTS, EXTRA_IMPRESSIONS, P_BROWSE, assign, base_ctr
+from ml.world.nudges import MIN_TENURE_DAYS, NudgeLog, is_campaign_day
 from ml.world.population import Population
 from ml.world.vocab import (
     COUNTRIES,
@@ -120,6 +121,7 @@ class ChurnBatch:
     dormant: np.ndarray
     tenure: np.ndarray
     price: np.ndarray
+    nudge_logit: np.ndarray  # cancel-logit shift from nudges in the last 30 days (in probability)
 
 
 @dataclass
@@ -156,7 +158,9 @@ class Simulator:
         pop: Population,
         rng: np.random.Generator,
         landing: Path,
+        nudge_rng: np.random.Generator | None = None,
     ) -> None:
+        """Set up the state; ``nudge_rng`` (a separate stream) drives opt-outs and campaigns."""
         self.cfg = cfg
         self.cat = catalog
         self.pop = pop
@@ -218,6 +222,17 @@ class Simulator:
         )
         self.view_counter = 0
         self.exposure_counter = 0
+        self.nudges = NudgeLog(
+            cfg.start_date,
+            cfg.days,
+            pop.ids,
+            catalog.ids,
+            pop.archetype,
+            pop.country,
+            pop.signup_day,
+            pop.signup_second,
+            nudge_rng if nudge_rng is not None else np.random.default_rng([cfg.seed, 4]),
+        )
         for u in np.flatnonzero(pop.signup_day < 0):
             self._event(int(pop.signup_day[u]) * DAY + int(pop.signup_second[u]), int(u), 0)
 
@@ -296,7 +311,43 @@ class Simulator:
         )
         self.h_sub[:, slot] = self.subscribed
 
+        if d >= MIN_TENURE_DAYS and is_campaign_day(day_date):
+            self._campaign(d)
         self._sittings(d, day_date.weekday(), fade_mult, slot)
+
+    def _campaign(self, d: int) -> None:
+        """Today's re-engagement campaign (logged, randomized); responders stop fading."""
+        pop = self.pop
+        eligible = np.flatnonzero(
+            self.subscribed & (pop.signup_day <= d - MIN_TENURE_DAYS) & (self.cancel_day != d)
+        )
+        recent = np.array([(d - k) % HISTORY for k in range(1, 15)])
+        earlier = np.array([(d - k) % HISTORY for k in range(15, 29)])
+        v_r = self.h_views[eligible[:, None], recent[None, :]].sum(axis=1).astype(float)
+        v_e = self.h_views[eligible[:, None], earlier[None, :]].sum(axis=1).astype(float)
+        at_risk = (v_r == 0) | (v_r < 0.5 * v_e)
+        responders = self.nudges.campaign(
+            d, eligible, at_risk, lambda users, rng: self._teaser(d, users, rng),
+            self.landing / "nudges",
+        )  # fmt: skip
+        self.fading[responders] = False
+
+    def _teaser(self, d: int, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A released title of each user's favourite genre, drawn by popularity (for teasers)."""
+        cat = self.cat
+        released = cat.release_day <= d
+        weight = np.exp(POP_APPEAL * cat.appeal + POP_QUALITY * cat.quality) * released
+        fav = self.pop.genre_probs[users].argmax(axis=1)
+        out = np.empty(users.size, dtype=np.int64)
+        for g in np.unique(fav).tolist():
+            sel = np.flatnonzero(fav == g)
+            w = weight * cat.genre_matrix[:, g]
+            if w.sum() <= 0:
+                w = weight
+            cum = np.cumsum(w)
+            pick = np.searchsorted(cum, rng.random(sel.size) * cum[-1], side="right")
+            out[sel] = np.minimum(pick, cat.n - 1)
+        return out
 
     # ------------------------------------------------------------------------------------------
     def _month_start(self, d: int) -> None:
@@ -337,6 +388,8 @@ class Simulator:
             + CHURN_NEW * np.exp(-tenure / 60.0)
             + CHURN_DORMANT * dormant
         )
+        nudge_logit = self.nudges.hazard_shift(d, elig)
+        logit = logit + nudge_logit
         monthly = _sigmoid(logit)
         prob = 1 - (1 - monthly) ** (window / month_days)
         cancel = rng.random(elig.size) < prob
@@ -363,6 +416,7 @@ class Simulator:
                 dormant=dormant,
                 tenure=tenure,
                 price=price,
+                nudge_logit=nudge_logit,
             )
         )
 
@@ -404,6 +458,9 @@ class Simulator:
         lam = self.sit_rate * self.weekday_rate[pop.archetype, dow] * fade_mult
         lam[~self.subscribed] = 0.0
         n_sit = np.minimum(rng.poisson(lam), MAX_SITTINGS)
+        # A user who responded to a nudge plays (at least) one sitting on the chosen day.
+        forced = (self.nudges.forced_day == d) & self.subscribed
+        n_sit = np.where(forced, np.maximum(n_sit, 1), n_sit)
         users = np.repeat(np.arange(pop.n), n_sit)
         cum = (pop.hour_cum_weekend if weekend else pop.hour_cum_weekday)[users]
         hour = _sample_rows(cum, rng)

@@ -44,9 +44,13 @@ def test_genre_vocabulary_is_the_fixed_one() -> None:
 def test_folder_layout(tiny_world: World) -> None:
     landing = tiny_world.landing
     assert sorted(p.name for p in landing.iterdir()) == [
-        "exposures", "ratings", "subscriptions", "titles", "users", "views",
+        "exposures", "nudges", "opt_outs", "ratings", "subscriptions", "titles", "users", "views",
     ]  # fmt: skip
     assert [p.name for p in (landing / "titles").iterdir()] == ["titles.csv"]
+    assert [p.name for p in (landing / "opt_outs").iterdir()] == ["opt_outs.csv"]
+    assert {p.stem for p in (landing / "nudges").glob("*.csv")} <= set(
+        (TINY.start_date + timedelta(days=d)).isoformat() for d in range(TINY.days)
+    )
     assert [p.name for p in (landing / "users").iterdir()] == ["users.csv"]
     days = [(TINY.start_date + timedelta(days=d)).isoformat() for d in range(TINY.days)]
     assert sorted(p.stem for p in (landing / "views").glob("*.jsonl")) == days
@@ -293,7 +297,8 @@ def test_exposures_fall_in_the_experiment_window(tiny_world: World) -> None:
 def test_truth_files(tiny_world: World) -> None:
     truth = tiny_world.truth
     assert sorted(p.name for p in truth.iterdir()) == [
-        "churn.csv", "drift.json", "experiments.json", "titles.csv", "users.csv", "world.json",
+        "churn.csv", "drift.json", "experiments.json", "nudges.json", "titles.csv", "users.csv",
+        "world.json",
     ]  # fmt: skip
     users = tiny_world.truth_users
     assert list(users.user_id) == list(tiny_world.users.user_id)

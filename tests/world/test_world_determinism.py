@@ -53,7 +53,7 @@ def test_summary_counts_match_the_files(tiny_world: World) -> None:
     data = summary.to_dict()
     json.dumps(data)  # JSON-ready
     assert set(data["rows"]) == {
-        "titles", "users", "views", "ratings", "subscriptions", "exposures",
+        "titles", "users", "views", "ratings", "subscriptions", "exposures", "nudges", "opt_outs",
     }  # fmt: skip
     assert data["rows"]["titles"] == TINY.titles == len(tiny_world.titles)
     assert data["rows"]["users"] == TINY.users == len(tiny_world.users)

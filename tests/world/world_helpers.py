@@ -71,6 +71,18 @@ class World:
         return read_jsonl(self.landing / "exposures")
 
     @cached_property
+    def nudges(self) -> pd.DataFrame:
+        frame = read_csvs(self.landing / "nudges")
+        frame["ts"] = utc(frame.sent_at)
+        return frame
+
+    @cached_property
+    def opt_outs(self) -> pd.DataFrame:
+        frame = read_csvs(self.landing / "opt_outs")
+        frame["ts"] = utc(frame.opted_out_at)
+        return frame
+
+    @cached_property
     def views(self) -> pd.DataFrame:
         """Views with derived columns: UTC start, local date and hour, bucket, completion."""
         views = read_jsonl(self.landing / "views")
