@@ -78,6 +78,29 @@ create table if not exists raw.exposures (
     _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
 );
 
+-- Logged re-engagement decisions (randomized: propensity = P(this action) under the logging policy),
+-- including control rows with action 'none'.
+create table if not exists raw.nudges (
+    event_id       varchar not null primary key,
+    user_id        varchar not null,
+    campaign_id    varchar not null,
+    sent_at        timestamp not null,
+    sent_at_local  timestamp not null,
+    action         varchar not null,   -- none | email | push | discount | teaser
+    propensity     double not null,    -- in (0, 1]
+    title_id       varchar,            -- the teaser's title; null for other actions
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null
+);
+
+create table if not exists raw.opt_outs (
+    user_id             varchar not null,
+    channel             varchar not null,  -- email | push | all
+    opted_out_at        timestamp not null,
+    opted_out_at_local  timestamp not null,
+    _source_file varchar not null, _source_line bigint not null, _ingested_at timestamp not null, _batch_id varchar not null,
+    primary key (user_id, channel)
+);
+
 -- Rows that could not be loaded, with where they came from and why. Nothing is silently dropped.
 create table if not exists raw.quarantine (
     batch_id     varchar not null,

@@ -18,6 +18,8 @@ DEVICES: Final = ("tv", "mobile", "tablet", "web")
 KINDS: Final = ("movie", "series")
 PLANS: Final = ("basic", "standard", "premium")
 SUBSCRIPTION_EVENTS: Final = ("signup", "cancel", "reactivate", "plan_change")
+NUDGE_ACTIONS: Final = ("none", "email", "push", "discount", "teaser")
+OPT_OUT_CHANNELS: Final = ("email", "push", "all")
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,46 @@ EXPOSURES = Entity(
     key_label="event_id",
 )
 
+NUDGES = Entity(
+    name="nudges",
+    fields=(
+        Field("event_id", required=True),
+        Field("user_id", required=True),
+        Field("campaign_id", required=True),
+        Field("sent_at", "timestamp", required=True),
+        Field("action", required=True, choices=NUDGE_ACTIONS),
+        Field("propensity", "double", required=True),
+        Field("title_id"),  # the teaser's title; empty for other actions
+    ),
+    key=("event_id",),
+    checks=(
+        Check(
+            "propensity <= 0 or propensity > 1",
+            "'propensity ' || propensity || ' is outside (0, 1]'",
+        ),
+        Check(
+            "action = 'teaser' and title_id is null",
+            "'a teaser needs a title_id'",
+        ),
+    ),
+    # title_id is optional: the reference is checked only when a value is given.
+    refs=(("user_id", "users"), ("title_id", "titles")),
+    key_label="event_id",
+)
+
+OPT_OUTS = Entity(
+    name="opt_outs",
+    fields=(
+        Field("user_id", required=True),
+        Field("channel", required=True, choices=OPT_OUT_CHANNELS),
+        Field("opted_out_at", "timestamp", required=True),
+    ),
+    key=("user_id", "channel"),
+    refs=(("user_id", "users"),),
+    key_label="opt-out",
+)
+
 #: Entities in dependency order: a file may only reference entities loaded before it.
 ENTITIES: Final[dict[str, Entity]] = {
-    e.name: e for e in (TITLES, USERS, SUBSCRIPTIONS, RATINGS, VIEWS, EXPOSURES)
+    e.name: e for e in (TITLES, USERS, SUBSCRIPTIONS, RATINGS, VIEWS, EXPOSURES, NUDGES, OPT_OUTS)
 }

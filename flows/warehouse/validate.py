@@ -331,7 +331,7 @@ def _reason_cases(entity: Entity) -> list[tuple[str, str]]:
     for column, target in entity.refs:
         cases.append(
             (
-                f"{q('_ref_' + column)} is null",
+                f"{q('_ref_' + column)} is null and t.{q(column)} is not null",
                 f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
             )
         )

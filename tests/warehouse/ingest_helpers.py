@@ -92,6 +92,24 @@ def exposure(event_id: str = "x1", **over: Any) -> dict[str, Any]:
     return {**row, **over}
 
 
+def nudge(event_id: str = "n1", **over: Any) -> dict[str, Any]:
+    row = {
+        "event_id": event_id,
+        "user_id": "u1",
+        "campaign_id": "reengage-2026-03-14",
+        "sent_at": "2026-03-14T10:00:00-05:00",
+        "action": "teaser",
+        "propensity": 0.2,
+        "title_id": "t1",
+    }
+    return {**row, **over}
+
+
+def opt_out(user_id: str = "u1", **over: Any) -> dict[str, Any]:
+    row = {"user_id": user_id, "channel": "email", "opted_out_at": "2026-02-01T08:00:00+01:00"}
+    return {**row, **over}
+
+
 ROW_FACTORIES = {
     "titles": title,
     "users": user,
@@ -99,6 +117,8 @@ ROW_FACTORIES = {
     "ratings": rating,
     "subscriptions": subscription,
     "exposures": exposure,
+    "nudges": nudge,
+    "opt_outs": opt_out,
 }
 
 

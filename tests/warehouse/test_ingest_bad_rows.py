@@ -56,6 +56,18 @@ CASES: list[tuple[str, str, str, dict[str, Any] | str, str]] = [
     ("unknown-event", "subscriptions", "csv", {"event": "pause"}, "event 'pause' is not one of"),
     ("negative-price", "subscriptions", "csv", {"monthly_price": -1}, "monthly_price must be >= 0"),
     ("sub-unknown-user", "subscriptions", "csv", {"user_id": "u404"}, "unknown user_id 'u404'"),
+    ("unknown-action", "nudges", "csv", {"action": "sms"}, "action 'sms' is not one of none|email|push|discount|teaser"),
+    ("propensity-zero", "nudges", "csv", {"propensity": 0}, "propensity 0.0 is outside (0, 1]"),
+    ("propensity-above-one", "nudges", "csv", {"propensity": 1.5}, "propensity 1.5 is outside (0, 1]"),
+    ("propensity-text", "nudges", "csv", {"propensity": "high"}, "propensity is not a number: 'high'"),
+    ("nudge-unknown-user", "nudges", "csv", {"user_id": "u404"}, "unknown user_id 'u404' (not in raw.users)"),
+    ("nudge-unknown-title", "nudges", "csv", {"title_id": "t404"}, "unknown title_id 't404' (not in raw.titles)"),
+    ("nudge-no-zone", "nudges", "csv", {"sent_at": "2026-03-14T10:00:00"}, "sent_at has no time zone"),
+    ("teaser-without-title", "nudges", "csv", {"title_id": ""}, "a teaser needs a title_id"),
+    ("nudge-missing-campaign", "nudges", "jsonl", {"campaign_id": None}, "missing required field campaign_id"),
+    ("bad-channel", "opt_outs", "csv", {"channel": "sms"}, "channel 'sms' is not one of email|push|all"),
+    ("opt-out-unknown-user", "opt_outs", "csv", {"user_id": "u404"}, "unknown user_id 'u404'"),
+    ("opt-out-no-zone", "opt_outs", "csv", {"opted_out_at": "2026-02-01 08:00:00"}, "opted_out_at has no time zone"),
     ("csv-field-count", "ratings", "csv", "u1,t1,2026-03-02T10:00:00Z", "expected 4 fields"),
     ("csv-stray-quote", "ratings", "csv", 'u2,t"1"x,2026-03-02T10:00:00Z,4', "malformed CSV quoting"),
 ]  # fmt: skip
@@ -69,12 +81,14 @@ def _bad_row(entity: str, spec: dict[str, Any] | str) -> dict[str, Any] | str:
         return spec
     row = ROW_FACTORIES[entity]()
     row.update(SECOND_KEY.get(entity, {}))
-    if entity in ("views", "exposures"):
+    if entity in ("views", "exposures", "nudges"):
         row["event_id"] = row["event_id"] + "-bad"
     if entity == "ratings":
         row["user_id"] = "u2"  # another key than the good row
     if entity == "subscriptions":
         row["event"] = "cancel"
+    if entity == "opt_outs":
+        row["channel"] = "push"  # another key than the good row
     for key, value in spec.items():
         if value is ...:
             row.pop(key)

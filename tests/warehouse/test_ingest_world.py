@@ -12,14 +12,16 @@ from flows.warehouse.ingest import ingest_path
 
 world = pytest.importorskip("ml.world")
 
-TABLES = ("titles", "users", "subscriptions", "ratings", "views", "exposures")
+TABLES = (
+    "titles", "users", "subscriptions", "ratings", "views", "exposures", "nudges", "opt_outs",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def world_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("world")
     world.generate_world(
-        world.WorldConfig(users=150, titles=30, days=21, seed=11), out=home, progress=False
+        world.WorldConfig(users=150, titles=30, days=35, seed=11), out=home, progress=False
     )
     return home
 
@@ -51,3 +53,7 @@ def test_contract_vocabularies_match_the_generator() -> None:
     assert spec.KINDS == vocab.KINDS
     assert spec.PLANS == vocab.PLANS
     assert spec.SUBSCRIPTION_EVENTS == vocab.SUBSCRIPTION_EVENTS
+    from ml.world import nudges
+
+    assert spec.NUDGE_ACTIONS == nudges.ACTIONS
+    assert spec.OPT_OUT_CHANNELS == nudges.OPT_OUT_CHANNELS
