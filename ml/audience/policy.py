@@ -1,0 +1,797 @@
+"""Re-engagement policy: one action per at-risk viewer, by expected value, under fatigue rules.
+
+For each user whose churn probability is at least `PolicyConfig.risk_threshold` the policy picks
+one of ``none, email, push, discount, teaser``:
+
+    EV(a) = risk × response(segment, a) × value_of_retention − cost(a)        EV(none) = 0
+
+`response(segment, a)` is the *relative* reduction of P(cancel within 30 days) that action `a`
+causes in that segment (0.2 = one in five would-be cancellers stays), so risk × response is the
+probability that the nudge keeps this user, and × value is what that is worth.
+
+Response estimation (`estimate_responses`), from the randomized log of past nudges
+(`nudge_outcomes`, observed rows only):
+- per (segment, action) cell the cancel rate of the action arm and of the `none` arm are
+  self-normalized inverse-propensity (Hajek) means, Σ y/p / Σ 1/p, which equal plain
+  difference-in-means when the propensities are constant and stay unbiased when they vary;
+- raw response = (rate_none − rate_action) / rate_none, clipped to [−1, 1];
+- shrinkage, two levels, pseudo-count form: with n = min(rows of the action arm, rows of the
+  `none` arm) and k = `prior_strength`,
+      pooled(a)        = w·raw_all_segments(a) + (1 − w)·prior(a),      w = n_all / (n_all + k)
+      response(s, a)   = w·raw(s, a)           + (1 − w)·pooled(a),     w = n_s / (n_s + k)
+  so k is the number of rows per arm at which the data and what it is shrunk toward weigh
+  equally. A cell with no rows (or no cancels in its `none` arm: the ratio is undefined) takes
+  the pooled value; with no log at all every response is the configured prior.
+A user whose segment is unknown (not in the segments frame, or a segment the log never saw) gets
+the pooled responses; the reason says so.
+
+Fatigue and respect (`plan_reengagement`):
+- contact caps: a nudge is allowed only if contacts_7d + 1 ≤ max_contacts_7d and
+  contacts_30d + 1 ≤ max_contacts_30d (the history from `user_contact_history`, plus this one);
+- opt-outs per channel: each action has channels in order of preference (`ACTION_CHANNELS`):
+  email → email; push → push; discount → email, else push (a code and its terms read best in an
+  e-mail); teaser → push, else email (one title fits a notification that opens it). An action is
+  possible only through a channel the user has not opted out of; `all` blocks every channel;
+- quiet hours from the user's own viewing: the user's *usual hours* are their most-watched hours
+  of the day, taken in order of share until they cover `usual_hours_coverage` of their views
+  (ties: earlier hour first); every other hour is quiet. A message is sent at the first full hour
+  at or after `now` that is a usual hour. A user without any recorded viewing gets
+  `default_send_hour`. Hours are read on the same clock as `now` (the warehouse stores UTC);
+- discount budget: discounts cost `cost_discount` each and their total may not exceed
+  `discount_budget`. When more users would take a discount, they are served greedily by what the
+  discount gains over their best other action (ties by user_id); the rest get that other action;
+- a teaser needs a title from the user's recommendations (the first row, by `rank` when given).
+  Without one there is no teaser; the plain e-mail (always a candidate) is its fallback.
+Ties in EV go to the cheaper action, then to the order of `ACTIONS`; everything is sorted by
+user_id, so a plan is deterministic.
+
+Offline evaluation (`evaluate_policy`) is in `ml.audience.ips`.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("none", "email", "push", "discount", "teaser")
+NUDGES = ACTIONS[1:]
+CHANNELS = ("email", "push")
+#: Channels an action may use, in order of preference (see the module docstring).
+ACTION_CHANNELS: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "push": ("push",),
+    "discount": ("email", "push"),
+    "teaser": ("push", "email"),
+}
+UNKNOWN_SEGMENT = "unknown"
+UNKNOWN_SEGMENT_NAME = "unknown segment"
+
+OUTPUT_COLUMNS = [
+    "user_id",
+    "segment",
+    "segment_name",
+    "churn_probability",
+    "action",
+    "channel",
+    "send_at",
+    "title_id",
+    "subject",
+    "body",
+    "expected_value",
+    "reason",
+]
+LOG_COLUMNS = ("event_id", "user_id", "action", "propensity", "cancelled_30d")
+
+
+class PolicyInputError(ValueError):
+    """An input frame the policy cannot use; the message names the frame, field and rows."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Every threshold, cost and limit of the re-engagement policy (money in one currency).
+
+    The flow maps each field from the setting `reengage_<field>`.
+
+    Attributes:
+        risk_threshold: churn probability at or above which a user is considered at risk.
+        value_of_retention: what keeping a would-be canceller is worth (a retained month's
+            margin times the months it buys).
+        cost_email, cost_push, cost_discount, cost_teaser: cost of one action (sending plus,
+            for the discount, the revenue given away).
+        prior_email, prior_push, prior_discount, prior_teaser: relative reduction of the
+            30-day cancel probability assumed when the log says nothing.
+        prior_strength: rows per arm at which a cell's estimate and its prior weigh equally.
+        max_contacts_7d, max_contacts_30d: most contacts a user may receive in 7 / 30 days,
+            this one included.
+        discount_budget: most money spent on discounts in one plan.
+        usual_hours_coverage: share of a user's views their usual (non-quiet) hours cover.
+        default_send_hour: send hour for a user with no recorded viewing.
+        discount_text: what the discount offers, as written in the message.
+        eval_folds: cross-fitting folds of the offline evaluation.
+        bootstrap: bootstrap replicates for the evaluation's confidence intervals.
+        random_state: seed of the evaluation's fold split and bootstrap.
+    """
+
+    risk_threshold: float = 0.15
+    value_of_retention: float = 30.0
+    cost_email: float = 0.05
+    cost_push: float = 0.02
+    cost_discount: float = 5.0
+    cost_teaser: float = 0.05
+    prior_email: float = 0.03
+    prior_push: float = 0.02
+    prior_discount: float = 0.15
+    prior_teaser: float = 0.05
+    prior_strength: float = 200.0
+    max_contacts_7d: int = 2
+    max_contacts_30d: int = 4
+    discount_budget: float = 500.0
+    usual_hours_coverage: float = 0.8
+    default_send_hour: int = 19
+    discount_text: str = "50% off your next month"
+    eval_folds: int = 2
+    bootstrap: int = 200
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise PolicyInputError(
+                f"invalid PolicyConfig: {name} {why}, got {getattr(self, name)!r}"
+            )
+
+        if not 0.0 <= self.risk_threshold <= 1.0:
+            bad("risk_threshold", "must be in [0, 1]")
+        if not self.value_of_retention >= 0:
+            bad("value_of_retention", "must be >= 0")
+        for a in NUDGES:
+            if not getattr(self, f"cost_{a}") >= 0:
+                bad(f"cost_{a}", "must be >= 0")
+            if not -1.0 <= getattr(self, f"prior_{a}") <= 1.0:
+                bad(f"prior_{a}", "must be in [-1, 1]")
+        if not self.prior_strength >= 0:
+            bad("prior_strength", "must be >= 0")
+        for name in ("max_contacts_7d", "max_contacts_30d"):
+            if getattr(self, name) < 0:
+                bad(name, "must be >= 0")
+        if not self.discount_budget >= 0:
+            bad("discount_budget", "must be >= 0")
+        if not 0.0 < self.usual_hours_coverage <= 1.0:
+            bad("usual_hours_coverage", "must be in (0, 1]")
+        if not 0 <= self.default_send_hour <= 23:
+            bad("default_send_hour", "must be an hour 0-23")
+        if self.eval_folds < 2:
+            bad("eval_folds", "must be >= 2")
+        if self.bootstrap < 0:
+            bad("bootstrap", "must be >= 0")
+
+    def cost(self, action: str) -> float:
+        """Cost of one action (none costs nothing)."""
+        return 0.0 if action == "none" else float(getattr(self, f"cost_{action}"))
+
+    def prior(self, action: str) -> float:
+        """Prior relative response of an action (none: 0)."""
+        return 0.0 if action == "none" else float(getattr(self, f"prior_{action}"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], prefix: str = "") -> PolicyConfig:
+        """Build from a mapping (e.g. settings), keeping only `prefix + field` keys."""
+        names = {f.name for f in fields(cls)}
+        kw = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+        return cls(**{k: v for k, v in kw.items() if k in names})
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise PolicyInputError(f"{name} must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PolicyInputError(f"{name} lacks column(s) {missing} (has {list(frame.columns)})")
+
+
+def _some(ids: Any, k: int = 5) -> str:
+    ids = [str(i) for i in list(ids)[:k]]
+    return ", ".join(ids)
+
+
+def prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per user (the latest snapshot when several), churn_probability checked.
+
+    Raises PolicyInputError naming `churn_probability` and the users when it is missing, NaN or
+    outside [0, 1].
+    """
+    _require(scores, "scores", ("user_id", "churn_probability"))
+    s = scores.copy()
+    if s["user_id"].isna().any():
+        raise PolicyInputError(f"scores.user_id is null in {int(s['user_id'].isna().sum())} row(s)")
+    p = pd.to_numeric(s["churn_probability"], errors="coerce")
+    nan = p.isna()
+    if nan.any():
+        raise PolicyInputError(
+            f"scores.churn_probability is NaN or not a number for {int(nan.sum())} user(s): "
+            f"{_some(s.loc[nan, 'user_id'])}"
+        )
+    out = (p < 0) | (p > 1)
+    if out.any():
+        raise PolicyInputError(
+            f"scores.churn_probability outside [0, 1] for {int(out.sum())} user(s): "
+            f"{_some(s.loc[out, 'user_id'])}"
+        )
+    s["churn_probability"] = p.astype(float)
+    if "snapshot_date" in s.columns:
+        s = s.sort_values(["user_id", "snapshot_date"], kind="stable")
+    s = s.drop_duplicates("user_id", keep="last")
+    return s[["user_id", "churn_probability"]].sort_values("user_id").reset_index(drop=True)
+
+
+def _segment_map(segments: pd.DataFrame | None) -> pd.DataFrame:
+    """user_id → segment (as given), segment_key (str), segment_name."""
+    cols = ["user_id", "segment", "segment_key", "segment_name"]
+    if segments is None or len(segments) == 0:
+        return pd.DataFrame(columns=cols)
+    _require(segments, "segments", ("user_id", "segment"))
+    s = segments.drop_duplicates("user_id", keep="last").copy()
+    s["segment_key"] = np.where(s["segment"].isna(), UNKNOWN_SEGMENT, s["segment"].astype(str))
+    if "segment_name" not in s.columns:
+        s["segment_name"] = "segment " + s["segment_key"]
+    s["segment_name"] = s["segment_name"].fillna("segment " + s["segment_key"]).astype(str)
+    return s[cols]
+
+
+def _attach_segments(frame: pd.DataFrame, segments: pd.DataFrame | None) -> pd.DataFrame:
+    seg = _segment_map(segments)
+    out = frame.merge(seg, on="user_id", how="left")
+    unknown = out["segment_key"].isna()
+    out.loc[unknown, "segment_key"] = UNKNOWN_SEGMENT
+    out.loc[unknown, "segment_name"] = UNKNOWN_SEGMENT_NAME
+    return out
+
+
+def prepare_log(nudge_log: pd.DataFrame | None) -> pd.DataFrame:
+    """The usable rows of `nudge_outcomes`: observed outcomes only, fields checked.
+
+    Raises PolicyInputError naming the field (and event ids) for an unknown action, a
+    propensity outside (0, 1] or a null outcome on an observed row.
+    """
+    if nudge_log is None or len(nudge_log) == 0:
+        return pd.DataFrame(columns=[*LOG_COLUMNS, "returned_7d"])
+    _require(nudge_log, "nudge_log", LOG_COLUMNS)
+    lg = nudge_log
+    if "outcome_observed" in lg.columns:
+        obs = lg["outcome_observed"].fillna(False).astype(bool)
+        lg = lg[obs]
+    lg = lg.copy()
+    bad = ~lg["action"].isin(ACTIONS)
+    if bad.any():
+        raise PolicyInputError(
+            f"nudge_log.action has unknown value(s) "
+            f"{sorted(map(str, lg.loc[bad, 'action'].unique()))}"
+            f" (events {_some(lg.loc[bad, 'event_id'])}); expected one of {list(ACTIONS)}"
+        )
+    p = pd.to_numeric(lg["propensity"], errors="coerce")
+    bad = p.isna() | (p <= 0) | (p > 1)
+    if bad.any():
+        raise PolicyInputError(
+            f"nudge_log.propensity must be in (0, 1]; {int(bad.sum())} row(s) are not "
+            f"(events {_some(lg.loc[bad, 'event_id'])})"
+        )
+    lg["propensity"] = p.astype(float)
+    for col in ("cancelled_30d", "returned_7d"):
+        if col not in lg.columns:
+            continue
+        if lg[col].isna().any():
+            raise PolicyInputError(
+                f"nudge_log.{col} is null on {int(lg[col].isna().sum())} observed row(s) "
+                f"(events {_some(lg.loc[lg[col].isna(), 'event_id'])})"
+            )
+        lg[col] = lg[col].astype(float)
+    if "returned_7d" not in lg.columns:
+        lg["returned_7d"] = np.nan
+    return lg.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Response estimation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseEstimates:
+    """Shrunk responses per (segment, action) and per action over all segments.
+
+    `cells`: segment_key, action, n, n_none, cancel_rate, none_cancel_rate, raw_response,
+    weight, pooled, response, return_uplift, source (log | pooled | prior).
+    `pooled`: action, n, n_none, raw_response, weight, prior, response, source.
+    """
+
+    cells: pd.DataFrame
+    pooled: pd.DataFrame
+
+    def lookup(self, segment_keys: Any, action: str) -> np.ndarray:
+        """The response of `action` for each segment key (pooled for a segment not in the log)."""
+        if action == "none":
+            return np.zeros(len(segment_keys))
+        pooled = float(self.pooled.set_index("action").loc[action, "response"])
+        cells = self.cells[self.cells["action"] == action].set_index("segment_key")["response"]
+        return (
+            pd.Series(np.asarray(segment_keys, dtype=object))
+            .map(cells)
+            .fillna(pooled)
+            .to_numpy(float)
+        )
+
+    def known_segments(self) -> set[str]:
+        return set(self.cells["segment_key"])
+
+
+def _hajek(y: np.ndarray, w: np.ndarray) -> float:
+    s = w.sum()
+    return float((y * w).sum() / s) if s > 0 else float("nan")
+
+
+def _arm_stats(group: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per action: rows, Hajek cancel rate and return rate."""
+    out = {}
+    for a in ACTIONS:
+        g = group[group["action"] == a]
+        w = 1.0 / g["propensity"].to_numpy(float)
+        out[a] = {
+            "n": float(len(g)),
+            "cancel": _hajek(g["cancelled_30d"].to_numpy(float), w),
+            "ret": _hajek(g["returned_7d"].to_numpy(float), w) if len(g) else float("nan"),
+        }
+    return out
+
+
+def _raw_response(stats: dict[str, dict[str, float]], a: str) -> tuple[float, float]:
+    """(raw relative response, n) of action a vs none; NaN when undefined."""
+    n = min(stats[a]["n"], stats["none"]["n"])
+    base = stats["none"]["cancel"]
+    if n == 0 or not base > 0 or np.isnan(stats[a]["cancel"]):
+        return float("nan"), 0.0
+    return float(np.clip((base - stats[a]["cancel"]) / base, -1.0, 1.0)), n
+
+
+def _shrink(raw: float, n: float, target: float, k: float) -> tuple[float, float]:
+    if np.isnan(raw) or n == 0:
+        return target, 0.0
+    w = n / (n + k) if (n + k) > 0 else 1.0
+    return w * raw + (1 - w) * target, w
+
+
+def estimate_responses(
+    nudge_log: pd.DataFrame | None,
+    segments: pd.DataFrame | None,
+    config: PolicyConfig | None = None,
+) -> ResponseEstimates:
+    """Responses per action × segment from the randomized log, shrunk toward the priors.
+
+    See the module docstring for the estimator and the shrinkage. With an empty (or absent) log
+    every response is the configured prior (source = "prior").
+    """
+    config = config or PolicyConfig()
+    lg = prepare_log(nudge_log)
+    if len(lg):
+        lg = _attach_segments(lg, segments)
+    all_stats = _arm_stats(lg) if len(lg) else None
+    pooled_rows = []
+    for a in NUDGES:
+        raw, n = _raw_response(all_stats, a) if all_stats else (float("nan"), 0.0)
+        resp, w = _shrink(raw, n, config.prior(a), config.prior_strength)
+        pooled_rows.append(
+            {
+                "action": a,
+                "n": int(all_stats[a]["n"]) if all_stats else 0,
+                "n_none": int(all_stats["none"]["n"]) if all_stats else 0,
+                "raw_response": raw,
+                "weight": w,
+                "prior": config.prior(a),
+                "response": resp,
+                "source": "log" if w > 0 else "prior",
+            }
+        )
+    pooled = pd.DataFrame(pooled_rows)
+    pooled_by = pooled.set_index("action")["response"]
+    cell_rows = []
+    if len(lg):
+        for key, grp in lg.groupby("segment_key", sort=True):
+            st = _arm_stats(grp)
+            for a in NUDGES:
+                raw, n = _raw_response(st, a)
+                resp, w = _shrink(raw, n, float(pooled_by[a]), config.prior_strength)
+                cell_rows.append(
+                    {
+                        "segment_key": str(key),
+                        "action": a,
+                        "n": int(st[a]["n"]),
+                        "n_none": int(st["none"]["n"]),
+                        "cancel_rate": st[a]["cancel"],
+                        "none_cancel_rate": st["none"]["cancel"],
+                        "raw_response": raw,
+                        "weight": w,
+                        "pooled": float(pooled_by[a]),
+                        "response": resp,
+                        "return_uplift": st[a]["ret"] - st["none"]["ret"],
+                        "source": "log" if w > 0 else "pooled",
+                    }
+                )
+    cells = pd.DataFrame(
+        cell_rows,
+        columns=["segment_key", "action", "n", "n_none", "cancel_rate", "none_cancel_rate",
+                 "raw_response", "weight", "pooled", "response", "return_uplift", "source"],
+    )  # fmt: skip
+    return ResponseEstimates(cells=cells, pooled=pooled)
+
+
+# --------------------------------------------------------------------------------------------
+# Expected values and action choice
+# --------------------------------------------------------------------------------------------
+
+
+def expected_values(
+    risk: Any, segment_keys: Any, responses: ResponseEstimates, config: PolicyConfig
+) -> pd.DataFrame:
+    """EV of every action for each row (columns = ACTIONS; none = 0) and the responses used
+    (columns `response_<action>`)."""
+    risk = np.asarray(risk, dtype=float)
+    out: dict[str, np.ndarray] = {}
+    for a in ACTIONS:
+        r = responses.lookup(segment_keys, a)
+        out[f"response_{a}"] = r
+        out[a] = risk * r * config.value_of_retention - config.cost(a) if a != "none" else 0.0 * r
+    return pd.DataFrame(out)
+
+
+def _argbest(ev: np.ndarray, allowed: np.ndarray, config: PolicyConfig) -> np.ndarray:
+    """Index into ACTIONS of the best allowed action per row: highest EV, which must beat
+    `none` (EV 0) strictly; ties → cheaper, then ACTIONS order."""
+    costs = np.array([config.cost(a) for a in ACTIONS])
+    order = np.lexsort((np.arange(len(ACTIONS)), costs))  # preference among equal EVs
+    masked = np.where(allowed, ev, -np.inf)
+    masked[:, 0] = np.where(allowed[:, 0], 0.0, -np.inf)
+    best = np.zeros(len(ev), dtype=int)
+    best_val = masked[:, 0].copy()
+    for j in order:
+        if j == 0:
+            continue
+        better = masked[:, j] > best_val + 1e-12
+        best = np.where(better, j, best)
+        best_val = np.where(better, masked[:, j], best_val)
+    return best
+
+
+def choose_actions(
+    risk: Any, segment_keys: Any, responses: ResponseEstimates, config: PolicyConfig
+) -> np.ndarray:
+    """The unconstrained decision rule (no caps, opt-outs, budget): best-EV action for each
+    at-risk row, `none` below the threshold. The offline evaluation judges this rule."""
+    risk = np.asarray(risk, dtype=float)
+    ev = expected_values(risk, segment_keys, responses, config)[list(ACTIONS)].to_numpy(float)
+    at_risk = np.nan_to_num(risk, nan=-1.0) >= config.risk_threshold
+    allowed = np.ones_like(ev, dtype=bool)
+    allowed[~at_risk, 1:] = False
+    return np.asarray(ACTIONS, dtype=object)[_argbest(ev, allowed, config)]
+
+
+# --------------------------------------------------------------------------------------------
+# Quiet hours
+# --------------------------------------------------------------------------------------------
+
+
+def usual_hours(hour_profile: pd.DataFrame, coverage: float) -> dict[Any, np.ndarray]:
+    """user_id → boolean[24] of usual (non-quiet) hours; see the module docstring.
+
+    Shares are recomputed from `views` when present (so they always sum to 1 per user); a user
+    whose views sum to 0 has no usual hours (and is absent from the result).
+    """
+    if hour_profile is None or len(hour_profile) == 0:
+        return {}
+    _require(hour_profile, "hour_profile", ("user_id", "hour_of_day"))
+    if "views" not in hour_profile.columns and "share" not in hour_profile.columns:
+        raise PolicyInputError("hour_profile needs a 'views' or a 'share' column")
+    hp = hour_profile.copy()
+    h = pd.to_numeric(hp["hour_of_day"], errors="coerce")
+    bad = h.isna() | (h < 0) | (h > 23) | (h != h.round())
+    if bad.any():
+        raise PolicyInputError(
+            f"hour_profile.hour_of_day must be an integer 0-23; {int(bad.sum())} row(s) are not "
+            f"(users {_some(hp.loc[bad, 'user_id'])})"
+        )
+    hp["hour_of_day"] = h.astype(int)
+    weight_col = "views" if "views" in hp.columns else "share"
+    wv = pd.to_numeric(hp[weight_col], errors="coerce").fillna(0.0)
+    if (wv < 0).any():
+        raise PolicyInputError(
+            f"hour_profile.{weight_col} is negative for users {_some(hp.loc[wv < 0, 'user_id'])}"
+        )
+    hp["_w"] = wv
+    grid = hp.pivot_table(index="user_id", columns="hour_of_day", values="_w", aggfunc="sum")
+    grid = grid.reindex(columns=range(24), fill_value=0.0).fillna(0.0)
+    mat = grid.to_numpy(float)
+    totals = mat.sum(axis=1)
+    out: dict[Any, np.ndarray] = {}
+    for uid, row, tot in zip(grid.index, mat, totals, strict=True):
+        if tot <= 0:
+            continue
+        share = row / tot
+        order = np.lexsort((np.arange(24), -share))  # by share desc, then earlier hour
+        cum = np.cumsum(share[order])
+        n_keep = int(np.searchsorted(cum, coverage - 1e-12) + 1)
+        mask = np.zeros(24, dtype=bool)
+        mask[order[: min(n_keep, 24)]] = True
+        mask &= share > 0
+        out[uid] = mask
+    return out
+
+
+def next_send_time(now: pd.Timestamp, usual: np.ndarray) -> pd.Timestamp:
+    """The first full hour at or after `now` whose hour of day is usual."""
+    start = now.ceil("h")
+    for k in range(24):
+        t = start + pd.Timedelta(hours=k)
+        if usual[t.hour]:
+            return t
+    raise PolicyInputError("a user has no usual hour at all")  # unreachable: ≥ 1 usual hour
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------------------------
+
+
+def clean_text(text: Any) -> str:
+    """Text safe to put in a plain-text message: every control / format / separator character
+    becomes a space, runs of spaces collapse, ends are trimmed."""
+    s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    s = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in s)
+    return " ".join(s.split())
+
+
+def compose_message(action: str, title: str | None, config: PolicyConfig) -> tuple[str, str]:
+    """(subject, body) of one action, plain text. The body's only control character is the line
+    feed between paragraphs; the subject has none."""
+    t = clean_text(title) if title else ""
+    if action == "email":
+        subject = "New on Tastemaker this week, picked for you"
+        body = [
+            "Hi,",
+            "We have added shows and films we think you will enjoy since your last visit.",
+            "Open Tastemaker to see what is new on your home page.",
+        ]
+    elif action == "push":
+        subject = "Your next watch is ready"
+        body = ["Fresh picks are waiting on your home page. Tap to take a look."]
+    elif action == "discount":
+        offer = clean_text(config.discount_text)
+        subject = f"{offer[:1].upper()}{offer[1:]}, just for you"
+        body = [
+            "Hi,",
+            f"As a thank-you for watching with us, here is {offer}.",
+            "It is applied automatically at your next renewal; nothing to do.",
+        ]
+    elif action == "teaser":
+        subject = f"{t} is waiting for you"
+        body = [f"Based on what you watch, we think you will like {t}.", "Tap to start watching."]
+    else:
+        return "", ""
+    return clean_text(subject), "\n\n".join(clean_text(p) for p in body)
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------------
+
+
+def _contacts(contact_history: pd.DataFrame | None, users: pd.Series) -> pd.DataFrame:
+    cols = ("contacts_7d", "contacts_30d", "email_opt_out", "push_opt_out", "all_opt_out")
+    base = pd.DataFrame({"user_id": users.to_numpy()})
+    if contact_history is None or len(contact_history) == 0:
+        for c in cols:
+            base[c] = 0 if c.startswith("contacts") else False
+        return base
+    _require(contact_history, "contact_history", ("user_id", *cols))
+    ch = contact_history.drop_duplicates("user_id", keep="last")[["user_id", *cols]].copy()
+    for c in ("contacts_7d", "contacts_30d"):
+        v = pd.to_numeric(ch[c], errors="coerce")
+        bad = v.notna() & ((v < 0) | (v != v.round()))
+        if bad.any():
+            raise PolicyInputError(
+                f"contact_history.{c} must be a count >= 0; not for users "
+                f"{_some(ch.loc[bad, 'user_id'])}"
+            )
+        ch[c] = v
+    out = base.merge(ch, on="user_id", how="left")
+    for c in ("contacts_7d", "contacts_30d"):
+        out[c] = out[c].fillna(0).astype(int)  # no history row / null = never contacted
+    for c in ("email_opt_out", "push_opt_out", "all_opt_out"):
+        out[c] = out[c].astype("boolean").fillna(False).astype(bool)
+    return out
+
+
+def _first_titles(recommendations: pd.DataFrame | None) -> pd.DataFrame:
+    if recommendations is None or len(recommendations) == 0:
+        return pd.DataFrame(columns=["user_id", "title_id", "title"])
+    _require(recommendations, "recommendations", ("user_id", "title_id", "title"))
+    rec = recommendations.reset_index(drop=True)
+    rec = rec[rec["title"].map(clean_text) != ""]
+    if "rank" in rec.columns:
+        rec = rec.sort_values(["user_id", "rank"], kind="stable")
+    return rec.drop_duplicates("user_id", keep="first")[["user_id", "title_id", "title"]]
+
+
+def plan_reengagement(
+    scores: pd.DataFrame,
+    segments: pd.DataFrame | None,
+    contact_history: pd.DataFrame | None,
+    hour_profile: pd.DataFrame | None,
+    nudge_log: pd.DataFrame | None,
+    recommendations: pd.DataFrame | None,
+    config: PolicyConfig | None = None,
+    now: datetime | pd.Timestamp | None = None,
+    responses: ResponseEstimates | None = None,
+) -> pd.DataFrame:
+    """The `ml.reengagement_actions` rows: one per at-risk user, the action and its message.
+
+    Args:
+        scores: `ml.churn_scores`-shaped (user_id, churn_probability[, snapshot_date]); the
+            latest snapshot per user is used.
+        segments: user_id, segment[, segment_name] (`ml.user_segments`); None = all unknown.
+        contact_history: `user_contact_history` (user_id, contacts_7d, contacts_30d,
+            email_opt_out, push_opt_out, all_opt_out); a user without a row was never contacted.
+        hour_profile: `user_hour_profile` (user_id, hour_of_day, views and/or share).
+        nudge_log: `nudge_outcomes` (only outcome_observed rows are used); None/empty = priors.
+        recommendations: user_id, title_id, title[, rank] for teasers; None = no teasers.
+        config: thresholds, costs, limits.
+        now: planning time (tz-aware recommended; naive is taken as UTC).
+        responses: precomputed estimates (else estimated from `nudge_log` and `segments`).
+
+    Returns columns `OUTPUT_COLUMNS`, sorted by user_id; `action` = none rows keep the reason
+    (below break-even, contact cap, opted out, ...) and have no channel, send time or message.
+    """
+    config = config or PolicyConfig()
+    now_ts = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if now_ts.tzinfo is None:
+        now_ts = now_ts.tz_localize("UTC")
+    sc = prepare_scores(scores)
+    at_risk = sc[sc["churn_probability"] >= config.risk_threshold].reset_index(drop=True)
+    if at_risk.empty:
+        log.info("no user at or above risk %.2f: nothing to plan", config.risk_threshold)
+        return _empty_plan()
+    if responses is None:
+        responses = estimate_responses(nudge_log, segments, config)
+    df = _attach_segments(at_risk, segments)
+    known = responses.known_segments()
+    df["pooled_only"] = ~df["segment_key"].isin(known)
+    evs = expected_values(df["churn_probability"], df["segment_key"], responses, config)
+    ct = _contacts(contact_history, df["user_id"])
+    df = pd.concat([df, ct.drop(columns="user_id")], axis=1)
+    titles = _first_titles(recommendations)
+    df = df.merge(titles, on="user_id", how="left")
+
+    n = len(df)
+    cap7 = df["contacts_7d"].to_numpy() + 1 <= config.max_contacts_7d
+    cap30 = df["contacts_30d"].to_numpy() + 1 <= config.max_contacts_30d
+    may_contact = cap7 & cap30
+    open_ch = {
+        "email": ~(df["email_opt_out"].to_numpy() | df["all_opt_out"].to_numpy()),
+        "push": ~(df["push_opt_out"].to_numpy() | df["all_opt_out"].to_numpy()),
+    }
+    has_title = df["title_id"].notna().to_numpy() & df["title"].notna().to_numpy()
+    allowed = np.ones((n, len(ACTIONS)), dtype=bool)
+    for j, a in enumerate(ACTIONS[1:], start=1):
+        reach = np.zeros(n, dtype=bool)
+        for ch in ACTION_CHANNELS[a]:
+            reach |= open_ch[ch]
+        allowed[:, j] = may_contact & reach
+    allowed[:, ACTIONS.index("teaser")] &= has_title
+    ev = evs[list(ACTIONS)].to_numpy(float)
+    best = _argbest(ev, allowed, config)
+    # discount budget: greedy by what the discount adds over the user's best other action
+    jd = ACTIONS.index("discount")
+    no_disc = allowed.copy()
+    no_disc[:, jd] = False
+    alt = _argbest(ev, no_disc, config)
+    wants = np.flatnonzero(best == jd)
+    budget_cut = np.zeros(n, dtype=bool)
+    cost_d = config.cost_discount
+    max_discounts = (
+        len(wants) if cost_d <= 0 else int(np.floor(config.discount_budget / cost_d + 1e-9))
+    )
+    if len(wants) > max_discounts:
+        gain = ev[wants, jd] - ev[wants, alt[wants]]
+        order = np.lexsort((df["user_id"].to_numpy()[wants].astype(str), -gain))
+        cut = wants[order[max_discounts:]]
+        best[cut] = alt[cut]
+        budget_cut[cut] = True
+
+    usual = usual_hours(hour_profile, config.usual_hours_coverage)
+    default_mask = np.zeros(24, dtype=bool)
+    default_mask[config.default_send_hour] = True
+    rows = []
+    for i, r in enumerate(df.itertuples(index=False)):
+        action = ACTIONS[best[i]]
+        seg_name = clean_text(r.segment_name)
+        row: dict[str, Any] = {
+            "user_id": r.user_id,
+            "segment": r.segment,
+            "segment_name": seg_name,
+            "churn_probability": float(r.churn_probability),
+            "action": action,
+            "channel": None,
+            "send_at": pd.NaT,
+            "title_id": None,
+            "subject": "",
+            "body": "",
+            "expected_value": float(ev[i, best[i]]),
+        }
+        risk_txt = f"risk {r.churn_probability:.2f}"
+        seg_txt = f"segment '{seg_name}'" + (" (pooled responses)" if r.pooled_only else "")
+        if action == "none":
+            row["reason"] = risk_txt + ", " + _why_none(i, r, ev, allowed, may_contact, config)
+        else:
+            channel = next(ch for ch in ACTION_CHANNELS[action] if open_ch[ch][i])
+            mask = usual.get(r.user_id)
+            hours_txt = ""
+            if mask is None:
+                mask = default_mask
+                hours_txt = (
+                    f"; no viewing on record, sent at the default {config.default_send_hour:02d}:00"
+                )
+            row["channel"] = channel
+            row["send_at"] = next_send_time(now_ts, mask)
+            title = r.title if action == "teaser" else None
+            if action == "teaser":
+                row["title_id"] = r.title_id
+            row["subject"], row["body"] = compose_message(action, title, config)
+            resp = evs[f"response_{action}"].iloc[i]
+            row["reason"] = (
+                f"{risk_txt}, {action} response {resp:+.2f} in {seg_txt}, cost "
+                f"{config.cost(action):.2f}, expected value {ev[i, best[i]]:.2f}"
+                + (f", via {channel}" if len(ACTION_CHANNELS[action]) > 1 else "")
+                + hours_txt
+            )
+        if budget_cut[i]:
+            row["reason"] += "; discount budget spent on users it helps more"
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+    out["send_at"] = pd.to_datetime(out["send_at"], utc=True).dt.tz_convert(now_ts.tz)
+    return out.sort_values("user_id", kind="stable").reset_index(drop=True)
+
+
+def _why_none(
+    i: int, r: Any, ev: np.ndarray, allowed: np.ndarray, may_contact: np.ndarray, cfg: PolicyConfig
+) -> str:
+    if not may_contact[i]:
+        return (
+            f"no contact: {r.contacts_7d} in 7 days (limit {cfg.max_contacts_7d}), "
+            f"{r.contacts_30d} in 30 days (limit {cfg.max_contacts_30d}) already"
+        )
+    if r.all_opt_out or (r.email_opt_out and r.push_opt_out):
+        return "no contact: opted out of every channel"
+    j = int(np.argmax(np.where(allowed[i, 1:], ev[i, 1:], -np.inf))) + 1
+    return f"no action pays: best is {ACTIONS[j]} with expected value {ev[i, j]:.2f}"
+
+
+def _empty_plan() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+    out["churn_probability"] = out["churn_probability"].astype(float)
+    out["expected_value"] = out["expected_value"].astype(float)
+    out["send_at"] = pd.to_datetime(out["send_at"], utc=True)
+    return out
