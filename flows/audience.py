@@ -7,7 +7,9 @@ current `ml.user_segments` → segment migration → publish `ml.user_segments`,
 
 `churn_flow` (read `churn_training_set` → time-validated, calibrated classifier → registry save +
 promotion gate → score the current users with the champion → publish `ml.churn_scores` for that
-snapshot, keeping earlier snapshots → markdown artifact).
+snapshot, keeping earlier snapshots → re-engagement plan for the at-risk users with
+`ml.audience.policy` (contact caps, opt-outs, quiet hours, discount budget), published as
+`ml.reengagement_actions`, and its offline evaluation on the nudge log → markdown artifact).
 
 `audience_flow` runs both, in that order; the platform flow calls it after transform.
 
@@ -72,6 +74,8 @@ from ml.audience.churn import (
     score_churn,
     time_split,
 )
+from ml.audience.ips import PolicyEvaluation, evaluate_policy
+from ml.audience.policy import PolicyConfig, PolicyInputError, plan_reengagement
 from ml.audience.segments import (
     UNSEGMENTED,
     UNSEGMENTED_NAME,
@@ -102,6 +106,10 @@ FEATURES_MART = "user_features"
 TRAINING_MART = "churn_training_set"
 SCORING_MART = "churn_scoring_set"
 ABSENT = -2  # segment_migration's id for "not in that run"
+#: Marts the re-engagement policy reads when dbt builds them (each optional, see below).
+CONTACTS_MART = "user_contact_history"
+HOURS_MART = "user_hour_profile"
+NUDGES_MART = "nudge_outcomes"
 
 
 class AudienceDataError(ValueError):
@@ -164,6 +172,13 @@ class ChurnParams(BaseModel):
         "candidate may be and still replace it.",
     )  # fmt: skip
     top_reasons: int = Field(default=3, ge=1, le=10, description="Reasons listed per user.")
+    reengagement: bool = Field(
+        default=True, description="Plan re-engagement actions for at-risk users after scoring."
+    )
+    evaluate_policy: bool = Field(
+        default=True, description="Estimate the plan's value offline on the randomized nudge "
+        "log (IPS vs nudging everyone / nobody) when the log exists.",
+    )  # fmt: skip
 
 
 class AudienceParams(BaseModel):
@@ -836,6 +851,189 @@ def _migration_summary(migration: pd.DataFrame | None) -> dict[str, Any] | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Re-engagement
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReengagementInputs:
+    """What the policy reads besides the scores; None = that input is not available."""
+
+    segments: pd.DataFrame | None
+    contact_history: pd.DataFrame | None
+    hour_profile: pd.DataFrame | None
+    nudge_log: pd.DataFrame | None
+    recommendations: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
+    """Read the policy's inputs (under the warehouse lock); each is optional.
+
+    - `ml.user_segments` → responses per segment (else pooled over everyone);
+    - `user_contact_history` → contact caps and opt-outs. Without it nobody can be known to be
+      over a cap or opted out, so *no one is contacted* (every row says why): the policy must
+      never nudge an opted-out user;
+    - `user_hour_profile` → quiet hours (else the default send hour);
+    - `nudge_outcomes` → estimated responses (else the configured priors);
+    - `ml.recommendations` + `title_features` → the title a teaser names (else no teasers).
+    """
+    notes: list[str] = []
+    frames: dict[str, pd.DataFrame | None] = {}
+    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+        con = connect(settings.warehouse_path)
+        try:
+            for name in (CONTACTS_MART, HOURS_MART, NUDGES_MART):
+                table = _find_table(con, name)
+                frames[name] = con.execute(f"select * from {table}").df() if table else None
+                if table is None:
+                    notes.append(f"mart {name!r} does not exist")
+            titles = _find_table(con, "title_features")
+            has_recs = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'ml' and table_name = 'recommendations'"
+            ).fetchone()
+            recommendations = None
+            if titles and has_recs and has_recs[0]:
+                recommendations = con.execute(
+                    "select r.user_id, r.title_id, t.title_name as title, r.rank "
+                    f"from ml.recommendations r join {titles} t using (title_id) "
+                    "order by r.user_id, r.rank, r.row_name"
+                ).df()
+            else:
+                notes.append("no ml.recommendations: teasers cannot name a title")
+        finally:
+            con.close()
+        published = read_table(settings.warehouse_path, "user_segments")
+    segments = (
+        published[["user_id", "segment_id", "segment_name"]].rename(
+            columns={"segment_id": "segment"}
+        )
+        if published is not None
+        else None
+    )
+    if segments is None:
+        notes.append("no ml.user_segments: responses are pooled over all users")
+    return ReengagementInputs(
+        segments=segments,
+        contact_history=frames[CONTACTS_MART],
+        hour_profile=frames[HOURS_MART],
+        nudge_log=frames[NUDGES_MART],
+        recommendations=recommendations,
+        notes=notes,
+    )
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    """PolicyConfig from the settings named `reengage_<field>` when they exist, else defaults."""
+    return PolicyConfig.from_mapping(settings.public_dict(), prefix="reengage_")
+
+
+_PLAN_TEXT = ("segment_name", "action", "channel", "title_id", "subject", "body", "reason")
+
+
+def plan_actions(
+    scores: pd.DataFrame,
+    inputs: ReengagementInputs,
+    config: PolicyConfig,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """The `ml.reengagement_actions` rows for this snapshot's scores (`plan_reengagement`),
+    with stable column types so later snapshots append to the same table."""
+    contacts = inputs.contact_history
+    if contacts is None:
+        # unknown fatigue and opt-outs: treat every user as unreachable rather than risk it
+        contacts = pd.DataFrame(
+            {
+                "user_id": scores["user_id"],
+                "contacts_7d": 0,
+                "contacts_30d": 0,
+                "email_opt_out": True,
+                "push_opt_out": True,
+                "all_opt_out": True,
+            }
+        )
+    plan = plan_reengagement(
+        scores,
+        inputs.segments,
+        contacts,
+        inputs.hour_profile,
+        inputs.nudge_log,
+        inputs.recommendations,
+        config,
+        now,
+    )
+    if inputs.contact_history is None and len(plan):
+        plan["reason"] = plan["reason"] + f" ({CONTACTS_MART} not built: contact rules unknown)"
+    plan["segment"] = pd.to_numeric(plan["segment"], errors="coerce").astype("Int64")
+    for col in _PLAN_TEXT:
+        plan[col] = plan[col].astype("string")
+    plan["send_at"] = pd.to_datetime(plan["send_at"], utc=True)
+    plan.insert(1, "snapshot_date", scores["snapshot_date"].iloc[0])
+    return plan
+
+
+def evaluate_plan(
+    scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
+) -> PolicyEvaluation | None:
+    """Offline value of the policy vs everyone / nobody on the randomized log, if there is one."""
+    if inputs.nudge_log is None or inputs.nudge_log.empty:
+        return None
+    try:
+        return evaluate_policy(inputs.nudge_log, scores, inputs.segments, config)
+    except PolicyInputError as exc:
+        inputs.notes.append(f"policy not evaluated: {exc}")
+        log.warning(inputs.notes[-1])
+        return None
+
+
+def publish_actions(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
+    """Replace this snapshot's plan, keep earlier ones (what was sent when, for fatigue audits)."""
+    snapshot = plan["snapshot_date"].iloc[0] if len(plan) else None
+    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+        if snapshot is None:
+            return 0
+        return publish_table(
+            settings.warehouse_path,
+            "reengagement_actions",
+            plan,
+            lineage,
+            replace_where={"snapshot_date": snapshot},
+        )
+
+
+def reengagement_markdown(
+    plan: pd.DataFrame, evaluation: PolicyEvaluation | None, notes: list[str]
+) -> str:
+    """Actions chosen, and the offline evaluation table when there is a log."""
+    counts = plan["action"].value_counts().to_dict() if len(plan) else {}
+    lines = [
+        "## Re-engagement",
+        "",
+        f"{len(plan):,} at-risk users: "
+        + (", ".join(f"{a} {n:,}" for a, n in sorted(counts.items())) or "none"),
+    ]
+    if evaluation is not None:
+        lines += ["", "Offline evaluation on the randomized nudge log (SNIPS, cross-fitted):", ""]
+        table = evaluation.table
+        cols = [c for c in table.columns if not c.endswith(("_low", "_high"))][:8]
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in table[cols].itertuples(index=False):
+            lines.append(
+                "| "
+                + " | ".join(f"{v:.4g}" if isinstance(v, float) else _md_cell(v) for v in r)
+                + " |"
+            )
+        lines.append(
+            f"\nBeats nobody: {evaluation.beats_nobody}; beats everyone "
+            f"({evaluation.everyone_action}): {evaluation.beats_everyone}."
+        )
+    for note in notes:
+        lines += ["", f"> {_md_cell(note)}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
 # Prefect wiring: segments
 # --------------------------------------------------------------------------------------------
 
@@ -1025,6 +1223,34 @@ def publish_churn_task(settings: Settings, scores: pd.DataFrame, lineage: Publis
     return publish_churn_scores(settings, scores, lineage)
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def load_reengagement_inputs_task(settings: Settings) -> ReengagementInputs:
+    """Read segments, contact history, viewing hours, the nudge log and recommendations."""
+    return load_reengagement_inputs(settings)
+
+
+@task(cache_policy=NO_CACHE)
+def plan_actions_task(
+    scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
+) -> pd.DataFrame:
+    """One action (or none, with the reason) per at-risk user, under the fatigue rules."""
+    return plan_actions(scores, inputs, config)
+
+
+@task(cache_policy=NO_CACHE)
+def evaluate_plan_task(
+    scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
+) -> PolicyEvaluation | None:
+    """IPS estimate of the policy vs nudging everyone / nobody on the randomized log."""
+    return evaluate_plan(scores, inputs, config)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def publish_actions_task(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
+    """Publish this snapshot's ml.reengagement_actions (earlier snapshots kept)."""
+    return publish_actions(settings, plan, lineage)
+
+
 @flow(name="churn", log_prints=True)
 def churn_flow(params: ChurnParams | None = None) -> dict[str, Any]:
     """Fit and gate the churn model; score the current users with the champion and publish."""
@@ -1063,9 +1289,26 @@ def churn_flow(params: ChurnParams | None = None) -> dict[str, Any]:
         "snapshot_date": str(scores["snapshot_date"].iloc[0]),
         "mean_probability": float(scores["churn_probability"].mean()),
     }
-    create_markdown_artifact(
-        key="tastemaker-churn", markdown=churn_markdown(result, run), description="churn risk"
-    )
+    markdown = churn_markdown(result, run)
+    if params.reengagement:
+        config = policy_config(settings)
+        reinputs = load_reengagement_inputs_task(settings)
+        plan = plan_actions_task(scores, reinputs, config)
+        evaluation = (
+            evaluate_plan_task(scores, reinputs, config) if params.evaluate_policy else None
+        )
+        published = publish_actions_task(settings, plan, lineage)
+        for note in reinputs.notes:
+            logger.warning("re-engagement: %s", note)
+        result["reengagement"] = {
+            "at_risk": len(plan),
+            "published": published,
+            "actions": {str(k): int(v) for k, v in plan["action"].value_counts().items()},
+            "evaluation": evaluation.to_dict() if evaluation is not None else None,
+            "notes": list(reinputs.notes),
+        }
+        markdown += "\n\n" + reengagement_markdown(plan, evaluation, reinputs.notes)
+    create_markdown_artifact(key="tastemaker-churn", markdown=markdown, description="churn risk")
     return result
 
 

@@ -1,0 +1,113 @@
+"""Audience commands: `segments [--json]` and `churn [--json] [--top N]`.
+
+Both read what the audience flows published (`ml.segment_profiles`, `ml.churn_scores`); they
+never fit anything, so they answer in a second. Module-level imports stay light (typer only).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli_support import JsonOpt
+from flows.cli_support import emit_json as _emit_json
+from flows.cli_support import fail as _fail
+from flows.cli_support import load_settings as _settings
+
+NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
+
+
+def _read(table: str) -> Any:
+    """`ml.<table>` as a frame, or a one-line error when there is no warehouse or no table."""
+    from flows.tasks.lock import WarehouseBusyError, warehouse_lock
+    from flows.tasks.publish import read_table
+
+    settings = _settings()
+    if not settings.warehouse_path.is_file():
+        _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
+    try:
+        with warehouse_lock(settings.lock_path, timeout_s=60):
+            frame = read_table(settings.warehouse_path, table)
+    except WarehouseBusyError as exc:
+        _fail(str(exc))
+    if frame is None:
+        _fail(NOT_PUBLISHED.format(table=f"ml.{table}"))
+    return frame
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """JSON-able rows (NaN → null, dates and timestamps → ISO text)."""
+    import json
+
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def segments(as_json: JsonOpt = False) -> None:
+    """The viewer segments: name, size, share and what sets each apart (ml.segment_profiles)."""
+    import json
+
+    frame = _read("segment_profiles")
+    frame = frame.sort_values("segment_id", key=lambda s: s.where(s >= 0, 10**9), kind="stable")
+    if as_json:
+        rows = _records(frame)
+        for row in rows:
+            raw = row.pop("top_features_json", None)
+            row["top_features"] = json.loads(raw) if raw else []
+        _emit_json(
+            {
+                "model_version": frame["model_version"].iloc[0] if len(frame) else None,
+                "snapshot_date": str(frame["snapshot_date"].iloc[0]) if len(frame) else None,
+                "segments": rows,
+            }
+        )
+        return
+    if frame.empty:
+        typer.echo("no segments published")
+        return
+    first = frame.iloc[0]
+    typer.echo(
+        f"segments by {first['model_version']} (snapshot {first['snapshot_date']:%Y-%m-%d}, "
+        f"{int(frame['size'].sum()):,} users)"
+    )
+    typer.echo(f"{'id':>3}  {'users':>6} {'share':>6}  segment")
+    for r in frame.itertuples():
+        typer.echo(f"{r.segment_id:>3}  {r.size:>6,} {r.share:>6.1%}  {r.segment_name}")
+        if r.top_features:
+            typer.echo(f"{'':>19}{r.top_features}")
+
+
+def churn(
+    top: Annotated[int, typer.Option("--top", min=1, help="How many users to list.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """The highest-risk users of the latest churn scores, with the reasons (ml.churn_scores)."""
+    frame = _read("churn_scores")
+    if frame.empty:
+        _fail(NOT_PUBLISHED.format(table="ml.churn_scores (no rows)"))
+    latest = frame["snapshot_date"].max()
+    now = frame[frame["snapshot_date"] == latest]
+    ranked = now.sort_values(["churn_probability", "user_id"], ascending=[False, True]).head(top)
+    cols = ["user_id", "churn_probability", "top_reasons", "model_version"]
+    summary = {
+        "snapshot_date": str(latest)[:10],
+        "users_scored": len(now),
+        "mean_probability": float(now["churn_probability"].mean()),
+        "snapshots_kept": int(frame["snapshot_date"].nunique()),
+    }
+    if as_json:
+        _emit_json({**summary, "top": _records(ranked[cols])})
+        return
+    typer.echo(
+        f"churn risk on {summary['snapshot_date']}: {summary['users_scored']:,} users scored, "
+        f"mean {summary['mean_probability']:.1%} ({summary['snapshots_kept']} snapshot(s) kept)"
+    )
+    typer.echo(f"{'user':<12} {'risk':>6}  reasons")
+    for r in ranked.itertuples():
+        typer.echo(f"{r.user_id!s:<12} {r.churn_probability:>6.1%}  {r.top_reasons or '-'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `segments` and `churn` to the main CLI."""
+    app.command("segments")(segments)
+    app.command("churn")(churn)
