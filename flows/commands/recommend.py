@@ -1,4 +1,5 @@
-"""Recommendation commands: `datasets`, `evaluate recommender`, `similar`, `recommend`.
+"""Recommendation commands: `datasets`, `evaluate recommender`, `similar`, `recommend`,
+`train recommender`.
 
 Module-level imports stay light (typer only) so `tastemaker --help` is fast; pandas, Surprise
 and scikit-learn are imported inside the commands.
@@ -107,13 +108,17 @@ def datasets_fetch(
 
 # --- evaluate recommender ---------------------------------------------------------------
 
-EVAL_DATASETS = ("movielens-100k", "movielens-latest-small", "movielens-1m")
+EVAL_DATASETS = ("movielens-100k", "movielens-latest-small", "movielens-1m", "synthetic")
 SHOWN = ("ndcg_at_k", "map", "precision_at_k", "recall_at_k", "coverage", "novelty", "arp")
 
 
 def evaluate_recommender(
     dataset: Annotated[
-        str, typer.Option(help="movielens-100k | movielens-latest-small | movielens-1m")
+        str,
+        typer.Option(
+            help="movielens-100k | movielens-latest-small | movielens-1m | synthetic (the "
+            "configured home's warehouse, temporal split)"
+        ),
     ] = "movielens-100k",
     protocol: Annotated[str, typer.Option(help="all | ranking | rating")] = "all",
     k: Annotated[int, typer.Option(help="List length for the ranking metrics.")] = 10,
@@ -123,11 +128,20 @@ def evaluate_recommender(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated subset of model names.")
     ] = None,
+    holdout_days: Annotated[
+        int, typer.Option(min=1, help="synthetic: the last N days of history are the test period.")
+    ] = 28,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offline evaluation: ranking (MS Recommenders protocol) and rating (Surprise 5-fold)."""
+    """Offline evaluation: ranking (MS Recommenders protocol) and rating (Surprise 5-fold) on
+    MovieLens; on `synthetic`, Top Picks vs popularity and random on a temporal split of the
+    configured home's warehouse (train before a cut date, test after)."""
     if dataset not in EVAL_DATASETS:
         _fail(f"unknown data set {dataset!r}; choose from {', '.join(EVAL_DATASETS)}")
+    if dataset == "synthetic":
+        result = _evaluate_synthetic(k, holdout_days, models)
+        _print_evaluation(dataset, result, as_json)
+        return
     if protocol not in ("all", "ranking", "rating"):
         _fail("--protocol must be all, ranking or rating")
     if split_by not in ("user", "item"):
@@ -148,6 +162,36 @@ def evaluate_recommender(
         )
     except DatasetNotFound as exc:
         _fail(str(exc), EXIT_FAILED)
+    _print_evaluation(dataset, result, as_json)
+
+
+def _evaluate_synthetic(k: int, holdout_days: int, models: str | None) -> dict:
+    """The temporal evaluation on the configured home's warehouse (see ml/recommend/synthetic)."""
+    from flows.recommend import MissingMarts, read_marts
+    from flows.tasks.lock import WarehouseBusyError
+    from ml.recommend.interactions import InteractionsError
+    from ml.recommend.synthetic import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
+
+    chosen = [m.strip() for m in models.split(",")] if models else None
+    unknown = sorted(set(chosen or []) - {*TOP_PICKS_MODELS, "random"})
+    if unknown:
+        _fail(f"unknown model(s) {unknown}; choose from {', '.join(TOP_PICKS_MODELS)}, random")
+    settings = _settings()
+    try:
+        marts = read_marts(settings)
+    except MissingMarts as exc:
+        _fail(str(exc))
+    except WarehouseBusyError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    try:
+        return evaluate_temporal(
+            marts.interactions, marts.title_features, holdout_days=holdout_days, k=k, models=chosen
+        )
+    except (NotEnoughData, InteractionsError) as exc:
+        _fail(str(exc), EXIT_FAILED)
+
+
+def _print_evaluation(dataset: str, result: dict, as_json: bool) -> None:
     if as_json:
         _emit_json(result)
         return
@@ -198,6 +242,98 @@ def similar(
         typer.echo(f"{rank:>3}. {row.title}  ({row.score:.3f})")
 
 
+# --- recommend / train recommender -------------------------------------------------------
+
+MAX_USER_ID = 128
+
+
+def recommend(
+    user_id: Annotated[
+        str,
+        typer.Argument(
+            help="A user id from the warehouse (e.g. u000042). An id without a published "
+            "homepage (unknown, or signed up since the last build) gets the homepage for new "
+            "visitors: popular, trending and new titles, with a note saying so."
+        ),
+    ],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a homepage preview (HTML) here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """That user's homepage rows from `ml.recommendations` (published by the recommender flow).
+
+    Unknown users see the cold-start homepage rather than an error: a viewer who signed up
+    after the nightly build is real and deserves a homepage; the note (stderr, and `shown_as`
+    / `known_user` in --json) makes a mistyped id visible.
+    """
+    uid = user_id.strip()
+    if not uid or len(uid) > MAX_USER_ID or not uid.isprintable():
+        _fail(f"bad user id {user_id!r}: expected a printable id of 1-{MAX_USER_ID} characters")
+    from flows.recommend import MissingMarts, NoRecommendations, homepage_html, load_homepage
+    from flows.tasks.lock import WarehouseBusyError
+
+    settings = _settings()
+    try:
+        page = load_homepage(settings, uid)
+    except (MissingMarts, NoRecommendations) as exc:
+        _fail(str(exc))
+    except WarehouseBusyError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    if html is not None:
+        try:
+            html.parent.mkdir(parents=True, exist_ok=True)
+            html.write_text(homepage_html(page), encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {html}: {exc}")
+    if page["shown_as"] != uid:
+        why = "a known user without a homepage yet" if page["known_user"] else "not a known user"
+        typer.echo(f"note: {uid} is {why}: showing the homepage for new visitors", err=True)
+    if as_json:
+        _emit_json(page)
+        return
+    typer.echo(f"Homepage for {uid} (model {page['model_version']})")
+    for row in page["rows"]:
+        typer.echo(f"\n{row['position']}. {row['row_title']}")
+        for t in row["titles"]:
+            typer.echo(f"   {t['rank']:>2}. {t['title']}  ({t['score']:.3f})")
+    if html is not None:
+        typer.echo(f"\npreview: {html}")
+
+
+def train_recommender(
+    model: Annotated[str, typer.Option(help="ease | item_knn | blend | popularity")] = "ease",
+    k: Annotated[int, typer.Option(min=1, max=50, help="Titles per row.")] = 10,
+    holdout_days: Annotated[int, typer.Option(min=1, help="Temporal holdout length.")] = 28,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the recommender flow: evaluate, fit, register, publish every homepage."""
+    from pydantic import ValidationError
+
+    from flows.cli import _run_flow
+    from flows.recommend import RecommendParams, recommend_flow
+
+    try:
+        params = RecommendParams(model=model, k=k, holdout_days=holdout_days)
+    except ValidationError as exc:
+        _fail(f"--{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}")
+    _settings()
+    result = _run_flow(recommend_flow, params)
+    if as_json:
+        _emit_json({k: v for k, v in result.items() if k != "evaluation"})
+        return
+    m = result["metrics"]
+    typer.echo(
+        f"{result['candidate']}: nDCG@10 {m['ndcg_at_10']:.4f} (popularity "
+        f"{m['popularity_ndcg_at_10']:.4f}, random {m['random_ndcg_at_10']:.4f}); "
+        f"{'promoted' if result['promoted'] else 'not promoted'}: {result['decision']['reason']}"
+    )
+    typer.echo(
+        f"published {result['rows_published']:,} rows for {result['users']:,} users "
+        f"with {result['champion']}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the recommendation commands to the main app."""
     datasets = _group(app, "datasets", "Public data sets: list, fetch.")
@@ -206,3 +342,6 @@ def register(app: typer.Typer) -> None:
     evaluate = _group(app, "evaluate", "Offline evaluation of models.")
     evaluate.command("recommender")(evaluate_recommender)
     app.command("similar")(similar)
+    app.command("recommend")(recommend)
+    train = _group(app, "train", "Train models and publish their outputs.")
+    train.command("recommender")(train_recommender)
