@@ -1,0 +1,324 @@
+"""The audience flows on a tiny world: tables published with lineage, a second run records
+segment migration and keeps churn-score history, bad inputs fail with clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.audience.helpers import planted_users
+
+
+def _clone_home(built, home: Path) -> Path:
+    """A writable copy of a session warehouse (the fixture's own must stay untouched)."""
+    (home / "dbt" / "target").mkdir(parents=True)
+    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
+    shutil.copyfile(
+        built.settings.home_dir / "dbt" / "target" / "manifest.json",
+        home / "dbt" / "target" / "manifest.json",
+    )
+    return home
+
+
+def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for schema, kind in con.execute(
+        "select table_schema, table_type from information_schema.tables where table_name = ?",
+        [name],
+    ).fetchall():
+        con.execute(f'drop {"view" if kind == "VIEW" else "table"} "{schema}"."{name}"')
+
+
+def _fast_params():
+    from flows.audience import AudienceParams, ChurnParams, SegmentsParams
+
+    return AudienceParams(
+        segments=SegmentsParams(
+            k_min=3, k_max=8, n_init=3, bootstrap_resamples=3, stability_tolerance=1.0
+        ),
+        churn=ChurnParams(C=0.1, driver_repeats=2, auc_tolerance=1.0),
+    )
+
+
+@pytest.mark.slow
+def test_two_runs_publish_migrate_and_keep_history(
+    prefect_harness, tiny_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from typer.testing import CliRunner
+
+    from flows.audience import audience_flow
+    from flows.cli import app
+    from flows.tasks.dbtrun import manifest_sha256
+    from ml.registry import ModelRegistry
+
+    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    monkeypatch.setenv("TASTEMAKER_HOME", str(home))
+    db = home / "warehouse.duckdb"
+    con = duckdb.connect(str(db))
+    _drop_relation(con, "churn_scoring_set")  # run 1 falls back to churn_training_set
+    n_users = con.execute("select count(*) from user_features").fetchone()[0]
+    dates = [r[0] for r in con.execute(
+        "select distinct snapshot_date from churn_training_set order by 1"
+    ).fetchall()]  # fmt: skip
+    con.close()
+    manifest = manifest_sha256(home / "dbt" / "target")
+
+    first = audience_flow(_fast_params())
+    seg1, churn1 = first["segments"], first["churn"]
+    assert seg1["model_version"] == seg1["candidate"] and seg1["promotion"]["promoted"]
+    assert seg1["migration"] is None  # nothing was published before
+    assert churn1["scoring_source"].startswith("churn_training_set")
+    assert any("churn_scoring_set" in note for note in churn1["notes"])
+    assert churn1["snapshot_date"] == str(dates[-1])
+
+    # the same data, but a feature nobody varies, and a scoring mart for an earlier snapshot
+    con = duckdb.connect(str(db))
+    con.execute("update user_features set device_share_tablet = 0")
+    con.execute(
+        "create table main.churn_scoring_set as select * exclude (churned_30d) "
+        "from churn_training_set where snapshot_date = ?",
+        [dates[-2]],
+    )
+    con.close()
+    second = audience_flow(_fast_params())
+    seg2, churn2 = second["segments"], second["churn"]
+    assert seg2["model_version"] != seg1["model_version"]
+    assert churn2["scoring_source"] == "churn_scoring_set"
+
+    con = duckdb.connect(str(db))
+    try:
+        segs = con.execute("select * from ml.user_segments").df()
+        profiles = con.execute("select * from ml.segment_profiles").df()
+        moves = con.execute("select * from ml.segment_migrations").df()
+        scores = con.execute("select * from ml.churn_scores").df()
+    finally:
+        con.close()
+
+    # lineage on every published row
+    for frame, version in ((segs, seg2["model_version"]), (scores, None)):
+        assert frame["run_id"].notna().all() and frame["published_at"].notna().all()
+        assert (frame["dbt_manifest_sha256"] == manifest).all()
+        if version:
+            assert (frame["model_version"] == version).all()
+    assert len(segs) == n_users and segs["user_id"].is_unique
+    seg_rows = segs[segs["segment_id"] >= 0]
+    assert (seg_rows["distance_to_center"] >= 0).all()
+    assert profiles["size"].sum() == n_users
+    assert profiles["share"].sum() == pytest.approx(1.0)
+    assert -1 in set(profiles["segment_id"]) or (segs["segment_id"] >= 0).all()
+    assert profiles.loc[profiles["segment_id"] >= 0, "top_features"].str.len().gt(0).all()
+
+    # migration from run 1's model to run 2's: every user accounted for, ids aligned
+    assert set(moves["from_model_version"]) == {seg1["model_version"]}
+    assert set(moves["model_version"]) == {seg2["model_version"]}
+    assert moves["users"].sum() == n_users
+    stayed = moves.loc[moves["from_segment"] == moves["to_segment"], "users"].sum()
+    assert stayed / n_users > 0.7, moves  # aligned ids: most people keep their segment id
+    assert seg2["migration"]["stayed"] == stayed
+
+    # churn history: both snapshots kept, each with the run that wrote it
+    assert sorted(scores["snapshot_date"].astype(str).unique()) == sorted(
+        [str(dates[-2]), str(dates[-1])]
+    )
+    assert scores.groupby("snapshot_date")["run_id"].nunique().eq(1).all()
+    assert scores["run_id"].nunique() == 2
+    assert scores["churn_probability"].between(0, 1).all()
+
+    # registry: versions with metrics, plots beside the model, checksums still verify
+    registry = ModelRegistry(home / "artifacts")
+    meta = registry.verify("segmenter", seg2["candidate"].split(":", 1)[1])
+    assert {"silhouette", "bootstrap_ari", "k"} <= set(meta.metrics)
+    assert meta.manifest_sha256 == manifest and meta.run_id == seg2["run_id"]
+    assert meta.row_counts["users"] == n_users
+    for plot in seg2["plots"]:
+        assert Path(plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert Path(plot).parent.parent == registry.version_dir("segmenter", meta.version)
+    churn_meta = registry.metadata("churn")
+    assert churn_meta.holdout_id and 0.5 < churn_meta.metrics["roc_auc"] <= 1.0
+    evaluation = json.loads(
+        (registry.version_dir("churn", churn_meta.version) / "evaluation.json").read_text()
+    )
+    assert evaluation["drivers"] and evaluation["metrics"]["calibration"]
+
+    # re-engagement: published when planned, never a nudge to someone who opted out
+    con = duckdb.connect(str(db))
+    try:
+        has = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ml' "
+            "and table_name = 'reengagement_actions'"
+        ).fetchone()[0]
+        if has:
+            actions = con.execute("select * from ml.reengagement_actions").df()
+            contacts = None
+            if con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_name = 'user_contact_history'"
+            ).fetchone()[0]:
+                contacts = con.execute("select * from user_contact_history").df()
+    finally:
+        con.close()
+    assert "reengagement" in churn2
+    if has and len(actions):
+        nudged = actions[actions["action"] != "none"]
+        if contacts is None:
+            assert nudged.empty  # contact rules unknown: nobody is contacted
+        else:
+            opted = set(contacts.loc[contacts["all_opt_out"].fillna(False), "user_id"])
+            assert not (set(nudged["user_id"]) & opted)
+
+    # Prefect artifacts: one markdown per flow, with the profiles and the metrics
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["tastemaker-segments", "tastemaker-churn"])
+            )
+        )
+    texts = {a.key: str(a.data) for a in arts}
+    assert profiles["segment_name"].iloc[0] in texts["tastemaker-segments"]
+    assert "ROC-AUC" in texts["tastemaker-churn"] and "Calibration" in texts["tastemaker-churn"]
+
+    # the CLI reads what was published
+    runner = CliRunner()
+    result = runner.invoke(app, ["segments", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["model_version"] == seg2["model_version"]
+    assert {s["segment_name"] for s in data["segments"]} == set(profiles["segment_name"])
+    result = runner.invoke(app, ["churn", "--json", "--top", "5"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["snapshot_date"] == str(dates[-1]) and len(data["top"]) == 5
+    assert data["snapshots_kept"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Plain functions: fast, no Prefect
+# --------------------------------------------------------------------------------------------
+
+
+def _params(**kw):
+    from flows.audience import SegmentsParams
+
+    return SegmentsParams(**{"k_min": 4, "k_max": 4, "n_init": 3, **kw})
+
+
+def test_empty_segment_and_constant_feature_give_rows_not_crashes() -> None:
+    from flows.audience import fit_segmenter, segment_tables
+
+    users, _ = planted_users(n_per=40)  # genre_share_other is 0 for everyone
+    seg = fit_segmenter(users, _params())
+    first = users[seg.labels_ == 0]["user_id"]
+    rest = users[~users["user_id"].isin(first)].reset_index(drop=True)
+    tables = segment_tables(seg, rest, pd.Timestamp("2026-05-01").date())
+    prof = tables.profiles.set_index("segment_id")
+    assert prof.loc[0, "size"] == 0 and "no members" in prof.loc[0, "segment_name"]
+    assert prof["size"].sum() == len(rest)
+    assert "genre_share_other" not in " ".join(prof["top_features"])  # constant: no signal
+    assert not tables.long_profiles["z"].isna().any()
+    assert tables.assignments["segment_id"].ne(0).all()
+
+
+def test_too_new_users_are_a_named_group_with_no_distance() -> None:
+    from flows.audience import fit_segmenter, segment_tables
+
+    users, _ = planted_users(n_per=30)
+    users.loc[:4, "views_total"] = 1
+    seg = fit_segmenter(users, _params())
+    tables = segment_tables(seg, users, pd.Timestamp("2026-05-01").date())
+    new = tables.assignments[tables.assignments["segment_id"] == -1]
+    assert len(new) == 5 and new["distance_to_center"].isna().all()
+    assert new["segment_name"].eq("Too new to tell").all()
+
+
+def test_ids_follow_the_previous_model_and_migration_counts_everyone() -> None:
+    from flows.audience import (
+        align_to_previous,
+        fit_segmenter,
+        migration_table,
+        segment_ids,
+        segment_tables,
+    )
+
+    users, _ = planted_users(n_per=40)
+    old = fit_segmenter(users, _params(random_state=1))
+    old.segment_ids_ = np.array([10, 11, 12, 13])  # ids an earlier alignment handed out
+    new = fit_segmenter(users, _params(random_state=7))
+    new.segment_ids_ = np.array(
+        [align_to_previous(new, old)[r] for r in range(new.kmeans_.n_clusters)]
+    )
+    assert set(segment_ids(new).values()) == {10, 11, 12, 13}
+    day = pd.Timestamp("2026-05-01").date()
+    before = segment_tables(old, users, day).assignments.assign(model_version="segmenter:a")
+    after = segment_tables(new, users.iloc[5:], day).assignments
+    assert (before["segment_id"].to_numpy()[5:] == after["segment_id"].to_numpy()).all()
+    moves = migration_table(before, after, "segmenter:b")
+    assert moves["users"].sum() == len(users)
+    assert moves.loc[moves["to_segment"] == -2, "users"].sum() == 5  # left
+    assert set(moves["from_model_version"]) == {"segmenter:a"}
+    assert migration_table(None, after, "segmenter:b") is None
+
+
+def test_missing_or_bad_marts_are_clear_errors(tmp_path: Path) -> None:
+    from flows.audience import AudienceDataError, load_churn_inputs, load_segment_inputs
+    from flows.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    with pytest.raises(FileNotFoundError, match="no warehouse"):
+        load_segment_inputs(settings)
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("create table other (x int)")
+    con.close()
+    with pytest.raises(AudienceDataError, match="'user_features' does not exist"):
+        load_segment_inputs(settings)
+    with pytest.raises(AudienceDataError, match="'churn_training_set' does not exist"):
+        load_churn_inputs(settings)
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("create table user_features (user_id varchar, snapshot_date date)")
+    con.execute("create table churn_training_set (user_id varchar, snapshot_date date, x int)")
+    con.execute("insert into churn_training_set values ('u1', '2026-01-01', 1)")
+    con.close()
+    with pytest.raises(AudienceDataError, match="'user_features' is empty"):
+        load_segment_inputs(settings)
+    with pytest.raises(AudienceDataError, match="lacks the column 'churned_30d'"):
+        load_churn_inputs(settings)
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("insert into user_features values ('u7', '2026-01-01'), ('u7', '2026-01-01')")
+    con.close()
+    with pytest.raises(AudienceDataError, match="user_id 'u7' more than once"):
+        load_segment_inputs(settings)
+
+
+def test_scoring_mart_missing_features_is_named(tmp_path: Path) -> None:
+    from flows.audience import AudienceDataError, load_churn_inputs
+    from flows.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    settings.home_dir.mkdir(parents=True)
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute(
+        "create table churn_training_set as select 'u1' as user_id, date '2026-01-01' as "
+        "snapshot_date, 3 as views_28d, 0.5 as engagement_trend, 0 as churned_30d"
+    )
+    con.execute(
+        "create table churn_scoring_set as select 'u1' as user_id, date '2026-02-01' as "
+        "snapshot_date, 3 as views_28d"
+    )
+    con.close()
+    with pytest.raises(AudienceDataError, match=r"lacks the feature columns \['engagement_trend'"):
+        load_churn_inputs(settings)
+
+
+def test_k_range_must_be_ordered() -> None:
+    from flows.audience import fit_segmenter
+
+    users, _ = planted_users(n_per=10)
+    with pytest.raises(ValueError, match="k_max"):
+        fit_segmenter(users, _params(k_min=5, k_max=4))
