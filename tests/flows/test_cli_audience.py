@@ -1,0 +1,130 @@
+"""`tastemaker segments` and `tastemaker churn`: read the published ml tables, text and --json,
+one-line errors before anything is published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.audience.helpers import planted_users
+
+runner = CliRunner()
+LINEAGE_ARGS = ("run-1", "segmenter:v1", "abc123")
+
+
+@pytest.fixture
+def warehouse(tm_home: Path) -> Path:
+    """An empty warehouse file in a fresh home."""
+    tm_home.mkdir(parents=True)
+    db = tm_home / "warehouse.duckdb"
+    duckdb.connect(str(db)).close()
+    return db
+
+
+def _publish_segments(db: Path) -> pd.DataFrame:
+    from flows.audience import SegmentsParams, fit_segmenter, segment_tables
+    from flows.tasks.publish import PublishLineage, publish_table
+
+    users, _ = planted_users(n_per=25)
+    users.loc[:2, "views_total"] = 0  # three users too new to tell
+    seg = fit_segmenter(users, SegmentsParams(k_min=4, k_max=4, n_init=2))
+    tables = segment_tables(seg, users, dt.date(2026, 5, 1))
+    publish_table(db, "segment_profiles", tables.profiles, PublishLineage(*LINEAGE_ARGS))
+    return tables.profiles
+
+
+def _publish_scores(db: Path) -> None:
+    from flows.tasks.publish import PublishLineage, publish_table
+
+    for day, probs in (
+        (dt.date(2026, 3, 1), [0.9, 0.1, 0.2]),
+        (dt.date(2026, 4, 1), [0.3, 0.8, 0.05]),
+    ):
+        frame = pd.DataFrame(
+            {
+                "user_id": ["u1", "u2", "u3"],
+                "snapshot_date": day,
+                "churn_probability": probs,
+                "top_reasons": ["days_since_last_view = 30 (typical 2; +0.20)", "", "x = 1"],
+                "model_version": "churn:v1",
+            }
+        )
+        publish_table(
+            db, "churn_scores", frame, PublishLineage("r", "churn:v1", None), {"snapshot_date": day}
+        )
+
+
+@pytest.mark.parametrize("command", ["segments", "churn"])
+def test_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "--json" in result.output
+
+
+@pytest.mark.parametrize("command", ["segments", "churn"])
+def test_no_warehouse_is_one_line(tm_home: Path, command: str) -> None:
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 2
+    assert "no warehouse" in result.output and "tastemaker run" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "table"), [("segments", "segment_profiles"), ("churn", "churn_scores")]
+)
+def test_not_published_yet_is_one_line(warehouse: Path, command: str, table: str) -> None:
+    result = runner.invoke(app, [command, "--json"])
+    assert result.exit_code == 2, result.output
+    assert f"ml.{table} has not been published yet: run `tastemaker run` first" in result.output
+    assert result.stdout.strip() == ""  # nothing half-printed on stdout
+
+
+def test_segments_text_and_json(warehouse: Path) -> None:
+    profiles = _publish_segments(warehouse)
+    result = runner.invoke(app, ["segments"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "segmenter:v1" in lines[0] and "100 users" in lines[0]
+    names = [n for n in profiles["segment_name"]]
+    positions = [result.stdout.index(n) for n in names]
+    assert positions == sorted(positions)  # ids in order, "Too new to tell" (-1) last
+    assert names[-1] == "Too new to tell"
+
+    result = runner.invoke(app, ["segments", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["model_version"] == "segmenter:v1"
+    segs = {s["segment_id"]: s for s in data["segments"]}
+    assert set(segs) == {0, 1, 2, 3, -1}
+    assert segs[-1]["size"] == 3 and segs[-1]["top_features"] == []
+    assert sum(s["size"] for s in segs.values()) == 100
+    top = segs[0]["top_features"][0]
+    assert {"feature", "lift", "z", "segment_mean", "population_mean"} <= set(top)
+    assert data["segments"][0]["run_id"] == "run-1"
+
+
+def test_churn_lists_latest_snapshot_highest_risk_first(warehouse: Path) -> None:
+    _publish_scores(warehouse)
+    result = runner.invoke(app, ["churn", "--top", "2"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "2026-04-01" in out and "2 snapshot(s) kept" in out
+    assert out.index("u2") < out.index("u1") and "u3" not in out.split("reasons", 1)[1]
+    assert "80.0%" in out
+
+    result = runner.invoke(app, ["churn", "--json", "--top", "5"])
+    data = json.loads(result.stdout)
+    assert data["snapshot_date"] == "2026-04-01" and data["users_scored"] == 3
+    assert [r["user_id"] for r in data["top"]] == ["u2", "u1", "u3"]
+    assert data["top"][1]["top_reasons"].startswith("days_since_last_view")
+
+
+def test_churn_top_must_be_positive(warehouse: Path) -> None:
+    result = runner.invoke(app, ["churn", "--top", "0"])
+    assert result.exit_code == 2
