@@ -46,9 +46,9 @@ LOGGING_PROPENSITY = {"none": 0.30, "email": 0.20, "push": 0.20, "discount": 0.1
 COSTS = {"none": 0.0, "email": 0.02, "push": 0.01, "discount": 5.16, "teaser": 0.02}
 VALUE_OF_RETAINED_MONTH = 15.49
 #: Cancel-logit increase of every contact (action other than none), whatever the archetype.
-ANNOYANCE = {"none": 0.0, "email": 0.10, "push": 0.15, "discount": 0.0, "teaser": 0.05}
+ANNOYANCE = {"none": 0.0, "email": 0.05, "push": 0.08, "discount": 0.0, "teaser": 0.03}
 #: Extra cancel logit per contact beyond the first within the 30 days before a hazard evaluation.
-FATIGUE = 0.30
+FATIGUE = 0.20
 EFFECT_DAYS = 30  # a nudge moves hazard evaluations in (sent day, sent day + 30]
 RETURN_DAYS = (1, 6)  # a responder's extra sitting is on one of these days after the nudge
 MIN_TENURE_DAYS = 14  # users signed up less than this long ago are not in campaigns
@@ -76,13 +76,13 @@ def _responses(**by_action: tuple[float, float]) -> dict[str, Response]:
 #: Who responds to what: push for late-night bingers and commuters, e-mail for families, teasers
 #: for drama and sci-fi/anime fans, discounts for casual dabblers, nothing for documentary learners.
 RESPONSES: dict[str, dict[str, Response]] = {
-    "late_night_binger": _responses(push=(0.50, -1.0), teaser=(0.25, -0.4)),
-    "family_weekend": _responses(email=(0.45, -0.9), discount=(0.15, -0.5), teaser=(0.15, -0.3)),
-    "primetime_drama": _responses(teaser=(0.50, -1.0), email=(0.20, -0.3)),
-    "commuter_comedy": _responses(push=(0.55, -1.0), discount=(0.10, -0.3)),
+    "late_night_binger": _responses(push=(0.55, -0.5), teaser=(0.25, -0.2)),
+    "family_weekend": _responses(email=(0.50, -0.5), discount=(0.15, -0.3), teaser=(0.15, -0.1)),
+    "primetime_drama": _responses(teaser=(0.55, -0.5), email=(0.20, -0.2)),
+    "commuter_comedy": _responses(push=(0.60, -0.5), discount=(0.10, -0.1)),
     "documentary_learner": _responses(),
-    "scifi_anime_binger": _responses(teaser=(0.45, -0.9), push=(0.15, -0.3)),
-    "casual_dabbler": _responses(discount=(0.40, -1.6), email=(0.10, -0.2)),
+    "scifi_anime_binger": _responses(teaser=(0.50, -0.5), push=(0.15, -0.2)),
+    "casual_dabbler": _responses(discount=(0.45, -0.8), email=(0.10, -0.1)),
 }
 assert set(RESPONSES) == {a.name for a in ARCHETYPES}
 
