@@ -64,6 +64,7 @@ def _bad_row(frame: pd.DataFrame, mask: pd.Series | np.ndarray, field: str, why:
     if mask.any():
         pos = int(np.flatnonzero(mask)[0])
         value = frame[field].iloc[pos]
+        value = value.item() if isinstance(value, np.generic) else value
         raise InteractionsError(
             f"{SOURCE}: row {pos} (user_id={frame['user_id'].iloc[pos]!r}, "
             f"title_id={frame['title_id'].iloc[pos]!r}) field {field!r}={value!r}: {why} "
