@@ -5,16 +5,22 @@ one of ``none, email, push, discount, teaser``:
 
     EV(a) = risk × response(segment, a) × value_of_retention − cost(a)        EV(none) = 0
 
-`response(segment, a)` is the *relative* reduction of P(cancel within 30 days) that action `a`
-causes in that segment (0.2 = one in five would-be cancellers stays), so risk × response is the
-probability that the nudge keeps this user, and × value is what that is worth.
+`response(segment, a)` is read as the share of would-be cancellers that action `a` keeps, so
+risk × response is the probability that the nudge keeps this user and × value is what that is
+worth. It is measured on one of two outcomes (`PolicyConfig.response_outcome`):
+- "cancelled_30d" (default): the relative reduction of P(cancel within 30 days), (rate_none −
+  rate_a) / rate_none — retention itself, but rare, so noisy on a small log;
+- "returned_7d": the absolute uplift of P(return within 7 days), rate_a − rate_none — a
+  surrogate (a viewer who comes back is one the nudge re-engaged), ten times more frequent, so
+  far better estimated per segment; it assumes a re-engaged at-risk user is a kept one.
 
 Response estimation (`estimate_responses`), from the randomized log of past nudges
 (`nudge_outcomes`, observed rows only):
 - per (segment, action) cell the cancel rate of the action arm and of the `none` arm are
   self-normalized inverse-propensity (Hajek) means, Σ y/p / Σ 1/p, which equal plain
   difference-in-means when the propensities are constant and stay unbiased when they vary;
-- raw response = (rate_none − rate_action) / rate_none, clipped to [−1, 1];
+- raw response = (rate_none − rate_a) / rate_none for cancels, rate_a − rate_none for returns,
+  clipped to [−1, 1];
 - shrinkage, two levels, pseudo-count form: with n = min(rows of the action arm, rows of the
   `none` arm) and k = `prior_strength`,
       pooled(a)        = w·raw_all_segments(a) + (1 − w)·prior(a),      w = n_all / (n_all + k)
@@ -28,10 +34,11 @@ the pooled responses; the reason says so.
 Fatigue and respect (`plan_reengagement`):
 - contact caps: a nudge is allowed only if contacts_7d + 1 ≤ max_contacts_7d and
   contacts_30d + 1 ≤ max_contacts_30d (the history from `user_contact_history`, plus this one);
-- opt-outs per channel: each action has channels in order of preference (`ACTION_CHANNELS`):
-  email → email; push → push; discount → email, else push (a code and its terms read best in an
-  e-mail); teaser → push, else email (one title fits a notification that opens it). An action is
-  possible only through a channel the user has not opted out of; `all` blocks every channel;
+- opt-outs per channel: each action has one channel (`ACTION_CHANNELS`, the same as the nudge
+  log's, so a response is never transferred to a channel it was not measured on): email → email;
+  push → push; discount → email (a code and its terms read best in an e-mail); teaser → push (one
+  title fits a notification that opens it). An action is possible only if the user has not opted
+  out of its channel; `all` blocks every channel;
 - quiet hours from the user's own viewing: the user's *usual hours* are their most-watched hours
   of the day, taken in order of share until they cover `usual_hours_coverage` of their views
   (ties: earlier hour first); every other hour is quiet. A message is sent at the first full hour
@@ -69,9 +76,10 @@ CHANNELS = ("email", "push")
 ACTION_CHANNELS: dict[str, tuple[str, ...]] = {
     "email": ("email",),
     "push": ("push",),
-    "discount": ("email", "push"),
-    "teaser": ("push", "email"),
+    "discount": ("email",),
+    "teaser": ("push",),
 }
+RESPONSE_OUTCOMES = ("cancelled_30d", "returned_7d")
 UNKNOWN_SEGMENT = "unknown"
 UNKNOWN_SEGMENT_NAME = "unknown segment"
 
@@ -108,8 +116,10 @@ class PolicyConfig:
             margin times the months it buys).
         cost_email, cost_push, cost_discount, cost_teaser: cost of one action (sending plus,
             for the discount, the revenue given away).
-        prior_email, prior_push, prior_discount, prior_teaser: relative reduction of the
-            30-day cancel probability assumed when the log says nothing.
+        response_outcome: "cancelled_30d" or "returned_7d": what a response is measured on
+            (module docstring).
+        prior_email, prior_push, prior_discount, prior_teaser: the response assumed when the
+            log says nothing (share of would-be cancellers kept).
         prior_strength: rows per arm at which a cell's estimate and its prior weigh equally.
         max_contacts_7d, max_contacts_30d: most contacts a user may receive in 7 / 30 days,
             this one included.
@@ -128,6 +138,7 @@ class PolicyConfig:
     cost_push: float = 0.02
     cost_discount: float = 5.0
     cost_teaser: float = 0.05
+    response_outcome: str = "cancelled_30d"
     prior_email: float = 0.03
     prior_push: float = 0.02
     prior_discount: float = 0.15
@@ -171,6 +182,8 @@ class PolicyConfig:
             bad("default_send_hour", "must be an hour 0-23")
         if self.eval_folds < 2:
             bad("eval_folds", "must be >= 2")
+        if self.response_outcome not in RESPONSE_OUTCOMES:
+            bad("response_outcome", f"must be one of {list(RESPONSE_OUTCOMES)}")
         if self.bootstrap < 0:
             bad("bootstrap", "must be >= 0")
 
@@ -317,7 +330,8 @@ class ResponseEstimates:
     """Shrunk responses per (segment, action) and per action over all segments.
 
     `cells`: segment_key, action, n, n_none, cancel_rate, none_cancel_rate, raw_response,
-    weight, pooled, response, return_uplift, source (log | pooled | prior).
+    weight, pooled, response, return_uplift, cancel_reduction (both raw, absolute, for
+    reading), source (log | pooled | prior).
     `pooled`: action, n, n_none, raw_response, weight, prior, response, source.
     """
 
@@ -360,9 +374,16 @@ def _arm_stats(group: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-def _raw_response(stats: dict[str, dict[str, float]], a: str) -> tuple[float, float]:
-    """(raw relative response, n) of action a vs none; NaN when undefined."""
+def _raw_response(
+    stats: dict[str, dict[str, float]], a: str, outcome: str = "cancelled_30d"
+) -> tuple[float, float]:
+    """(raw response, n) of action a vs none (module docstring); NaN when undefined."""
     n = min(stats[a]["n"], stats["none"]["n"])
+    if outcome == "returned_7d":
+        base, rate = stats["none"]["ret"], stats[a]["ret"]
+        if n == 0 or np.isnan(base) or np.isnan(rate):
+            return float("nan"), 0.0
+        return float(np.clip(rate - base, -1.0, 1.0)), n
     base = stats["none"]["cancel"]
     if n == 0 or not base > 0 or np.isnan(stats[a]["cancel"]):
         return float("nan"), 0.0
@@ -388,12 +409,20 @@ def estimate_responses(
     """
     config = config or PolicyConfig()
     lg = prepare_log(nudge_log)
+    if len(lg) and config.response_outcome == "returned_7d" and lg["returned_7d"].isna().all():
+        raise PolicyInputError(
+            "nudge_log.returned_7d is missing, but response_outcome = 'returned_7d' needs it"
+        )
     if len(lg):
         lg = _attach_segments(lg, segments)
     all_stats = _arm_stats(lg) if len(lg) else None
     pooled_rows = []
     for a in NUDGES:
-        raw, n = _raw_response(all_stats, a) if all_stats else (float("nan"), 0.0)
+        raw, n = (
+            _raw_response(all_stats, a, config.response_outcome)
+            if all_stats
+            else (float("nan"), 0.0)
+        )
         resp, w = _shrink(raw, n, config.prior(a), config.prior_strength)
         pooled_rows.append(
             {
@@ -414,7 +443,7 @@ def estimate_responses(
         for key, grp in lg.groupby("segment_key", sort=True):
             st = _arm_stats(grp)
             for a in NUDGES:
-                raw, n = _raw_response(st, a)
+                raw, n = _raw_response(st, a, config.response_outcome)
                 resp, w = _shrink(raw, n, float(pooled_by[a]), config.prior_strength)
                 cell_rows.append(
                     {
@@ -429,13 +458,16 @@ def estimate_responses(
                         "pooled": float(pooled_by[a]),
                         "response": resp,
                         "return_uplift": st[a]["ret"] - st["none"]["ret"],
+                        "cancel_reduction": st["none"]["cancel"] - st[a]["cancel"],
                         "source": "log" if w > 0 else "pooled",
                     }
                 )
     cells = pd.DataFrame(
         cell_rows,
         columns=["segment_key", "action", "n", "n_none", "cancel_rate", "none_cancel_rate",
-                 "raw_response", "weight", "pooled", "response", "return_uplift", "source"],
+                 "raw_response", "weight", "pooled", "response", "return_uplift",
+                 "cancel_reduction",
+                 "source"],
     )  # fmt: skip
     return ResponseEstimates(cells=cells, pooled=pooled)
 
@@ -711,9 +743,8 @@ def plan_reengagement(
     wants = np.flatnonzero(best == jd)
     budget_cut = np.zeros(n, dtype=bool)
     cost_d = config.cost_discount
-    max_discounts = (
-        len(wants) if cost_d <= 0 else int(np.floor(config.discount_budget / cost_d + 1e-9))
-    )
+    affordable = np.inf if cost_d <= 0 else np.floor(config.discount_budget / cost_d + 1e-9)
+    max_discounts = int(min(len(wants), affordable))
     if len(wants) > max_discounts:
         gain = ev[wants, jd] - ev[wants, alt[wants]]
         order = np.lexsort((df["user_id"].to_numpy()[wants].astype(str), -gain))

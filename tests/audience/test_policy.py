@@ -204,8 +204,10 @@ def test_teaser_names_the_first_title_without_control_characters() -> None:
 
 def test_opt_outs_move_or_block_the_channel() -> None:
     cfg = PolicyConfig(prior_discount=0.9, cost_discount=1.0)
+    plan = plan_reengagement(**one_user(), config=cfg, now=NOW)
+    assert (plan.iloc[0].action, plan.iloc[0].channel) == ("discount", "email")
     plan = plan_reengagement(**one_user(email_opt_out=True), config=cfg, now=NOW)
-    assert (plan.iloc[0].action, plan.iloc[0].channel) == ("discount", "push")
+    assert plan.iloc[0].channel == "push" and plan.iloc[0].action in ("push", "teaser")
     plan = plan_reengagement(**one_user(all_opt_out=True), config=cfg, now=NOW)
     r = plan.iloc[0]
     assert (r.action, r.channel, r.subject) == ("none", None, "")
