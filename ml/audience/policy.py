@@ -43,7 +43,9 @@ Fatigue and respect (`plan_reengagement`):
   of the day, taken in order of share until they cover `usual_hours_coverage` of their views
   (ties: earlier hour first); every other hour is quiet. A message is sent at the first full hour
   at or after `now` that is a usual hour. A user without any recorded viewing gets
-  `default_send_hour`. Hours are read on the same clock as `now` (the warehouse stores UTC);
+  `default_send_hour`. `user_hour_profile` counts hours on the viewer's own wall clock; when the
+  profile carries `utc_offset_minutes` the search runs on that clock and `send_at` is converted
+  back to `now`'s zone, else hours are read on `now`'s clock;
 - discount budget: discounts cost `cost_discount` each and their total may not exceed
   `discount_budget`. When more users would take a discount, they are served greedily by what the
   discount gains over their best other action (ties by user_id); the rest get that other action;
@@ -687,7 +689,8 @@ def plan_reengagement(
         segments: user_id, segment[, segment_name] (`ml.user_segments`); None = all unknown.
         contact_history: `user_contact_history` (user_id, contacts_7d, contacts_30d,
             email_opt_out, push_opt_out, all_opt_out); a user without a row was never contacted.
-        hour_profile: `user_hour_profile` (user_id, hour_of_day, views and/or share).
+        hour_profile: `user_hour_profile` (user_id, hour_of_day, views and/or share
+            [, utc_offset_minutes]).
         nudge_log: `nudge_outcomes` (only outcome_observed rows are used); None/empty = priors.
         recommendations: user_id, title_id, title[, rank] for teasers; None = no teasers.
         config: thresholds, costs, limits.
@@ -753,6 +756,10 @@ def plan_reengagement(
         budget_cut[cut] = True
 
     usual = usual_hours(hour_profile, config.usual_hours_coverage)
+    offsets: dict[Any, float] = {}
+    if hour_profile is not None and "utc_offset_minutes" in getattr(hour_profile, "columns", []):
+        off = hour_profile.dropna(subset=["utc_offset_minutes"]).drop_duplicates("user_id")
+        offsets = dict(zip(off["user_id"], off["utc_offset_minutes"].astype(float), strict=True))
     default_mask = np.zeros(24, dtype=bool)
     default_mask[config.default_send_hour] = True
     rows = []
@@ -786,7 +793,8 @@ def plan_reengagement(
                     f"; no viewing on record, sent at the default {config.default_send_hour:02d}:00"
                 )
             row["channel"] = channel
-            row["send_at"] = next_send_time(now_ts, mask)
+            shift = pd.Timedelta(minutes=offsets.get(r.user_id, 0.0))
+            row["send_at"] = next_send_time(now_ts + shift, mask) - shift
             title = r.title if action == "teaser" else None
             if action == "teaser":
                 row["title_id"] = r.title_id

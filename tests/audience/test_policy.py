@@ -333,3 +333,10 @@ def test_evaluation_needs_a_log_with_a_control_arm() -> None:
         evaluate_policy(log.iloc[:0], scores, segments)
     with pytest.raises(PolicyInputError, match="no 'none' rows"):
         evaluate_policy(log[log["action"] != "none"], scores, segments)
+
+
+def test_send_time_follows_the_viewers_own_clock() -> None:
+    frames = one_user()
+    frames["hour_profile"] = frames["hour_profile"].assign(utc_offset_minutes=-300)  # UTC-5
+    plan = plan_reengagement(**frames, config=PolicyConfig(prior_discount=0.9), now=NOW)
+    assert plan.iloc[0].send_at == pd.Timestamp("2026-11-30T01:00:00Z")  # 20:00 local
