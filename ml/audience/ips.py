@@ -113,8 +113,9 @@ def evaluate_policy(
 
     Args:
         nudge_log: `nudge_outcomes` (observed rows used).
-        scores: churn scores (user_id, churn_probability); a logged user without a score is
-            treated as not at risk.
+        scores: churn scores, either per user (user_id, churn_probability: the same risk for
+            all of a user's nudges) or per logged nudge (event_id, churn_probability: the risk
+            when it was sent, the honest choice). A nudge without a score is not at risk.
         segments: user_id, segment[, segment_name].
         config: the policy configuration (also folds, bootstrap replicates, seed).
 
@@ -129,12 +130,17 @@ def evaluate_policy(
         raise PolicyInputError(
             "nudge_log.action has no 'none' rows: no control arm to compare with"
         )
-    sc = (
-        prepare_scores(scores)
-        if len(scores)
-        else pd.DataFrame(columns=["user_id", "churn_probability"])
-    )
-    lg = lg.merge(sc.rename(columns={"churn_probability": "risk"}), on="user_id", how="left")
+    key = "event_id" if "event_id" in scores.columns else "user_id"
+    if len(scores) == 0:
+        sc = pd.DataFrame(columns=[key, "churn_probability"])
+    elif key == "event_id":  # point-in-time risk, one per logged nudge
+        per_event = scores.drop(columns="user_id", errors="ignore").rename(
+            columns={"event_id": "user_id"}
+        )
+        sc = prepare_scores(per_event).rename(columns={"user_id": "event_id"})
+    else:
+        sc = prepare_scores(scores)
+    lg = lg.merge(sc.rename(columns={"churn_probability": "risk"}), on=key, how="left")
     lg["risk"] = lg["risk"].astype(float)
     lg = _attach_segments(lg, segments)
     lg = lg.sort_values("event_id", kind="stable").reset_index(drop=True)

@@ -340,3 +340,12 @@ def test_send_time_follows_the_viewers_own_clock() -> None:
     frames["hour_profile"] = frames["hour_profile"].assign(utc_offset_minutes=-300)  # UTC-5
     plan = plan_reengagement(**frames, config=PolicyConfig(prior_discount=0.9), now=NOW)
     assert plan.iloc[0].send_at == pd.Timestamp("2026-11-30T01:00:00Z")  # 20:00 local
+
+
+def test_evaluation_accepts_point_in_time_risk_per_nudge() -> None:
+    log, scores, segments = simulate_log(n_users=3000, seed=4)
+    cfg = PolicyConfig(bootstrap=20)
+    per_user = evaluate_policy(log, scores, segments, cfg)
+    per_event = log[["event_id", "user_id"]].merge(scores)[["event_id", "churn_probability"]]
+    by_event = evaluate_policy(log, per_event, segments, cfg)
+    pd.testing.assert_frame_equal(per_user.table, by_event.table)
