@@ -162,3 +162,28 @@ def test_inferred_ratings_agree_with_explicit_ones_on_the_tiny_world(tiny_wareho
     inferred = completion_to_rating(both)
     corr = pd.Series(inferred).corr(both["rating"], method="spearman")
     assert corr > 0.1, corr
+
+
+@pytest.mark.slow
+def test_surprise_learns_from_explicit_plus_inferred_ratings(tiny_warehouse) -> None:
+    """The ratings frame feeds Surprise directly; on held-out pairs a baseline model trained on
+    it beats predicting the global mean (the mapping carries signal a rating model can use)."""
+    import duckdb
+
+    from ml.recommend.rating import BaselineOnlyRating
+
+    con = duckdb.connect(str(tiny_warehouse.db_path))
+    try:
+        frame = con.execute("select * from user_title_interactions").df()
+    finally:
+        con.close()
+    ratings = explicit_ratings(frame)
+    assert set(ratings["source"]) == {"explicit", "inferred"}
+    test = ratings.sample(frac=0.2, random_state=0)
+    train = ratings.drop(test.index)
+    model = BaselineOnlyRating().fit(train[["user_id", "item_id", "rating"]])
+    predicted = model.predict(test["user_id"].tolist(), test["item_id"].tolist())
+    rmse = float(np.sqrt(np.mean((predicted - test["rating"].to_numpy()) ** 2)))
+    baseline = float(np.sqrt(np.mean((train["rating"].mean() - test["rating"].to_numpy()) ** 2)))
+    # measured on the tiny world: 0.984 vs 1.038
+    assert rmse < 0.97 * baseline, (rmse, baseline)
