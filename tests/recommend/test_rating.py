@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from reco_helpers import real_data_dir, toy_ratings
 
@@ -94,3 +95,72 @@ def test_ml100k_svd_vectorized_is_identical_and_100x_faster() -> None:
     loop_per_pair = (time.perf_counter() - start) / len(u)
     np.testing.assert_allclose(scores[u, i], reference, atol=1e-9)
     assert loop_per_pair * scores.size / vectorized >= 100
+
+
+def _tied_ratings() -> pd.DataFrame:
+    """Ratings on a 1–3 scale with few co-rated items, so many neighbours share the very same
+    MSD similarity and ties straddle the k-th place (Surprise keeps the earlier rater)."""
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"u{u}", f"i{i}", float(rng.integers(1, 4)))
+        for u in range(40)
+        for i in range(25)
+        if rng.random() < 0.45
+    ]
+    rng.shuffle(rows)  # rating order decides ties, so make it differ from id order
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+
+
+@pytest.mark.parametrize("user_based", [True, False])
+def test_knn_ties_at_the_kth_neighbour_follow_surprise(user_based: bool) -> None:
+    model = KNNBaselineRating(k=4, min_k=2, sim_options={"name": "msd", "user_based": user_based})
+    model.fit(_tied_ratings())
+    algo = model.algorithm_
+    # The data must really put ties on the boundary: some x, y whose k-th and (k+1)-th
+    # nearest raters have equal similarity.
+    straddles = 0
+    for raters in algo.yr.values():
+        sims = np.sort(algo.sim[:, [x for x, _ in raters]], axis=1)[:, ::-1]
+        if sims.shape[1] > model.k:
+            straddles += int((sims[:, model.k - 1] == sims[:, model.k]).sum())
+    assert straddles > 50
+    scores = model.score_all()
+    users = np.repeat(model.users_, len(model.items_))
+    items = np.tile(model.items_, len(model.users_))
+    reference = model.predict_loop(users, items).reshape(scores.shape)
+    np.testing.assert_allclose(scores, reference, rtol=0, atol=1e-9)
+
+
+def test_knn_scores_a_subset_in_any_order() -> None:
+    model = KNNBaselineRating(k=3, sim_options={"name": "pearson_baseline", "user_based": False})
+    model.fit(toy_ratings())
+    rng = np.random.default_rng(1)
+    users = rng.permutation(model.users_)[:17]
+    items = rng.permutation(model.items_)[:11]
+    block = model.score_all(users, items)
+    reference = model.predict_loop(np.repeat(users, len(items)), np.tile(items, len(users)))
+    np.testing.assert_allclose(block, reference.reshape(block.shape), rtol=0, atol=1e-9)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("user_based", [True, False])
+def test_ml100k_knn_baseline_vectorized_is_identical_and_100x_faster(user_based: bool) -> None:
+    from ml.datasets import load_ml100k_ratings
+
+    df = load_ml100k_ratings(real_data_dir("ml-100k", "u.data"))
+    sim = {"name": "pearson_baseline", "user_based": user_based} if not user_based else None
+    model = KNNBaselineRating(sim_options=sim).fit(df)
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        scores = model.score_all()
+        times.append(time.perf_counter() - start)
+    rng = np.random.default_rng(0)
+    u = rng.integers(0, len(model.users_), 3_000)
+    i = rng.integers(0, len(model.items_), 3_000)
+    start = time.perf_counter()
+    reference = model.predict_loop(model.users_[u], model.items_[i])
+    loop_per_pair = (time.perf_counter() - start) / len(u)
+    np.testing.assert_allclose(scores[u, i], reference, rtol=0, atol=1e-9)
+    assert loop_per_pair * scores.size / min(times) >= 100
