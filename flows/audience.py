@@ -867,6 +867,28 @@ class ReengagementInputs:
     notes: list[str] = field(default_factory=list)
 
 
+def _read_recommendations(con: duckdb.DuckDBPyConnection, notes: list[str]) -> pd.DataFrame | None:
+    """user_id, title_id, title, rank from `ml.recommendations` + `title_features`, or None."""
+    titles = _find_table(con, "title_features")
+    cols = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'ml' and table_name = 'recommendations'"
+        ).fetchall()
+    }
+    needed = {"user_id", "title_id", "rank"}
+    if not titles or not needed <= cols:
+        why = "does not exist" if not cols else f"lacks {sorted(needed - cols)}"
+        notes.append(f"ml.recommendations {why}: teasers cannot name a title")
+        return None
+    order = "r.user_id, r.rank" + (", r.row_name" if "row_name" in cols else "")
+    return con.execute(
+        "select r.user_id, r.title_id, t.title_name as title, r.rank "
+        f"from ml.recommendations r join {titles} t using (title_id) order by {order}"
+    ).df()
+
+
 def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
     """Read the policy's inputs (under the warehouse lock); each is optional.
 
@@ -888,20 +910,7 @@ def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
                 frames[name] = con.execute(f"select * from {table}").df() if table else None
                 if table is None:
                     notes.append(f"mart {name!r} does not exist")
-            titles = _find_table(con, "title_features")
-            has_recs = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'ml' and table_name = 'recommendations'"
-            ).fetchone()
-            recommendations = None
-            if titles and has_recs and has_recs[0]:
-                recommendations = con.execute(
-                    "select r.user_id, r.title_id, t.title_name as title, r.rank "
-                    f"from ml.recommendations r join {titles} t using (title_id) "
-                    "order by r.user_id, r.rank, r.row_name"
-                ).df()
-            else:
-                notes.append("no ml.recommendations: teasers cannot name a title")
+            recommendations = _read_recommendations(con, notes)
         finally:
             con.close()
         published = read_table(settings.warehouse_path, "user_segments")
@@ -1316,9 +1325,24 @@ def churn_flow(params: ChurnParams | None = None) -> dict[str, Any]:
 def audience_flow(params: AudienceParams | None = None) -> dict[str, Any]:
     """Segments, then churn scores: what the platform flow runs after the marts are built."""
     params = params or AudienceParams()
+    logger = get_run_logger()
     out: dict[str, Any] = {}
-    if params.run_segments:
-        out["segments"] = segments_flow(params.segments)
-    if params.run_churn:
-        out["churn"] = churn_flow(params.churn)
+    failed = []
+    stages = [
+        ("segments", segments_flow, params.segments, params.run_segments),
+        ("churn", churn_flow, params.churn, params.run_churn),
+    ]
+    for name, stage, stage_params, wanted in stages:
+        if not wanted:
+            continue
+        # a failed stage does not stop the other (churn scores do not need today's segments);
+        # the run still ends failed, with the first stage's own exception
+        state = stage(stage_params, return_state=True)
+        if state.is_completed():
+            out[name] = state.result()
+        else:
+            logger.error("audience stage %s failed: %s", name, state.message)
+            failed.append(state)
+    if failed:
+        failed[0].result()  # re-raises the stage's exception
     return out

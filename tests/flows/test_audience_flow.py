@@ -322,3 +322,92 @@ def test_k_range_must_be_ordered() -> None:
     users, _ = planted_users(n_per=10)
     with pytest.raises(ValueError, match="k_max"):
         fit_segmenter(users, _params(k_min=5, k_max=4))
+
+
+def test_segmenter_gate_refuses_an_unstable_candidate(tmp_path: Path) -> None:
+    from flows.audience import SegmentInputs, fit_segmenter, save_segmenter
+    from ml.audience.segments import Stability
+    from ml.registry import ModelRegistry
+
+    users, _ = planted_users(n_per=25)
+    seg = fit_segmenter(users, _params())
+    inputs = SegmentInputs(users, pd.Timestamp("2026-05-01").date(), None)
+    registry = ModelRegistry(tmp_path / "artifacts")
+    params = _params(min_bootstrap_ari=0.6, stability_tolerance=0.05)
+
+    def save(ari: float):
+        return save_segmenter(
+            registry, seg, Stability(ari, 0.0, (ari,)), 0.4, inputs, params,
+            run_id="r", manifest=None,
+        )  # fmt: skip
+
+    first, decision = save(0.95)
+    assert decision.promoted and registry.champion_version("segmenter") == first.version
+    _, low = save(0.4)  # below the floor
+    assert not low.promoted and "below the floor" in low.reason
+    _, worse = save(0.85)  # above the floor, but 0.10 less stable than the champion
+    assert not worse.promoted
+    assert registry.champion_version("segmenter") == first.version
+    better, ok = save(0.93)  # within the tolerance
+    assert ok.promoted and registry.champion_version("segmenter") == better.version
+    evaluation = json.loads(
+        (registry.version_dir("segmenter", better.version) / "evaluation.json").read_text()
+    )
+    assert [r["k"] for r in evaluation["k_scores"]] == [4]
+
+
+@pytest.mark.slow
+def test_churn_gate_refits_the_champion_when_the_holdout_moves(
+    prefect_harness, tiny_warehouse, tmp_path: Path
+) -> None:
+    """New snapshots = a new holdout: the champion's recipe is refit on the candidate's
+    training window and scored on the candidate's holdout, never compared across holdouts."""
+    from flows.audience import ChurnParams, fit_churn, save_churn
+    from ml.registry import ModelRegistry
+
+    con = duckdb.connect(str(tiny_warehouse.db_path), read_only=True)
+    rows = con.execute("select * from churn_training_set order by user_id, snapshot_date").df()
+    con.close()
+    last = rows["snapshot_date"].max()
+    older = rows[rows["snapshot_date"] < last].reset_index(drop=True)
+    registry = ModelRegistry(tmp_path / "artifacts")
+    params = ChurnParams(C=0.1, driver_repeats=1, auc_tolerance=0.02)
+
+    run1 = fit_churn(older, params)
+    meta1, d1 = save_churn(registry, run1, older, params, run_id="r1", manifest=None)
+    assert d1.promoted and d1.champion_score is None
+    run2 = fit_churn(rows, params)
+    meta2, d2 = save_churn(registry, run2, rows, params, run_id="r2", manifest=None)
+    assert meta1.holdout_id != meta2.holdout_id
+    assert d2.champion_score is not None and 0.5 < d2.champion_score <= 1.0
+    assert d2.promoted == (meta2.metrics["roc_auc"] >= d2.champion_score - 0.02)
+    assert meta2.data_window.snapshot_date == str(last.date())
+
+    strict = ChurnParams(C=0.1, driver_repeats=1, min_roc_auc=0.99)
+    _, d3 = save_churn(registry, run2, rows, strict, run_id="r3", manifest=None)
+    assert not d3.promoted and "below the floor" in d3.reason
+
+
+@pytest.mark.slow
+def test_a_failed_stage_does_not_stop_the_other(
+    prefect_harness, tiny_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.audience import AudienceDataError, audience_flow
+
+    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    monkeypatch.setenv("TASTEMAKER_HOME", str(home))
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    _drop_relation(con, "user_features")
+    con.close()
+    params = _fast_params()
+    params.churn.reengagement = False
+    with pytest.raises(AudienceDataError, match="'user_features' does not exist"):
+        audience_flow(params)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        tables = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'ml'"
+        ).fetchall()}  # fmt: skip
+    finally:
+        con.close()
+    assert "churn_scores" in tables and "user_segments" not in tables
