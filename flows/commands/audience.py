@@ -40,6 +40,9 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     """JSON-able rows (NaN → null, dates and timestamps → ISO text)."""
     import json
 
+    frame = frame.copy()
+    if "snapshot_date" in frame.columns:  # a DATE in DuckDB: no time of day to print
+        frame["snapshot_date"] = frame["snapshot_date"].astype(str).str[:10]
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
@@ -57,7 +60,7 @@ def segments(as_json: JsonOpt = False) -> None:
         _emit_json(
             {
                 "model_version": frame["model_version"].iloc[0] if len(frame) else None,
-                "snapshot_date": str(frame["snapshot_date"].iloc[0]) if len(frame) else None,
+                "snapshot_date": str(frame["snapshot_date"].iloc[0])[:10] if len(frame) else None,
                 "segments": rows,
             }
         )

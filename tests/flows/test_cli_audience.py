@@ -99,7 +99,8 @@ def test_segments_text_and_json(warehouse: Path) -> None:
     result = runner.invoke(app, ["segments", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["model_version"] == "segmenter:v1"
+    assert data["model_version"] == "segmenter:v1" and data["snapshot_date"] == "2026-05-01"
+    assert {s["snapshot_date"] for s in data["segments"]} == {"2026-05-01"}
     segs = {s["segment_id"]: s for s in data["segments"]}
     assert set(segs) == {0, 1, 2, 3, -1}
     assert segs[-1]["size"] == 3 and segs[-1]["top_features"] == []
