@@ -12,6 +12,7 @@ The platform flow calls `recommend_flow(RecommendParams())` as a child flow afte
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,6 +51,11 @@ class RecommendParams(BaseModel):
     k: int = Field(default=10, ge=1, le=50, description="Titles per homepage row.")
     holdout_days: int = Field(
         default=28, ge=1, description="Temporal holdout: the last N days are the test period."
+    )
+    cut: dt.date | None = Field(
+        default=None,
+        description="Temporal holdout start (train before, test from); empty = last event "
+        "minus holdout_days.",
     )
     max_anchors: int = Field(
         default=2, ge=0, le=5, description="'Because You Watched' rows per user."
@@ -132,6 +138,7 @@ def evaluate_step(marts: Marts, params: RecommendParams) -> dict[str, Any]:
         holdout_days=params.holdout_days,
         k=10,
         models=[params.model, "popularity", "random"],
+        cut=params.cut,
         random_state=params.random_state,
     )
 

@@ -131,6 +131,10 @@ def evaluate_recommender(
     holdout_days: Annotated[
         int, typer.Option(min=1, help="synthetic: the last N days of history are the test period.")
     ] = 28,
+    cut: Annotated[
+        str | None,
+        typer.Option(help="synthetic: test period start YYYY-MM-DD (instead of --holdout-days)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Offline evaluation: ranking (MS Recommenders protocol) and rating (Surprise 5-fold) on
@@ -139,7 +143,7 @@ def evaluate_recommender(
     if dataset not in EVAL_DATASETS:
         _fail(f"unknown data set {dataset!r}; choose from {', '.join(EVAL_DATASETS)}")
     if dataset == "synthetic":
-        result = _evaluate_synthetic(k, holdout_days, models)
+        result = _evaluate_synthetic(k, holdout_days, models, cut)
         _print_evaluation(dataset, result, as_json)
         return
     if protocol not in ("all", "ranking", "rating"):
@@ -165,8 +169,10 @@ def evaluate_recommender(
     _print_evaluation(dataset, result, as_json)
 
 
-def _evaluate_synthetic(k: int, holdout_days: int, models: str | None) -> dict:
+def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str | None) -> dict:
     """The temporal evaluation on the configured home's warehouse (see ml/recommend/synthetic)."""
+    import datetime as dt
+
     from flows.recommend import MissingMarts, read_marts
     from flows.tasks.lock import WarehouseBusyError
     from ml.recommend.interactions import InteractionsError
@@ -176,6 +182,12 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None) -> dict:
     unknown = sorted(set(chosen or []) - {*TOP_PICKS_MODELS, "random"})
     if unknown:
         _fail(f"unknown model(s) {unknown}; choose from {', '.join(TOP_PICKS_MODELS)}, random")
+    cut_date = None
+    if cut is not None:
+        try:
+            cut_date = dt.date.fromisoformat(cut)
+        except ValueError:
+            _fail(f"--cut must be YYYY-MM-DD, got {cut!r}")
     settings = _settings()
     try:
         marts = read_marts(settings)
@@ -185,7 +197,12 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None) -> dict:
         _fail(str(exc), EXIT_FAILED)
     try:
         return evaluate_temporal(
-            marts.interactions, marts.title_features, holdout_days=holdout_days, k=k, models=chosen
+            marts.interactions,
+            marts.title_features,
+            holdout_days=holdout_days,
+            k=k,
+            models=chosen,
+            cut=cut_date,
         )
     except (NotEnoughData, InteractionsError) as exc:
         _fail(str(exc), EXIT_FAILED)
@@ -305,6 +322,9 @@ def train_recommender(
     model: Annotated[str, typer.Option(help="ease | item_knn | blend | popularity")] = "ease",
     k: Annotated[int, typer.Option(min=1, max=50, help="Titles per row.")] = 10,
     holdout_days: Annotated[int, typer.Option(min=1, help="Temporal holdout length.")] = 28,
+    cut: Annotated[
+        str | None, typer.Option(help="Test period start YYYY-MM-DD (instead of --holdout-days).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the recommender flow: evaluate, fit, register, publish every homepage."""
@@ -314,7 +334,7 @@ def train_recommender(
     from flows.recommend import RecommendParams, recommend_flow
 
     try:
-        params = RecommendParams(model=model, k=k, holdout_days=holdout_days)
+        params = RecommendParams(model=model, k=k, holdout_days=holdout_days, cut=cut)
     except ValidationError as exc:
         _fail(f"--{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}")
     _settings()

@@ -95,14 +95,24 @@ def test_cli_synthetic_json_has_the_shared_shape(tiny_warehouse, tmp_path, monke
     monkeypatch.setenv("TASTEMAKER_HOME", str(clone_home(tiny_warehouse, tmp_path / "home")))
     result = runner.invoke(
         app,
-        ["evaluate", "recommender", "--dataset", "synthetic", "--models", "item_knn", "--json"],
+        [
+            "evaluate",
+            "recommender",
+            "--dataset",
+            "synthetic",
+            "--models",
+            "item_knn",
+            "--cut",
+            "2026-04-10",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert set(payload) == {"dataset", "protocol", "models"}
     assert payload["dataset"] == "synthetic"
     assert list(payload["models"]) == ["item_knn", "popularity", "random"]
-    assert payload["protocol"]["temporal"]["holdout_days"] == 28
+    assert payload["protocol"]["temporal"]["cut"].startswith("2026-04-10T00:00:00")
     knn = payload["models"]["item_knn"]
     assert knn["ndcg_at_10"] > payload["models"]["random"]["ndcg_at_10"]
     assert {"map", "precision_at_k", "recall_at_k", "coverage", "fit_seconds"} <= set(knn)
@@ -116,3 +126,7 @@ def test_cli_synthetic_errors(tm_home) -> None:
         app, ["evaluate", "recommender", "--dataset", "synthetic", "--models", "svd"]
     )
     assert result.exit_code == 2 and "unknown model(s) ['svd']" in result.output
+    result = runner.invoke(
+        app, ["evaluate", "recommender", "--dataset", "synthetic", "--cut", "10/04/2026"]
+    )
+    assert result.exit_code == 2 and "--cut must be YYYY-MM-DD" in result.output
