@@ -8,14 +8,11 @@ markdown and link artifacts that point at the report.
 The plain functions (`load_feature_windows`, `drift_step`, `mail_step`) carry the logic and are
 what the CLI and tests call; the flow only wires them as tasks.
 
-Where the windows come from. dbt owns every transformation; Python reads marts:
-- preferred: a mart `user_feature_windows` (the `user_features` columns plus `window_name` in
-  {'reference', 'current'}), built by dbt for equal-length adjacent windows;
-- until it exists: dbt is run twice on a scratch copy of the warehouse with
-  `--vars {snapshot_date, features_window_days}` and `user_features` is read after each run.
-  If the project does not declare `features_window_days` the two frames are cumulative snapshots
-  (all history up to each date): the comparison still works, but a shift confined to the current
-  window is diluted by the history before it (a warning says so).
+Where the windows come from: dbt owns every transformation and Python reads marts. The mart
+`user_feature_windows` (dbt_project/models/marts/monitoring/) holds the `user_features` columns
+computed over two equal, adjacent windows (`window_name` in {'reference', 'current'}, bounds in
+`window_start`/`window_end`). The platform's dbt build makes it with the default windows (28 days
+ending at the marts' snapshot date); other windows are built by dbt on a scratch copy.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import yaml
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -40,7 +36,13 @@ from flows.settings import Settings, get_settings
 from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
 from flows.tasks.lock import warehouse_lock
 from flows.tasks.warehouse import connect
-from monitoring.drift import DriftSummary, DriftThresholds, run_drift, user_features_spec
+from monitoring.drift import (
+    DriftSummary,
+    DriftThresholds,
+    run_drift,
+    run_prediction_drift,
+    user_features_spec,
+)
 from monitoring.mail import (
     DeliveryResult,
     SmtpConfig,
@@ -50,12 +52,21 @@ from monitoring.mail import (
     should_send,
     write_to_outbox,
 )
+from monitoring.recsys import RecsysPeriod, RecsysSummary, recsys_markdown, run_recsys_quality
 
 log = logging.getLogger(__name__)
 
 WINDOWS_MART = "user_feature_windows"
-FEATURES_MART = "user_features"
-WINDOW_VAR = "features_window_days"
+ML_SCHEMA = "ml"
+CHURN_TABLE = "churn_scores"
+RECS_TABLE = "recommendations"
+INTERACTIONS_MART = "user_title_interactions"
+#: Where the monitor keeps each set of recommendations it has seen (ml.recommendations holds only
+#: the latest), so the next set can be compared with the one it replaced.
+RECSYS_HISTORY = ("monitoring", "recsys")
+RECSYS_K = 10
+RECSYS_TOLERANCE = 0.1
+RECSYS_MIN_USERS = 50
 #: Rows compared: users who watched in the window. How viewers watch (shares, habits) is the data
 #: drift question; how many stopped watching is churn's, monitored by prediction drift on churn
 #: scores. Without it the fading, churning part of any population moves every activity column.
@@ -77,7 +88,10 @@ class MonitorParams(BaseModel):
 
 @dataclass(frozen=True)
 class FeatureWindows:
-    """Reference and current `user_features` frames and what they cover."""
+    """Reference and current feature frames (one row per viewer) and what they cover.
+
+    `windowed` is True when both frames cover equal-length windows (always, since the windowed
+    mart exists); it lets the drift spec compare counters such as `views_total`."""
 
     reference: pd.DataFrame
     current: pd.DataFrame
@@ -118,23 +132,51 @@ def drift_thresholds(settings: Settings) -> DriftThresholds:
     )
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
+def _has_table(con: duckdb.DuckDBPyConnection, name: str, schema: str | None = None) -> bool:
+    sql = (
         "select count(*) from information_schema.tables where table_name = ? "
-        "and table_schema not in ('raw')",
-        [name],
-    ).fetchone()
+        "and table_schema not in ('raw')"
+    )
+    params: list[Any] = [name]
+    if schema is not None:
+        sql += " and table_schema = ?"
+        params.append(schema)
+    row = con.execute(sql, params).fetchone()
     return bool(row and row[0])
-
-
-def _declared_vars(settings: Settings) -> dict[str, Any]:
-    project = settings.dbt_project_dir / "dbt_project.yml"
-    data = yaml.safe_load(project.read_text()) if project.is_file() else {}
-    return dict((data or {}).get("vars") or {})
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
+
+
+def _built_windows(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[dt.date, dt.date]] | None:
+    """The (start, end) of each window in the built mart, or None when there is no such mart."""
+    if not _has_table(con, WINDOWS_MART):
+        return None
+    rows = con.execute(
+        f"select window_name, min(window_start), max(window_end) from {WINDOWS_MART} "
+        "group by window_name"
+    ).fetchall()
+    return {str(name): (start, end) for name, start, end in rows if start is not None}
+
+
+def _matches(
+    built: dict[str, tuple[dt.date, dt.date]] | None, days: int, current_end: dt.date | None
+) -> bool:
+    """Does the built mart already hold the windows asked for?"""
+    if not built or set(built) != {"reference", "current"}:
+        return False
+    start, end = built["current"]
+    return (end - start).days == days and (current_end is None or current_end == end)
+
+
+def _frames(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[dt.date, dt.date]]]:
+    frame = _read(con, f"select * from {WINDOWS_MART} where {ACTIVE_FILTER}")
+    ref = frame[frame["window_name"] == "reference"].reset_index(drop=True)
+    cur = frame[frame["window_name"] == "current"].reset_index(drop=True)
+    return ref, cur, _built_windows(con) or {}
 
 
 def load_feature_windows(
@@ -144,95 +186,88 @@ def load_feature_windows(
     current_end: dt.date | None = None,
     scratch: Path | None = None,
 ) -> FeatureWindows:
-    """Reference = [end - 2w, end - w), current = [end - w, end): read from the marts (see module
-    docstring for the two ways). `end` defaults to the marts' snapshot date."""
+    """Reference = [end - 2w, end - w), current = [end - w, end) from the mart
+    `user_feature_windows` (dbt builds it with `drift_window_days` = 28 and `end` = the marts'
+    snapshot date unless told otherwise).
+
+    When the built mart holds other windows than the ones asked for (a different length, or an
+    explicit `current_end`), dbt rebuilds just that mart with `--vars {drift_window_days,
+    drift_current_end}` on a scratch copy of the warehouse: the shared mart other readers rely on
+    is never rewritten by a monitoring run, and dbt still owns the SQL.
+    """
     days = window_days or settings.drift_window_days
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
+    scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
+    scratch_db = scratch_home / "warehouse.duckdb"
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
         con = connect(settings.warehouse_path)
         try:
-            if _has_table(con, WINDOWS_MART):
-                frame = _read(con, f"select * from {WINDOWS_MART} where {ACTIVE_FILTER}")
-                ref = frame[frame["window_name"] == "reference"].reset_index(drop=True)
-                cur = frame[frame["window_name"] == "current"].reset_index(drop=True)
-                return FeatureWindows(
-                    reference=ref,
-                    current=cur,
-                    reference_window={
-                        "mart": WINDOWS_MART,
-                        "window_name": "reference",
-                        "rows": ACTIVE_FILTER,
-                    },
-                    current_window={
-                        "mart": WINDOWS_MART,
-                        "window_name": "current",
-                        "rows": ACTIVE_FILTER,
-                    },
-                    source=WINDOWS_MART,
-                    windowed=True,
-                    manifest_sha256=lineage_hash,
-                )
-            if current_end is None:
-                row = con.execute(f"select max(snapshot_date) from {FEATURES_MART}").fetchone()
-                if not row or row[0] is None:
-                    raise RuntimeError(f"{FEATURES_MART} is empty: build the warehouse first")
-                current_end = row[0]
+            built = _built_windows(con)
+            if _matches(built, days, current_end):
+                ref, cur, bounds = _frames(con)
+                source, notes = WINDOWS_MART, []
+            else:
+                ref = cur = None
         finally:
             con.close()
-        scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
-        scratch_home.mkdir(parents=True, exist_ok=True)
-        scratch_db = scratch_home / "warehouse.duckdb"
-        shutil.copyfile(settings.warehouse_path, scratch_db)
+        if ref is None:
+            scratch_home.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(settings.warehouse_path, scratch_db)
 
-    assert current_end is not None
-    cur_start = current_end - dt.timedelta(days=days)
-    ref_start = cur_start - dt.timedelta(days=days)
-    windowed = WINDOW_VAR in _declared_vars(settings)
-    notes: list[str] = []
-    if not windowed:
-        notes.append(
-            f"dbt declares no `{WINDOW_VAR}` var: comparing cumulative snapshots of "
-            f"{FEATURES_MART} as of {cur_start} and {current_end}; a shift confined to the "
-            "current window is diluted by the history before it."
+    if ref is None or cur is None:
+        dbt_vars: dict[str, Any] = {"drift_window_days": days}
+        if current_end is not None:
+            dbt_vars["drift_current_end"] = current_end.isoformat()
+        note = (
+            f"{WINDOWS_MART} as built holds "
+            f"{_describe(built) if built else 'nothing (not built yet)'}; rebuilt on a scratch "
+            f"copy with --vars {dbt_vars}"
         )
-        log.warning(notes[-1])
-    scratch_settings = settings.model_copy(update={"home": scratch_home, "duckdb_path": scratch_db})
-    frames: dict[str, pd.DataFrame] = {}
-    for name, as_of in (("reference", cur_start), ("current", current_end)):
-        dbt_vars: dict[str, Any] = {"snapshot_date": as_of.isoformat()}
-        if windowed:
-            dbt_vars[WINDOW_VAR] = days
-        result = run_dbt(
-            scratch_settings, "run", select=f"int_snapshot_date {FEATURES_MART}", dbt_vars=dbt_vars
+        log.info(note)
+        scratch_settings = settings.model_copy(
+            update={"home": scratch_home, "duckdb_path": scratch_db}
         )
-        if not result.success or result.failed:
-            raise RuntimeError(f"dbt run of {FEATURES_MART} as of {as_of} failed")
-        con = duckdb.connect(str(scratch_db))
         try:
-            frames[name] = _read(con, f"select * from {FEATURES_MART} where {ACTIVE_FILTER}")
+            result = run_dbt(scratch_settings, "run", select=WINDOWS_MART, dbt_vars=dbt_vars)
+            if not result.success or result.failed:
+                messages = "; ".join(f"{n.unique_id}: {n.message}" for n in result.failures)
+                raise RuntimeError(
+                    f"dbt run of {WINDOWS_MART} with {dbt_vars} failed: {messages or 'see dbt log'}"
+                )
+            con = duckdb.connect(str(scratch_db))
+            try:
+                ref, cur, bounds = _frames(con)
+            finally:
+                con.close()
         finally:
-            con.close()
-    scratch_db.unlink(missing_ok=True)
+            scratch_db.unlink(missing_ok=True)
+        source, notes = f"{WINDOWS_MART} (scratch dbt run)", [note]
 
-    def window(start: dt.date, end: dt.date) -> dict[str, Any]:
+    def window(name: str) -> dict[str, Any]:
+        start, end = bounds.get(name, (None, None))
         return {
-            "start": start.isoformat() if windowed else None,
-            "end": end.isoformat(),
-            "mart": FEATURES_MART,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+            "days": days,
+            "mart": WINDOWS_MART,
+            "window_name": name,
             "rows": ACTIVE_FILTER,
-            "cumulative": not windowed,
         }
 
     return FeatureWindows(
-        reference=frames["reference"],
-        current=frames["current"],
-        reference_window=window(ref_start, cur_start),
-        current_window=window(cur_start, current_end),
-        source=f"{FEATURES_MART} via dbt vars",
-        windowed=windowed,
+        reference=ref,
+        current=cur,
+        reference_window=window("reference"),
+        current_window=window("current"),
+        source=source,
+        windowed=True,
         manifest_sha256=lineage_hash,
         notes=notes,
     )
+
+
+def _describe(built: dict[str, tuple[dt.date, dt.date]]) -> str:
+    return ", ".join(f"{name} [{start}, {end})" for name, (start, end) in sorted(built.items()))
 
 
 def drift_step(
@@ -253,6 +288,255 @@ def drift_step(
         reference_window=windows.reference_window,
         current_window=windows.current_window,
         lineage={"run_id": run_id, "manifest_sha256": windows.manifest_sha256},
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A check that could not run, and why (logged, in the flow result and the CLI output)."""
+
+    check: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "status": "skipped", "reason": self.reason}
+
+
+def _one_or_all(frame: pd.DataFrame, column: str) -> Any:
+    """The value of a lineage column: one value, a sorted list when rows disagree, or None."""
+    if column not in frame.columns:
+        return None
+    values = sorted({str(v) for v in frame[column].dropna().unique()})
+    return values[0] if len(values) == 1 else (values or None)
+
+
+def published_lineage(frame: pd.DataFrame) -> dict[str, Any]:
+    """The lineage columns that `flows.tasks.publish` stamps on every ml.* row."""
+    return {
+        "model_version": _one_or_all(frame, "model_version"),
+        "run_id": _one_or_all(frame, "run_id"),
+        "dbt_manifest_sha256": _one_or_all(frame, "dbt_manifest_sha256"),
+    }
+
+
+def load_churn_scores(
+    settings: Settings,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, Any]] | Skipped:
+    """The two latest snapshot dates of `ml.churn_scores` (reference = previous, current =
+    latest), or why prediction drift cannot run."""
+    check = "churn_scores"
+    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+        con = connect(settings.warehouse_path)
+        try:
+            if not _has_table(con, CHURN_TABLE, ML_SCHEMA):
+                return Skipped(check, f"{ML_SCHEMA}.{CHURN_TABLE} does not exist (no scores yet)")
+            dates = [
+                row[0]
+                for row in con.execute(
+                    f"select distinct snapshot_date from {ML_SCHEMA}.{CHURN_TABLE} "
+                    "where snapshot_date is not null order by snapshot_date desc limit 2"
+                ).fetchall()
+            ]
+            if len(dates) < 2:
+                found = ", ".join(str(d) for d in dates) or "none"
+                return Skipped(
+                    check,
+                    f"{ML_SCHEMA}.{CHURN_TABLE} has {len(dates)} snapshot date(s) ({found}); "
+                    "prediction drift needs a previous one to compare with",
+                )
+            frames = [
+                _read(
+                    con,
+                    f"select * from {ML_SCHEMA}.{CHURN_TABLE} where snapshot_date = ?",
+                    [d],
+                )
+                for d in dates
+            ]
+        finally:
+            con.close()
+    current, reference = frames
+
+    def window(frame: pd.DataFrame, date: dt.date) -> dict[str, Any]:
+        return {"table": f"{ML_SCHEMA}.{CHURN_TABLE}", "snapshot_date": str(date)} | (
+            published_lineage(frame)
+        )
+
+    return reference, current, window(reference, dates[1]), window(current, dates[0])
+
+
+def prediction_drift_step(
+    settings: Settings, *, run_id: str | None = None, now: dt.datetime | None = None
+) -> DriftSummary | Skipped:
+    """Churn probability distribution: latest snapshot of ml.churn_scores vs the previous one."""
+    loaded = load_churn_scores(settings)
+    if isinstance(loaded, Skipped):
+        log.info("prediction drift skipped: %s", loaded.reason)
+        return loaded
+    reference, current, ref_window, cur_window = loaded
+    return run_prediction_drift(
+        reference,
+        current,
+        drift_thresholds(settings),
+        settings.reports_path,
+        reference_window=ref_window,
+        current_window=cur_window,
+        lineage={
+            "run_id": run_id,
+            "manifest_sha256": manifest_sha256(dbt_target_dir(settings)),
+            "model_version": cur_window.get("model_version"),
+            "reference_model_version": ref_window.get("model_version"),
+            "scores_run_id": cur_window.get("run_id"),
+            "scores_dbt_manifest_sha256": cur_window.get("dbt_manifest_sha256"),
+        },
+        now=now,
+    )
+
+
+def _cutoff(frame: pd.DataFrame) -> dt.date | None:
+    """The date a set of recommendations was made: its as-of column if it has one, else the day
+    it was published."""
+    for column in ("snapshot_date", "as_of", "published_at"):
+        if column in frame.columns and frame[column].notna().any():
+            return pd.Timestamp(frame[column].dropna().min()).date()
+    return None
+
+
+def _history_dir(settings: Settings) -> Path:
+    return settings.home_dir.joinpath(*RECSYS_HISTORY)
+
+
+def _remember(settings: Settings, recs: pd.DataFrame, cutoff: dt.date) -> Path:
+    """Keep this set of recommendations (once per cut-off and model version)."""
+    folder = _history_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    version = str(_one_or_all(recs, "model_version") or "unknown").replace("/", "_")
+    path = folder / f"{cutoff.isoformat()}__{version.replace(':', '_')}.parquet"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        recs.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    return path
+
+
+def _previous(settings: Settings, cutoff: dt.date) -> tuple[pd.DataFrame, dt.date] | None:
+    """The latest remembered set made before `cutoff`."""
+    best: tuple[dt.date, Path] | None = None
+    for path in _history_dir(settings).glob("*.parquet"):
+        try:
+            made = dt.date.fromisoformat(path.name.split("__", 1)[0])
+        except ValueError:
+            continue
+        if made < cutoff and (best is None or made > best[0]):
+            best = (made, path)
+    return (pd.read_parquet(best[1]), best[0]) if best else None
+
+
+def load_recsys_periods(
+    settings: Settings, *, window_days: int | None = None
+) -> tuple[RecsysPeriod, RecsysPeriod] | Skipped:
+    """Each set of recommendations judged by what users first watched while it was live.
+
+    current = `ml.recommendations` (made on day C) against first watches in [C, C + w);
+    reference = the set before it (remembered by an earlier monitoring run, made on day R)
+    against first watches in [R, C). Training interactions = first watches before each set was
+    made. Skips (with the reason) when the table is missing, no earlier set is remembered yet,
+    or nobody has watched anything since C.
+    """
+    check = "recommendations"
+    days = window_days or settings.drift_window_days
+    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+        con = connect(settings.warehouse_path)
+        try:
+            if not _has_table(con, RECS_TABLE, ML_SCHEMA):
+                return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} does not exist (none published)")
+            recs = _read(con, f"select * from {ML_SCHEMA}.{RECS_TABLE}")
+            if not _has_table(con, INTERACTIONS_MART):
+                return Skipped(check, f"{INTERACTIONS_MART} does not exist: build the marts first")
+            watched = _read(
+                con,
+                f"select user_id, title_id, first_watched_at from {INTERACTIONS_MART} "
+                "where first_watched_at is not null",
+            )
+        finally:
+            con.close()
+    if recs.empty:
+        return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} is empty")
+    if "row_name" in recs.columns and recs["row_name"].nunique() > 1:
+        # the homepage row most users get (e.g. top picks) is the one whose quality is tracked
+        row = recs.groupby("row_name")["user_id"].nunique().sort_values(ascending=False).index[0]
+        recs = recs[recs["row_name"] == row]
+    cutoff = _cutoff(recs)
+    if cutoff is None:
+        return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} has no snapshot_date or published_at")
+    _remember(settings, recs, cutoff)
+    previous = _previous(settings, cutoff)
+    if previous is None:
+        return Skipped(
+            check,
+            f"no earlier recommendations remembered before {cutoff}: this set is kept in "
+            f"{_history_dir(settings)} as the reference for the next one",
+        )
+    ref_recs, ref_cutoff = previous
+    first = pd.to_datetime(watched["first_watched_at"], utc=True)
+
+    def between(start: dt.date, end: dt.date) -> pd.DataFrame:
+        lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+        return watched.loc[(first >= lo) & (first < hi), ["user_id", "title_id"]]
+
+    def before(day: dt.date) -> pd.DataFrame:
+        return watched.loc[first < pd.Timestamp(day, tz="UTC"), ["user_id", "title_id"]]
+
+    cur_end = cutoff + dt.timedelta(days=days)
+    current_holdout = between(cutoff, cur_end)
+    if current_holdout.empty:
+        return Skipped(
+            check,
+            f"nobody has started a title since the recommendations were made ({cutoff}): "
+            "nothing to judge them by yet",
+        )
+
+    def window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> dict[str, Any]:
+        return {"made_on": str(start), "holdout": [str(start), str(end)]} | published_lineage(frame)
+
+    reference = RecsysPeriod(
+        ref_recs,
+        between(ref_cutoff, cutoff),
+        before(ref_cutoff),
+        window(ref_recs, ref_cutoff, cutoff),
+    )
+    current = RecsysPeriod(recs, current_holdout, before(cutoff), window(recs, cutoff, cur_end))
+    return reference, current
+
+
+def recsys_step(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    window_days: int | None = None,
+    now: dt.datetime | None = None,
+) -> RecsysSummary | Skipped:
+    """Evidently recsys metrics of the current recommendations vs the set they replaced."""
+    loaded = load_recsys_periods(settings, window_days=window_days)
+    if isinstance(loaded, Skipped):
+        log.info("recommendation quality skipped: %s", loaded.reason)
+        return loaded
+    reference, current = loaded
+    return run_recsys_quality(
+        reference,
+        current,
+        settings.reports_path,
+        k=RECSYS_K,
+        tolerance=RECSYS_TOLERANCE,
+        min_users=RECSYS_MIN_USERS,
+        lineage={
+            "run_id": run_id,
+            "manifest_sha256": manifest_sha256(dbt_target_dir(settings)),
+            "model_version": current.window.get("model_version"),
+            "reference_model_version": reference.window.get("model_version"),
+            "recommendations_run_id": current.window.get("run_id"),
+            "recommendations_dbt_manifest_sha256": current.window.get("dbt_manifest_sha256"),
+        },
         now=now,
     )
 
@@ -350,6 +634,36 @@ def deliver_task(settings: Settings) -> dict[str, Any]:
 
 
 @task(cache_policy=NO_CACHE)
+def prediction_drift_task(settings: Settings, run_id: str | None) -> DriftSummary | Skipped:
+    """Churn score distribution: latest ml.churn_scores snapshot vs the previous one."""
+    return prediction_drift_step(settings, run_id=run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def recsys_task(
+    settings: Settings, params: MonitorParams, run_id: str | None
+) -> RecsysSummary | Skipped:
+    """Evidently recsys metrics of ml.recommendations vs the set it replaced."""
+    return recsys_step(settings, run_id=run_id, window_days=params.window_days)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_recsys_task(summary: RecsysSummary) -> None:
+    """Markdown table of the quality metrics and a link to the Evidently report."""
+    key = "tastemaker-recsys-quality"
+    create_markdown_artifact(
+        key=key, markdown=recsys_markdown(summary), description="recommendation quality"
+    )
+    if summary.html_path:
+        create_link_artifact(
+            key=f"{key}-report",
+            link=Path(summary.html_path).resolve().as_uri(),
+            link_text=f"Evidently report {summary.report_id}",
+            description="Evidently recsys report (HTML)",
+        )
+
+
+@task(cache_policy=NO_CACHE)
 def publish_task(summary: DriftSummary) -> None:
     """Markdown summary and a link to the Evidently report as Prefect artifacts."""
     key = f"tastemaker-drift-{summary.dataset.replace('_', '-')}"
@@ -365,7 +679,8 @@ def publish_task(summary: DriftSummary) -> None:
 
 @flow(name="monitor", log_prints=True)
 def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
-    """Drift report on user_features, mailed per the policy; SMTP failures leave mail queued."""
+    """Data drift of user_features, prediction drift of churn scores and recommendation
+    quality; mailed per the policy; SMTP failures leave mail queued for the next run."""
     from prefect.runtime import flow_run
 
     params = params or MonitorParams()
@@ -374,13 +689,28 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
     run_id = str(flow_run.id) if flow_run.id else None
     windows = load_windows_task(settings, params)
     for note in windows.notes:
-        logger.warning(note)
+        logger.info(note)
     summary = drift_task(settings, windows, run_id)
     publish_task(summary)
+    prediction = prediction_drift_task(settings, run_id)
+    if isinstance(prediction, Skipped):
+        logger.info("prediction drift skipped: %s", prediction.reason)
+    else:
+        publish_task(prediction)
+    quality = recsys_task(settings, params, run_id)
+    if isinstance(quality, Skipped):
+        logger.info("recommendation quality skipped: %s", quality.reason)
+    else:
+        publish_recsys_task(quality)
     delivery: dict[str, Any] = {"sent": [], "queued": []}
-    mail_path = None
+    mails: list[str] = []
     if params.email:
-        mail_path = compose_mail_task(settings, summary)
+        # user_features first: under daily_digest it is the day's digest; churn drift mails
+        # whenever it drifts (the digest marker is set by then).
+        for drift_summary in [summary] + ([] if isinstance(prediction, Skipped) else [prediction]):
+            path = compose_mail_task(settings, drift_summary)
+            if path:
+                mails.append(path)
         state = deliver_task(settings, return_state=True)
         if state.is_completed():
             delivery = state.result()
@@ -389,10 +719,20 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
             delivery = {"sent": [], "queued": queued, "error": str(state.message)}
             logger.error("mail stays in the outbox for the next run: %s", state.message)
     logger.info(
-        "drift %s: %d/%d columns; mail %s",
+        "drift %s: %d/%d columns; churn scores %s; recommendations %s; mail %s",
         summary.status,
         summary.drifted_count,
         summary.column_count,
-        mail_path or "not needed",
+        prediction.status if isinstance(prediction, DriftSummary) else "skipped",
+        quality.status if isinstance(quality, RecsysSummary) else "skipped",
+        ", ".join(mails) or "not needed",
     )
-    return {"drift": summary.to_dict(), "mail": mail_path, "delivery": delivery}
+    return {
+        "run_id": run_id,
+        "drift": summary.to_dict(),
+        "prediction_drift": prediction.to_dict(),
+        "recsys": quality.to_dict(),
+        "mail": mails[0] if mails else None,
+        "mails": mails,
+        "delivery": delivery,
+    }

@@ -7,10 +7,9 @@ report and a JSON summary (`DriftSummary`). It knows nothing of flows or the war
 reads the marts and passes DataFrames in. The same call serves every drift check:
 
 - data drift on `user_features` (`user_features_spec`),
-- prediction drift on churn scores: `DriftSpec(name="churn_scores", numerical=("churn_score",))`
-  on the scores of two windows (one column, so dataset drift = that column drifted),
-- recommendation quality over time (NDCG, coverage, novelty, popularity bias) will be a separate
-  `run_recsys_quality` returning the same summary shape, once the recommender publishes a holdout.
+- prediction drift on churn scores (`run_prediction_drift`): the churn probability of two score
+  sets (e.g. two snapshot dates of `ml.churn_scores`) and the risk band it puts each user in,
+- recommendation quality over time lives in `monitoring/recsys.py` (Evidently's recsys metrics).
 
 **Tests and thresholds.** Every numerical column uses the normalised Wasserstein distance
 (W1 / std of the reference) and every categorical column the Jensen-Shannon distance, both with
@@ -59,7 +58,15 @@ CATEGORICAL_TEST = "jensenshannon"
 
 #: user_features columns that are not features of behaviour: keys, dates, and tenure (which moves
 #: with the as-of date by construction, whatever the windows).
-_ID_COLUMNS = {"user_id", "snapshot_date", "signup_date", "tenure_days"}
+_ID_COLUMNS = {
+    "user_id",
+    "snapshot_date",
+    "signup_date",
+    "tenure_days",
+    "window_name",
+    "window_start",
+    "window_end",
+}
 #: Intensive columns (shares, rates, means, fixed 28-day windows, recency) are comparable between
 #: any two as-of dates. Everything else numeric is a counter since signup (views, hours, titles,
 #: ratings: whatever dbt names them) and only comparable between windows of equal length.
@@ -91,9 +98,7 @@ def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -
     cols = [c for c in columns if c not in _ID_COLUMNS]
     categorical = tuple(c for c in _CATEGORICAL_COLUMNS if c in cols)
     numerical = tuple(
-        c
-        for c in cols
-        if c not in categorical and c != "window_name" and (equal_windows or _INTENSIVE.search(c))
+        c for c in cols if c not in categorical and (equal_windows or _INTENSIVE.search(c))
     )
     return DriftSpec(name="user_features", numerical=numerical, categorical=categorical)
 
@@ -453,6 +458,75 @@ def _window_text(window: Mapping[str, Any]) -> str:
     if window.get("window_name"):
         return f"({window['window_name']} window of {window.get('mart', 'the mart')})"
     return ""
+
+
+#: Risk bands of a churn probability: [0, 0.2) low, [0.2, 0.5) medium, [0.5, 1] high. A shift of
+#: users between bands is what a retention team acts on, so it is compared next to the raw score.
+RISK_BANDS = (0.2, 0.5)
+PREDICTION_COLUMN = "churn_probability"
+
+
+def churn_scores_spec(column: str = PREDICTION_COLUMN) -> DriftSpec:
+    """Prediction drift: the probability (Wasserstein) and its risk band (Jensen-Shannon).
+
+    With two columns and the share threshold (0.3), either one drifting is dataset drift."""
+    return DriftSpec(name="churn_scores", numerical=(column,), categorical=("risk_band",))
+
+
+def _checked_scores(frame: pd.DataFrame, column: str, which: str) -> pd.DataFrame:
+    """The scores with a risk band; a clear error naming the row and value when one is bad."""
+    if column not in frame.columns:
+        raise KeyError(
+            f"churn scores ({which}): column {column!r} missing; has {list(frame.columns)}"
+        )
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | (values < 0) | (values > 1)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        who = f" (user_id {frame['user_id'].iloc[pos]!r})" if "user_id" in frame.columns else ""
+        raise ValueError(
+            f"churn scores ({which}): row {pos}{who}: {column}={frame[column].iloc[pos]} is not "
+            f"a probability in [0, 1] ({int(bad.sum())} bad row(s))"
+        )
+    low, high = RISK_BANDS
+    band = np.where(values < low, "low", np.where(values < high, "medium", "high"))
+    return pd.DataFrame({column: values.astype(float), "risk_band": band})
+
+
+def run_prediction_drift(
+    reference_scores: pd.DataFrame,
+    current_scores: pd.DataFrame,
+    thresholds: DriftThresholds,
+    out_dir: Path,
+    *,
+    column: str = PREDICTION_COLUMN,
+    reference_window: Mapping[str, Any] | None = None,
+    current_window: Mapping[str, Any] | None = None,
+    lineage: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    write_html: bool = True,
+) -> DriftSummary:
+    """Prediction drift between two sets of churn scores (one row per user each).
+
+    Same tests, noise floors and files as `run_drift` (the summary's `dataset` is
+    `churn_scores`); `reference_mean`/`current_mean` of the probability column say by how much
+    the average predicted risk moved. Raises ValueError naming the first row whose score is not
+    a probability.
+    """
+    ref = _checked_scores(reference_scores, column, "reference")
+    cur = _checked_scores(current_scores, column, "current")
+    return run_drift(
+        ref,
+        cur,
+        churn_scores_spec(column),
+        thresholds,
+        out_dir,
+        reference_window=reference_window,
+        current_window=current_window,
+        lineage=lineage,
+        now=now,
+        write_html=write_html,
+    )
 
 
 def recall(flagged: Sequence[str], expected: Sequence[str]) -> float:

@@ -1,17 +1,29 @@
 """`tastemaker lineage <model_version|report>`: the chain from a figure back to its sources.
 
-A drift report's JSON summary and a model's `metadata.json` both carry the lineage keys (run id,
-model version, dbt manifest hash, code version). Given either, this module assembles the chain
-and says whether the dbt build it names is still the current one, so a person can tell whether a
-figure in an email was computed on the data that is in the warehouse now.
+A report's JSON summary (data drift, churn prediction drift, recommendation quality) and a
+model's `metadata.json` both carry the lineage keys (run id, model version, dbt manifest hash,
+code version). Given either, this module assembles the chain and says whether the dbt build it
+names is still the current one, so a person can tell whether a figure in an email was computed
+on the data that is in the warehouse now.
+
+Published rows close the loop: every `ml.*` row carries `run_id, model_version,
+dbt_manifest_sha256` (flows/tasks/publish.py). Given a model version, `published_rows` finds
+the tables and runs that published it, so a report that names a model version leads to the
+flow run that wrote the scores it judged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: lineage keys shown at the top level of a chain; the others are listed under "published"
+_TOP_KEYS = {"run_id", "manifest_sha256", "model_version", "report_id"}
 
 
 class LineageNotFoundError(LookupError):
@@ -37,6 +49,7 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
     return {
         "kind": "report",
         "report_id": data.get("report_id"),
+        "report_kind": "recommendation quality" if "metrics" in data else "drift",
         "dataset": data.get("dataset"),
         "created_at": data.get("created_at"),
         "status": data.get("status"),
@@ -46,27 +59,91 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
         "dbt_build_is_current": (recorded == current) if recorded and current else None,
         "reference_window": data.get("reference_window"),
         "current_window": data.get("current_window"),
+        "published": {k: v for k, v in lineage.items() if k not in _TOP_KEYS},
         "report_html": data.get("html_path"),
         "report_json": str(path),
     }
 
 
+def published_rows(warehouse: Path | None, model_version: str) -> list[dict[str, Any]]:
+    """Which `ml.*` tables hold rows of `model_version`, written by which runs and dbt builds.
+
+    Read-only and best effort: a warehouse that is missing or locked by a writer gives [] (the
+    chain is still printed from the registry or the report)."""
+    if warehouse is None or not Path(warehouse).is_file():
+        return []
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        log.warning("lineage: cannot read %s (%s); published rows not shown", warehouse, exc)
+        return []
+    out: list[dict[str, Any]] = []
+    try:
+        tables = con.execute(
+            "select table_name from information_schema.columns where table_schema = 'ml' "
+            "and column_name in ('model_version', 'run_id') group by table_name "
+            "having count(*) = 2 order by table_name"
+        ).fetchall()
+        for (table,) in tables:
+            has_hash = con.execute(
+                "select count(*) from information_schema.columns where table_schema = 'ml' "
+                "and table_name = ? and column_name = 'dbt_manifest_sha256'",
+                [table],
+            ).fetchone()[0]
+            hash_sql = "dbt_manifest_sha256" if has_hash else "null"
+            rows = con.execute(
+                f'select run_id, {hash_sql}, count(*) from ml."{table}" '
+                "where model_version = ? group by all order by 1",
+                [model_version],
+            ).fetchall()
+            for run_id, manifest, count in rows:
+                out.append(
+                    {
+                        "table": f"ml.{table}",
+                        "run_id": run_id,
+                        "dbt_manifest_sha256": manifest,
+                        "rows": int(count),
+                    }
+                )
+    finally:
+        con.close()
+    return out
+
+
 def resolve(
-    target: str, *, reports_root: Path, artifacts_root: Path, manifest: Path | None
+    target: str,
+    *,
+    reports_root: Path,
+    artifacts_root: Path,
+    manifest: Path | None,
+    warehouse: Path | None = None,
 ) -> dict[str, Any]:
-    """Lineage of `target`: a report (path or id) first, else a model version in the registry."""
+    """Lineage of `target`: a report (path or id) first, else a model version (in the registry
+    or in published `ml.*` rows of `warehouse`)."""
     found = _report_json(target, reports_root)
     if found is not None:
-        return report_lineage(found, manifest)
+        chain = report_lineage(found, manifest)
+        if chain.get("model_version"):
+            chain["published_rows"] = published_rows(warehouse, str(chain["model_version"]))
+        return chain
     from ml.registry import ModelNotFoundError, ModelRegistry, lineage_chain
 
+    rows = published_rows(warehouse, target)
     try:
         chain = lineage_chain(ModelRegistry(artifacts_root), target)
     except (ModelNotFoundError, ValueError) as exc:
-        raise LineageNotFoundError(
-            f"{target!r} is neither a report under {reports_root} nor a model version under "
-            f"{artifacts_root}"
-        ) from exc
+        if not rows:
+            raise LineageNotFoundError(
+                f"{target!r} is neither a report under {reports_root} nor a model version "
+                f"under {artifacts_root} or in the warehouse's ml.* tables"
+            ) from exc
+        chain = {"kind": "model", "model_version": target, "registry": "not found"}
+        chain["run_id"] = rows[0]["run_id"] if len({r["run_id"] for r in rows}) == 1 else None
+        hashes = {r["dbt_manifest_sha256"] for r in rows}
+        chain["manifest_sha256"] = hashes.pop() if len(hashes) == 1 else None
+    chain["published_rows"] = rows
     current = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest else None
     recorded = chain.get("manifest_sha256")
     chain["dbt_build_is_current"] = (recorded == current) if recorded and current else None

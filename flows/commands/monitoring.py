@@ -32,7 +32,8 @@ def drift(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Data drift of user_features: current window vs the one before (Evidently report)."""
+    """Data drift of user_features (current window vs the one before), churn prediction drift
+    and recommendation quality (Evidently reports)."""
     settings = _settings()
     end = None
     if current_end:
@@ -42,20 +43,35 @@ def drift(
             _fail(f"--current-end must be YYYY-MM-DD, got {current_end!r}")
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
-    from flows.monitor import deliver_step, drift_step, load_feature_windows, mail_step
+    from flows.monitor import (
+        Skipped,
+        deliver_step,
+        drift_step,
+        load_feature_windows,
+        mail_step,
+        prediction_drift_step,
+        recsys_step,
+    )
 
     # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
     with contextlib.redirect_stdout(sys.stderr):
         windows = load_feature_windows(settings, window_days=window_days, current_end=end)
     summary = drift_step(settings, windows)
+    prediction = prediction_drift_step(settings)
+    quality = recsys_step(settings, window_days=window_days)
     mail_path = delivery = None
     if email:
-        mail_path = mail_step(settings, summary, today=dt.datetime.now(dt.UTC).date())
+        today = dt.datetime.now(dt.UTC).date()
+        mail_path = mail_step(settings, summary, today=today)
+        if not isinstance(prediction, Skipped):
+            mail_step(settings, prediction, today=today)
         delivery = deliver_step(settings)
     if as_json:
         _emit_json(
             {
                 "drift": summary.to_dict(),
+                "prediction_drift": prediction.to_dict(),
+                "recsys": quality.to_dict(),
                 "notes": windows.notes,
                 "mail": str(mail_path) if mail_path else None,
                 "delivery": None
@@ -82,6 +98,25 @@ def drift(
                 f"  {col.column:<28} {col.test:<14} {col.statistic:.3f} >= {col.threshold:.3f}"
             )
         typer.echo(f"report: {summary.html_path}\nsummary: {summary.json_path}")
+        if isinstance(prediction, Skipped):
+            typer.echo(f"churn scores: skipped — {prediction.reason}")
+        else:
+            typer.echo(
+                f"churn scores: {prediction.status} — drifted: "
+                f"{', '.join(prediction.drifted_columns) or 'none'} ({prediction.json_path})"
+            )
+        if isinstance(quality, Skipped):
+            typer.echo(f"recommendations: skipped — {quality.reason}")
+        else:
+            typer.echo(
+                f"recommendations: {quality.status} — "
+                + ", ".join(
+                    f"{m.name}@{quality.k} {m.current:.3f}"
+                    for m in quality.metrics
+                    if m.current is not None
+                )
+                + f" ({quality.json_path})"
+            )
         if email:
             state = "not needed (policy)" if mail_path is None else str(mail_path)
             typer.echo(f"mail: {state}")
@@ -111,6 +146,7 @@ def lineage(
             reports_root=settings.reports_path,
             artifacts_root=settings.artifacts_path,
             manifest=manifest if manifest.is_file() else None,
+            warehouse=settings.warehouse_path,
         )
     except LineageNotFoundError as exc:
         _fail(str(exc))

@@ -2,15 +2,15 @@
 
 Not collected by pytest (no `test_` prefix): 20 default-size worlds take ~20-30 minutes, too long
 for a test run. Each world is built once (generate → ingest → dbt build); the two windows are read
-with `flows.monitor.load_feature_windows` and compared with `monitoring.drift.run_drift` (JSON
-only, no HTML). Prints one row per world and a summary table; `--json` writes all rows.
+with `flows.monitor.load_feature_windows` and compared with `monitoring.drift.run_drift`. Prints
+one row per world and a summary table; `--json` writes all rows.
 
-    uv run python tests/monitoring/bench_drift.py --seeds 20 --drift-seeds 3
-    # with a dbt project that declares the windowed var (features_window_days):
-    uv run python tests/monitoring/bench_drift.py --window-project /path/to/dbt_project
+    uv run python tests/monitoring/bench_drift.py --seeds 20 --drift-seeds 5
 
 Windows follow the truth: current = [drift start, end), reference = the window before it, so the
-undrifted worlds compare exactly the periods a drifted world would shift.
+undrifted worlds compare exactly the periods a drifted world would shift. The warehouse is built
+with `--vars {drift_window_days, drift_current_end}` so the mart `user_feature_windows` holds
+those windows directly (what the monitor flow reads).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,53 +30,48 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ["PREFECT_LOGGING_LEVEL"] = "ERROR"  # prefect_dbt rejects "WARNING" (see conftest)
 
 
-def _one(seed: int, drift: bool, work: Path, window_project: Path | None) -> list[dict]:
-    from flows.monitor import drift_step, load_feature_windows
+def _windows(config) -> tuple[dt.date, int]:
+    """The truth's windows: current = [drift start, end of period), reference = the one before."""
+    end = config.start_date + dt.timedelta(days=config.days)
+    start = config.start_date + dt.timedelta(days=config.drift_start_day)
+    return end, (end - start).days
+
+
+def _one(seed: int, drift: bool, work: Path) -> dict:
+    from flows.monitor import WINDOWS_MART, drift_step, load_feature_windows
     from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from monitoring.drift import recall
 
     home = work / f"{'drift' if drift else 'same'}-{seed}" / "home"
     started = time.perf_counter()
-    built = build_warehouse(home, WorldConfig(seed=seed, drift=drift))
+    config = WorldConfig(seed=seed, drift=drift)
+    end, days = _windows(config)
+    # The platform's build, with the mart's windows set to the truth's (no second dbt run).
+    dbt_vars = {"drift_window_days": days, "drift_current_end": end.isoformat()}
+    built = build_warehouse(home, config, dbt_vars=dbt_vars)
     truth = json.loads((built.truth_dir / "drift.json").read_text())
-    world = json.loads((built.truth_dir / "world.json").read_text())["config"]
-    end = dt.date.fromisoformat(world["start_date"]) + dt.timedelta(days=int(world["days"]))
-    start = dt.date.fromisoformat(truth["window_start_date"])
-    rows = []
-    modes = [("current dbt", built.settings)]
-    if window_project is not None:
-        modes.append(
-            ("windowed", built.settings.model_copy(update={"dbt_project_dir": window_project}))
-        )
-    for mode, settings in modes:
-        windows = load_feature_windows(
-            settings, window_days=(end - start).days, current_end=end, scratch=home / "scratch"
-        )
-        from monitoring.drift import recall
-
-        summary = drift_step(settings, windows, run_id=f"bench-{seed}")
-        rows.append(
-            {
-                "seed": seed,
-                "drift": drift,
-                "mode": mode,
-                "windowed": windows.windowed,
-                "dataset_drift": summary.dataset_drift,
-                "share": round(summary.share, 3),
-                "drifted": summary.drifted_columns,
-                "recall": round(
-                    recall(summary.drifted_columns, truth["expected_drifted_features"]), 3
-                )
-                if drift
-                else None,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-        print(json.dumps(rows[-1]), flush=True)
-    import shutil
-
+    assert truth["window_start_date"] == (end - dt.timedelta(days=days)).isoformat(), truth
+    windows = load_feature_windows(
+        built.settings, window_days=days, current_end=end, scratch=home / "scratch"
+    )
+    assert windows.source == WINDOWS_MART, windows.source
+    summary = drift_step(built.settings, windows, run_id=f"bench-{seed}")
+    expected = truth["expected_drifted_features"]
+    row = {
+        "seed": seed,
+        "drift": drift,
+        "dataset_drift": summary.dataset_drift,
+        "share": round(summary.share, 3),
+        "drifted": summary.drifted_columns,
+        "expected": expected,
+        "recall": round(recall(summary.drifted_columns, expected), 3) if drift else None,
+        "rows": [summary.reference_rows, summary.current_rows],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(row), flush=True)
     shutil.rmtree(home.parent, ignore_errors=True)
-    return rows
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,31 +79,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="same-distribution worlds")
     parser.add_argument("--drift-seeds", type=int, default=3, help="drifted worlds")
     parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--window-project", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write all rows here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="tastemaker-bench-drift-") as tmp:
-        for i in range(args.seeds):
-            rows += _one(args.first_seed + i, False, Path(tmp), args.window_project)
         for i in range(args.drift_seeds):
-            rows += _one(args.first_seed + i, True, Path(tmp), args.window_project)
+            rows.append(_one(args.first_seed + i, True, Path(tmp)))
+        for i in range(args.seeds):
+            rows.append(_one(args.first_seed + i, False, Path(tmp)))
+    same = [r for r in rows if not r["drift"]]
+    drifted = [r for r in rows if r["drift"]]
+    alarms = sum(r["dataset_drift"] for r in same)
+    max_share = max((r["share"] for r in same), default=float("nan"))
+    mean_recall = sum(r["recall"] for r in drifted) / len(drifted) if drifted else float("nan")
+    min_recall = min((r["recall"] for r in drifted), default=float("nan"))
     print()
     print(
-        f"{'mode':<12} {'worlds':>6} {'same-dist alarms':>17} {'max share':>9} {'mean recall':>11}"
+        "| same-distribution worlds with dataset drift | max drifted share | mean recall | "
+        "min recall | drifted worlds flagged |"
     )
-    for mode in sorted({r["mode"] for r in rows}):
-        same = [r for r in rows if r["mode"] == mode and not r["drift"]]
-        drifted = [r for r in rows if r["mode"] == mode and r["drift"]]
-        alarms = sum(r["dataset_drift"] for r in same)
-        max_share = max((r["share"] for r in same), default=float("nan"))
-        mean_recall = sum(r["recall"] for r in drifted) / len(drifted) if drifted else float("nan")
-        print(
-            f"{mode:<12} {len(same):>6} {f'{alarms}/{len(same)}':>17} {max_share:>9.3f} "
-            f"{mean_recall:>11.3f}  (drifted worlds: {len(drifted)}, "
-            f"flagged {sum(r['dataset_drift'] for r in drifted)})"
-        )
+    print("|---|---|---|---|---|")
+    print(
+        f"| {alarms} / {len(same)} | {max_share:.3f} | {mean_recall:.3f} | {min_recall:.3f} | "
+        f"{sum(r['dataset_drift'] for r in drifted)} / {len(drifted)} |"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
