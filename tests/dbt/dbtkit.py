@@ -36,6 +36,10 @@ MARTS = (
     "churn_training_set",
     "experiment_user_exposures",
     "experiment_variant_metrics",
+    "churn_scoring_set",
+    "nudge_outcomes",
+    "user_contact_history",
+    "user_hour_profile",
 )
 
 LEAKAGE_TEST = "test.tastemaker.assert_churn_features_before_snapshot"

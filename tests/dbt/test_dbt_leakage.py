@@ -16,7 +16,9 @@ from dbtkit import LEAKAGE_TEST, copy_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
-CHURN_SQL = Path("models/marts/churn/churn_training_set.sql")
+# The churn features (and their cut-off) live in a macro shared by churn_training_set and
+# churn_scoring_set, so a leak injected there reaches both marts.
+CHURN_SQL = Path("macros/churn_features.sql")
 EVENTS_SQL = Path("models/intermediate/int_user_events.sql")
 CUT_OFF = "and events.event_at < snapshots.snapshot_at  -- point-in-time cut-off"
 
