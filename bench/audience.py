@@ -4,6 +4,7 @@
     uv run python bench/audience.py --only real     # telco churn + Hillstrom uplift
     uv run python bench/audience.py --only world    # segments / churn on the default world
     uv run python bench/audience.py --only world --home H   # reuse a built default world
+    uv run python bench/audience.py --only policy [--home H]  # re-engagement policy vs baselines
     uv run python bench/audience.py --json
 
 Real data is read in place from `Settings().resolved_data_dir` (never copied). The world checks
@@ -18,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 
 def real_checks(data_dir: Path) -> dict[str, Any]:
@@ -185,9 +188,195 @@ def print_world(res: dict[str, Any]) -> None:
     )
 
 
+def _default_home(home: Path | None) -> Path:
+    if home is not None:
+        return home
+    import tempfile
+
+    from flows.tasks.pipeline import build_warehouse
+    from ml.world import WorldConfig
+
+    home = Path(tempfile.mkdtemp(prefix="tm-bench-audience-")) / "home"
+    build_warehouse(home, WorldConfig())
+    return home
+
+
+def _reuse(results: dict[str, Any]) -> Path | None:
+    """The home the world checks just built, so a full run builds the world once."""
+    home = results.get("world", {}).get("home")
+    return Path(home) if home else None
+
+
+def policy_checks(home: Path | None) -> dict[str, Any]:
+    """The re-engagement policy on the default world: responses vs the planted truth, the
+    cross-fitted IPS evaluation (policy vs everyone vs nobody) and today's plan with a rule audit.
+
+    Churn risk of each logged nudge is point in time: the user's latest `churn_training_set`
+    snapshot on or before the send day, scored by the time-validated churn model. Costs and the
+    value of a retained month are the world's price list (truth/nudges.json: prices, not
+    effects); the planted effects are only used to judge the estimates.
+    """
+    import duckdb
+
+    from flows.settings import Settings
+    from ml.audience.churn import churn_features, fit_validate_churn, score_churn
+    from ml.audience.ips import evaluate_policy, format_evaluation
+    from ml.audience.policy import (
+        ACTION_CHANNELS,
+        NUDGES,
+        PolicyConfig,
+        estimate_responses,
+        plan_reengagement,
+        usual_hours,
+    )
+    from ml.audience.segments import UserSegmenter, name_segments, profile_segments
+    from ml.audience.truth import archetypes
+
+    home = _default_home(home)
+    settings = Settings(home=home)
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        read = {
+            t: con.sql(f"select * from {t}").df()
+            for t in ("nudge_outcomes", "user_contact_history", "user_hour_profile",
+                      "user_features", "churn_training_set", "churn_scoring_set")
+        }  # fmt: skip
+        snapshot_at = con.sql("select max(snapshot_date) from churn_scoring_set").fetchall()[0][0]
+    finally:
+        con.close()
+    log = read["nudge_outcomes"]
+    truth = json.loads((settings.truth_path / "nudges.json").read_text())
+    prices = {f"cost_{a}": float(truth["costs"][a]) for a in NUDGES}
+    started = time.perf_counter()
+
+    users = read["user_features"].sort_values("user_id").reset_index(drop=True)
+    seg = UserSegmenter().fit(users)
+    names = {n.segment: n.name for n in name_segments(profile_segments(users, seg.labels_))}
+    segments = pd.DataFrame({"user_id": users["user_id"], "segment": seg.labels_})
+    segments["segment_name"] = segments["segment"].map(names).fillna("Too new to tell")
+
+    rows = read["churn_training_set"]
+    run = fit_validate_churn(rows, n_repeats=1)
+    snaps = rows.assign(snapshot_date=pd.to_datetime(rows["snapshot_date"])).sort_values(
+        "snapshot_date"
+    )
+    snaps["risk"] = run.model.predict_proba(churn_features(snaps))[:, 1]
+    sent = log.assign(sent_day=pd.to_datetime(log["sent_at"]).dt.normalize()).sort_values(
+        "sent_day"
+    )
+    at_send = pd.merge_asof(
+        sent, snaps[["user_id", "snapshot_date", "risk"]], left_on="sent_day",
+        right_on="snapshot_date", by="user_id", direction="backward",
+    )  # fmt: skip
+    per_event = at_send[["event_id", "risk"]].rename(columns={"risk": "churn_probability"})
+    per_event = per_event.dropna()
+
+    arche = pd.DataFrame(
+        {"user_id": users["user_id"], "segment": archetypes(users["user_id"], settings.truth_path)}
+    )
+    recovered = {}
+    for outcome in ("returned_7d", "cancelled_30d"):
+        est = estimate_responses(log, arche, PolicyConfig(response_outcome=outcome))
+        table = est.cells.pivot(index="segment_key", columns="action", values="response")
+        hits = {}
+        for a_name, effects in truth["effects"].items():
+            key = "p_return" if outcome == "returned_7d" else "cancel_logit_shift"
+            sign = 1 if outcome == "returned_7d" else -1
+            planted = {x: sign * effects[x][key] for x in NUDGES}
+            best_planted = max(planted, key=planted.get)
+            if planted[best_planted] <= 0 or a_name not in table.index:
+                continue  # nothing planted works here (documentary learners)
+            got = table.loc[a_name]
+            hits[a_name] = {"planted_best": best_planted, "estimated_best": str(got.idxmax()),
+                            "estimates": got.round(3).to_dict()}  # fmt: skip
+        recovered[outcome] = hits
+
+    evaluations = {}
+    for outcome in ("returned_7d", "cancelled_30d"):
+        cfg = PolicyConfig(
+            response_outcome=outcome,
+            value_of_retention=float(truth["value_of_retained_month"]),
+            bootstrap=500,
+            **prices,
+        )
+        ev = evaluate_policy(log, per_event, segments, cfg)
+        evaluations[outcome] = {"text": format_evaluation(ev), **ev.to_dict()}
+
+    cfg = PolicyConfig(
+        response_outcome="returned_7d",
+        value_of_retention=float(truth["value_of_retained_month"]),
+        **prices,
+    )
+    scores = score_churn(run.model, read["churn_scoring_set"], "bench")
+    recs = None
+    plan = plan_reengagement(
+        scores, segments, read["user_contact_history"], read["user_hour_profile"], log, recs,
+        cfg, pd.Timestamp(snapshot_at, tz="UTC"),
+    )  # fmt: skip
+    hist = read["user_contact_history"].set_index("user_id")
+    usual = usual_hours(read["user_hour_profile"], cfg.usual_hours_coverage)
+    violations = {"contacts_7d": 0, "contacts_30d": 0, "opt_out": 0, "quiet_hour": 0}
+    for r in plan[plan["action"] != "none"].itertuples():
+        h = hist.loc[r.user_id] if r.user_id in hist.index else None
+        if h is not None:
+            violations["contacts_7d"] += int(h["contacts_7d"] + 1 > cfg.max_contacts_7d)
+            violations["contacts_30d"] += int(h["contacts_30d"] + 1 > cfg.max_contacts_30d)
+            violations["opt_out"] += int(
+                bool(h["all_opt_out"]) or bool(h[f"{r.channel}_opt_out"])
+                or r.channel not in ACTION_CHANNELS[r.action]
+            )  # fmt: skip
+        mask = usual.get(r.user_id)
+        ok_hour = (
+            mask[r.send_at.hour] if mask is not None else r.send_at.hour == cfg.default_send_hour
+        )
+        violations["quiet_hour"] += int(not ok_hour)
+    discounts = int((plan["action"] == "discount").sum())
+    return {
+        "home": str(home),
+        "log_rows": len(log),
+        "observed_rows": int(log["outcome_observed"].sum()),
+        "recovered": recovered,
+        "evaluations": evaluations,
+        "plan": {
+            "at_risk_users": len(plan),
+            "actions": plan["action"].value_counts().to_dict(),
+            "discount_spend": discounts * cfg.cost_discount,
+            "discount_budget": cfg.discount_budget,
+            "violations": violations,
+            "examples": plan[plan["action"] != "none"]
+            .groupby("action")
+            .head(1)[["user_id", "action", "channel", "send_at", "reason"]]
+            .astype(str)
+            .to_dict(orient="records"),
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def print_policy(res: dict[str, Any]) -> None:
+    print(f"\nRe-engagement policy on the default world ({res['home']}): {res['log_rows']} logged "
+          f"nudges, {res['observed_rows']} with observed outcomes; {res['seconds']} s")  # fmt: skip
+    for outcome, hits in res["recovered"].items():
+        ok = sum(h["planted_best"] == h["estimated_best"] for h in hits.values())
+        print(f"responses on {outcome} (archetypes as segments): planted best action recovered "
+              f"for {ok}/{len(hits)} archetypes")  # fmt: skip
+        for a, h in hits.items():
+            print(f"  {a:<22} planted {h['planted_best']:<9} estimated {h['estimated_best']:<9}"
+                  f" {h['estimates']}")  # fmt: skip
+    for outcome, ev in res["evaluations"].items():
+        print(f"\nOffline evaluation, responses measured on {outcome}")
+        print(ev["text"])
+    p = res["plan"]
+    print(f"\nToday's plan: {p['at_risk_users']} at-risk users, actions {p['actions']}, "
+          f"discount spend {p['discount_spend']:.2f} of {p['discount_budget']:.2f}; rule "
+          f"violations {p['violations']}")  # fmt: skip
+    for e in p["examples"]:
+        print(f"  {e['user_id']} {e['action']} by {e['channel']} at {e['send_at']}: {e['reason']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["real", "world"], default=None)
+    parser.add_argument("--only", choices=["real", "world", "policy"], default=None)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--home", type=Path, default=None, help="reuse a built default-world home (else build one)"
@@ -205,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             results["real"] = real_checks(data_dir)
     if args.only in (None, "world"):
         results["world"] = world_checks(args.home)
+    if args.only in (None, "policy"):
+        results["policy"] = policy_checks(args.home or _reuse(results))
     if args.json:
         print(json.dumps(results, indent=2, default=float))
         return 0
@@ -212,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         print_real(results["real"])
     if "world" in results:
         print_world(results["world"])
+    if "policy" in results:
+        print_policy(results["policy"])
     return 0
 
 

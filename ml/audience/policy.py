@@ -21,13 +21,23 @@ Response estimation (`estimate_responses`), from the randomized log of past nudg
   difference-in-means when the propensities are constant and stay unbiased when they vary;
 - raw response = (rate_none − rate_a) / rate_none for cancels, rate_a − rate_none for returns,
   clipped to [−1, 1];
-- shrinkage, two levels, pseudo-count form: with n = min(rows of the action arm, rows of the
-  `none` arm) and k = `prior_strength`,
-      pooled(a)        = w·raw_all_segments(a) + (1 − w)·prior(a),      w = n_all / (n_all + k)
-      response(s, a)   = w·raw(s, a)           + (1 − w)·pooled(a),     w = n_s / (n_s + k)
-  so k is the number of rows per arm at which the data and what it is shrunk toward weigh
-  equally. A cell with no rows (or no cancels in its `none` arm: the ratio is undefined) takes
-  the pooled value; with no log at all every response is the configured prior.
+- shrinkage, two levels:
+  1. all segments pooled, toward the prior, pseudo-count form: with n = min(rows of the action
+     arm, rows of the `none` arm) over the whole log and k = `prior_strength`,
+         pooled(a) = w·raw_all(a) + (1 − w)·prior(a),   w = n / (n + k)
+     so k is the number of rows per arm at which the log and the prior weigh equally;
+  2. each segment toward the pooled value, empirical Bayes (precision-weighted):
+         response(s, a) = w·raw(s, a) + (1 − w)·pooled(a),   w = τ²(a) / (τ²(a) + se²(s, a))
+     se²(s, a) is the sampling variance of the cell's raw value (binomial, with the cell's
+     outcome rate and the arms' effective sizes (Σw)²/Σw², divided by rate_none² for the
+     relative cancel response); τ²(a) = max(0, variance of raw(·, a) across segments − mean
+     se²(·, a)) is how much segments really differ on that action (method of moments). So a
+     small or noisy cell leans on the pooled value, a segment that clearly differs keeps its
+     own, and when segments do not differ detectably every cell is the pooled value. (A
+     pseudo-count toward the pooled value was tried first: on the default world it dragged
+     every archetype toward the discount, which works strongly for one archetype only.)
+  A cell with no rows (or no cancels in its `none` arm: the ratio is undefined) takes the
+  pooled value; with no log at all every response is the configured prior.
 A user whose segment is unknown (not in the segments frame, or a segment the log never saw) gets
 the pooled responses; the reason says so.
 
@@ -331,9 +341,9 @@ def prepare_log(nudge_log: pd.DataFrame | None) -> pd.DataFrame:
 class ResponseEstimates:
     """Shrunk responses per (segment, action) and per action over all segments.
 
-    `cells`: segment_key, action, n, n_none, cancel_rate, none_cancel_rate, raw_response,
-    weight, pooled, response, return_uplift, cancel_reduction (both raw, absolute, for
-    reading), source (log | pooled | prior).
+    `cells`: segment_key, action, n, n_none, cancel_rate, none_cancel_rate, raw_response, se,
+    weight (of the raw value against the pooled one), pooled, response, return_uplift,
+    cancel_reduction (both raw, absolute, for reading), source (log | pooled | prior).
     `pooled`: action, n, n_none, raw_response, weight, prior, response, source.
     """
 
@@ -370,6 +380,7 @@ def _arm_stats(group: pd.DataFrame) -> dict[str, dict[str, float]]:
         w = 1.0 / g["propensity"].to_numpy(float)
         out[a] = {
             "n": float(len(g)),
+            "n_eff": float(w.sum() ** 2 / (w**2).sum()) if len(g) else 0.0,
             "cancel": _hajek(g["cancelled_30d"].to_numpy(float), w),
             "ret": _hajek(g["returned_7d"].to_numpy(float), w) if len(g) else float("nan"),
         }
@@ -378,18 +389,20 @@ def _arm_stats(group: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 def _raw_response(
     stats: dict[str, dict[str, float]], a: str, outcome: str = "cancelled_30d"
-) -> tuple[float, float]:
-    """(raw response, n) of action a vs none (module docstring); NaN when undefined."""
+) -> tuple[float, float, float]:
+    """(raw response, n, sampling variance) of action a vs none (module docstring); NaN when
+    undefined."""
     n = min(stats[a]["n"], stats["none"]["n"])
-    if outcome == "returned_7d":
-        base, rate = stats["none"]["ret"], stats[a]["ret"]
-        if n == 0 or np.isnan(base) or np.isnan(rate):
-            return float("nan"), 0.0
-        return float(np.clip(rate - base, -1.0, 1.0)), n
-    base = stats["none"]["cancel"]
-    if n == 0 or not base > 0 or np.isnan(stats[a]["cancel"]):
-        return float("nan"), 0.0
-    return float(np.clip((base - stats[a]["cancel"]) / base, -1.0, 1.0)), n
+    key = "ret" if outcome == "returned_7d" else "cancel"
+    base, rate = stats["none"][key], stats[a][key]
+    if n == 0 or np.isnan(base) or np.isnan(rate) or (key == "cancel" and not base > 0):
+        return float("nan"), 0.0, float("nan")
+    pbar = (base * stats["none"]["n"] + rate * stats[a]["n"]) / (stats["none"]["n"] + stats[a]["n"])
+    pbar = min(max(pbar, 0.5 / (stats["none"]["n"] + stats[a]["n"])), 1 - 1e-6)  # never 0
+    var = pbar * (1 - pbar) * (1 / stats[a]["n_eff"] + 1 / stats["none"]["n_eff"])
+    if key == "ret":
+        return float(np.clip(rate - base, -1.0, 1.0)), n, var
+    return float(np.clip((base - rate) / base, -1.0, 1.0)), n, var / base**2
 
 
 def _shrink(raw: float, n: float, target: float, k: float) -> tuple[float, float]:
@@ -420,10 +433,10 @@ def estimate_responses(
     all_stats = _arm_stats(lg) if len(lg) else None
     pooled_rows = []
     for a in NUDGES:
-        raw, n = (
+        raw, n, _ = (
             _raw_response(all_stats, a, config.response_outcome)
             if all_stats
-            else (float("nan"), 0.0)
+            else (float("nan"), 0.0, float("nan"))
         )
         resp, w = _shrink(raw, n, config.prior(a), config.prior_strength)
         pooled_rows.append(
@@ -442,20 +455,39 @@ def estimate_responses(
     pooled_by = pooled.set_index("action")["response"]
     cell_rows = []
     if len(lg):
-        for key, grp in lg.groupby("segment_key", sort=True):
-            st = _arm_stats(grp)
+        stats = {str(k): _arm_stats(g) for k, g in lg.groupby("segment_key", sort=True)}
+        raws = {
+            (key, a): _raw_response(st, a, config.response_outcome)
+            for key, st in stats.items()
+            for a in NUDGES
+        }
+        # one between-segment variance for all actions: deviations of each cell from its
+        # action's mean across segments (a per-action estimate from ~7 cells is too noisy)
+        devs, variances = [], []
+        for a in NUDGES:
+            vals = [(r, v) for (_, b), (r, _, v) in raws.items() if b == a and np.isfinite(r)]
+            if len(vals) >= 2:
+                r_arr, v_arr = np.array(vals).T
+                devs.extend((r_arr - r_arr.mean()) * np.sqrt(len(r_arr) / (len(r_arr) - 1)))
+                variances.extend(v_arr)
+        tau2_all = max(0.0, float(np.mean(np.square(devs)) - np.mean(variances))) if devs else 0.0
+        tau2 = dict.fromkeys(NUDGES, tau2_all)
+        for key, st in stats.items():
             for a in NUDGES:
-                raw, n = _raw_response(st, a, config.response_outcome)
-                resp, w = _shrink(raw, n, float(pooled_by[a]), config.prior_strength)
+                raw, n, var = raws[(key, a)]
+                ok = np.isfinite(raw) and n > 0 and tau2[a] > 0
+                w = tau2[a] / (tau2[a] + var) if ok else 0.0
+                resp = w * raw + (1 - w) * float(pooled_by[a]) if w > 0 else float(pooled_by[a])
                 cell_rows.append(
                     {
-                        "segment_key": str(key),
+                        "segment_key": key,
                         "action": a,
                         "n": int(st[a]["n"]),
                         "n_none": int(st["none"]["n"]),
                         "cancel_rate": st[a]["cancel"],
                         "none_cancel_rate": st["none"]["cancel"],
                         "raw_response": raw,
+                        "se": float(np.sqrt(var)) if np.isfinite(var) else float("nan"),
                         "weight": w,
                         "pooled": float(pooled_by[a]),
                         "response": resp,
@@ -467,7 +499,7 @@ def estimate_responses(
     cells = pd.DataFrame(
         cell_rows,
         columns=["segment_key", "action", "n", "n_none", "cancel_rate", "none_cancel_rate",
-                 "raw_response", "weight", "pooled", "response", "return_uplift",
+                 "raw_response", "se", "weight", "pooled", "response", "return_uplift",
                  "cancel_reduction",
                  "source"],
     )  # fmt: skip

@@ -115,9 +115,19 @@ def test_shrinkage_toward_prior_and_pooled() -> None:
     assert est.pooled.set_index("action")["response"].to_dict() == pytest.approx(
         {a: cfg.prior(a) for a in ACTIONS[1:]}, abs=1e-6
     )
-    loose = estimate_responses(log, segments, PolicyConfig(prior_strength=0))
-    raw = loose.cells["raw_response"].to_numpy()
-    assert loose.cells["response"].to_numpy() == pytest.approx(raw)
+    # segments that differ a lot keep most of their own value; every value lies between its
+    # raw estimate and the pooled one
+    c = estimate_responses(log, segments, PolicyConfig()).cells
+    assert c["weight"].between(0.25, 1).all()
+    lo = np.minimum(c["raw_response"], c["pooled"]) - 1e-12
+    hi = np.maximum(c["raw_response"], c["pooled"]) + 1e-12
+    assert c["response"].between(lo, hi).all()
+    # segments that do not differ: every cell is the pooled value
+    same = segments.assign(segment=np.arange(len(segments)) % 3)
+    flat = simulate_log(n_users=2000)[0]
+    flat["cancelled_30d"] = np.random.default_rng(1).random(len(flat)) < 0.3
+    c = estimate_responses(flat, same, PolicyConfig()).cells
+    assert (c["weight"] < 0.1).all(), c["weight"].max()
 
 
 def test_empty_log_gives_priors() -> None:
