@@ -96,3 +96,33 @@ def test_recommend_flow_registers_gates_and_publishes(
     assert len(texts) >= 2
     assert any("**ease** (Top Picks)" in t and "| popularity |" in t for t in texts)
     assert any("kept the champion" in t for t in texts)
+
+
+def test_champion_from_another_holdout_is_rescored_on_the_candidates(
+    tiny_warehouse, tmp_path: Path
+) -> None:
+    """Scores from different holdouts are not comparable: the champion's configuration is refit
+    on the candidate's training split and judged on the candidate's test pairs."""
+    from flows.recommend import RecommendParams, evaluate_step, read_marts, train_step
+    from flows.settings import Settings
+    from ml.recommend.evaluate import evaluate_ranking
+    from ml.recommend.rankers import ItemKNNRanker
+    from ml.recommend.synthetic import temporal_holdout
+
+    settings = Settings(home=_clone_home(tiny_warehouse, tmp_path / "home"))
+    marts = read_marts(settings)
+    old = RecommendParams(model="item_knn", holdout_days=28)
+    first, decision = train_step(settings, marts, old, evaluate_step(marts, old), "run-1")
+    assert decision.promoted and decision.champion_score is None
+
+    new = RecommendParams(model="popularity", holdout_days=21, gate_tolerance=0.0)
+    evaluation = evaluate_step(marts, new)
+    second, decision = train_step(settings, marts, new, evaluation, "run-2")
+    assert first.holdout_id != second.holdout_id
+    split, _, _ = temporal_holdout(marts.interactions, 21)
+    expected = evaluate_ranking(split, {"knn": ItemKNNRanker(k=100, shrink=10.0)}, 10)
+    assert decision.champion_score == pytest.approx(expected["knn"]["ndcg_at_k"])
+    assert decision.candidate_score == pytest.approx(
+        evaluation["models"]["popularity"]["ndcg_at_k"]
+    )
+    assert not decision.promoted and decision.previous_champion == first.ref
