@@ -7,11 +7,12 @@
     `snapshots_sql` is a select of churn_snapshot_id, user_id, snapshot_date, snapshot_at;
     `labels_sql` (optional) a select of churn_snapshot_id, churned_30d. The macro emits CTEs (no
     leading `with`) ending in `churn_features`: the columns of the training set, with the label
-    last when `labels_sql` is given (inner join) and without it otherwise. Every feature comes
+    last when `labels_sql` is given (inner join) and without it otherwise; `keep_key` puts
+    churn_snapshot_id first (for a caller that joins the features back to its own rows). Every feature comes
     from int_user_events rows with event_at STRICTLY BEFORE snapshot_at (see
     churn_training_set.sql for the windows).
 #}
-{% macro churn_feature_ctes(snapshots_sql, labels_sql=none) %}
+{% macro churn_feature_ctes(snapshots_sql, labels_sql=none, keep_key=false) %}
 snapshots as (
 
     {{ snapshots_sql }}
@@ -160,6 +161,9 @@ labels as (
 churn_features as (
 
     select
+        {%- if keep_key %}
+        snapshots.churn_snapshot_id,
+        {%- endif %}
         snapshots.user_id,
         snapshots.snapshot_date,
         activity.features_max_event_at,

@@ -134,3 +134,33 @@ def test_churn_scoring_set_has_the_training_features_at_the_snapshot(built_proje
         "where features_max_event_at >= cast(snapshot_date as timestamp)",
     )
     assert late == 0
+
+
+def test_nudge_outcomes_carry_the_churn_features_at_sent_at(built_project) -> None:
+    db = built_project.db_path
+    columns = """
+        select column_name, data_type from information_schema.columns
+        where table_schema = 'main' and table_name = ? order by ordinal_position
+    """
+    training = dict(query(db, columns, ["churn_training_set"]))
+    outcomes = query(db, columns, ["nudge_outcomes"])
+    names = [c for c, _ in outcomes]
+    assert names[:10] == [
+        "event_id", "user_id", "campaign_id", "sent_at", "action", "propensity", "title_id",
+        "returned_7d", "cancelled_30d", "outcome_observed",
+    ]  # fmt: skip
+    features = outcomes[10:]
+    assert len(features) == len(training) - 4  # not user_id, snapshot_date, max event, label
+    assert all(training[name] == kind for name, kind in features)
+    # Point in time: no view that ended at or after sent_at is counted in views_total.
+    late = scalar(
+        db,
+        """
+        select count(*) from nudge_outcomes as o
+        where o.views_total <> (
+            select count(*) from intermediate.int_views_enriched as v
+            where v.user_id = o.user_id and v.ended_at < o.sent_at
+        )
+        """,
+    )
+    assert late == 0
