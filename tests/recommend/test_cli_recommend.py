@@ -109,6 +109,7 @@ def test_recommend_help_says_what_unknown_users_get() -> None:
     assert result.exit_code == 0 and "homepage for new visitors" in text
 
 
+@pytest.mark.slow  # the session's tiny warehouse (dbt build)
 def test_recommend_json_is_the_published_homepage(published_home, monkeypatch) -> None:
     home, user, frame = published_home
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -124,6 +125,7 @@ def test_recommend_json_is_the_published_homepage(published_home, monkeypatch) -
     assert all(t["title"] for r in page["rows"] for t in r["titles"])
 
 
+@pytest.mark.slow  # the session's tiny warehouse (dbt build)
 def test_recommend_text_and_escaped_html(published_home, monkeypatch, tmp_path) -> None:
     home, user, _ = published_home
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -137,6 +139,7 @@ def test_recommend_text_and_escaped_html(published_home, monkeypatch, tmp_path) 
     assert html.count("<section>") >= 4 and html.count("class='card'") >= 20
 
 
+@pytest.mark.slow  # the session's tiny warehouse (dbt build)
 def test_unknown_user_gets_the_new_visitor_homepage(published_home, monkeypatch) -> None:
     home = published_home[0]
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -156,6 +159,7 @@ def test_bad_user_id_is_bad_input(bad: str) -> None:
     assert result.exit_code == 2 and "bad user id" in result.output
 
 
+@pytest.mark.slow  # the session's tiny warehouse (dbt build)
 def test_recommend_before_anything_ran(tiny_warehouse, tm_home, monkeypatch) -> None:
     import shutil
 
