@@ -412,7 +412,9 @@ def test_default_world_responses_and_policy(default_warehouse) -> None:
 
     rows = m["churn_training_set"]
     rows = rows[rows["snapshot_date"] >= sorted(rows["snapshot_date"].unique())[-3]]  # fast
-    model = ChurnClassifier().fit(churn_features(rows), rows["churned_30d"].astype(int))
+    model = ChurnClassifier(model="logistic").fit(
+        churn_features(rows), rows["churned_30d"].astype(int)
+    )
     scoring = m["churn_scoring_set"]
     scores = pd.DataFrame(
         {"user_id": scoring["user_id"],
