@@ -292,15 +292,22 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
         recovered[outcome] = hits
 
     evaluations = {}
-    for outcome in ("returned_7d", "cancelled_30d"):
+    for response, judged in (
+        ("returned_7d", "retained_30d"),
+        ("cancelled_30d", "retained_30d"),
+        ("returned_7d", "returned_7d"),
+    ):
         cfg = PolicyConfig(
-            response_outcome=outcome,
+            response_outcome=response,
             value_of_retention=float(truth["value_of_retained_month"]),
             bootstrap=500,
             **prices,
         )
-        ev = evaluate_policy(log, per_event, segments, cfg)
-        evaluations[outcome] = {"text": format_evaluation(ev), **ev.to_dict()}
+        ev = evaluate_policy(log, per_event, segments, cfg, outcome=judged)
+        evaluations[f"responses on {response}, judged on {judged}"] = {
+            "text": format_evaluation(ev),
+            **ev.to_dict(),
+        }
 
     cfg = PolicyConfig(
         response_outcome="returned_7d",
@@ -364,7 +371,7 @@ def print_policy(res: dict[str, Any]) -> None:
             print(f"  {a:<22} planted {h['planted_best']:<9} estimated {h['estimated_best']:<9}"
                   f" {h['estimates']}")  # fmt: skip
     for outcome, ev in res["evaluations"].items():
-        print(f"\nOffline evaluation, responses measured on {outcome}")
+        print(f"\nOffline evaluation, {outcome}")
         print(ev["text"])
     p = res["plan"]
     print(f"\nToday's plan: {p['at_risk_users']} at-risk users, actions {p['actions']}, "

@@ -11,6 +11,8 @@ Estimators. For a deterministic policy π and logged rows (action A_i, propensit
 logged), outcome y_i = 1 if *not* cancelled within 30 days):
     IPS   = Σ 1[A_i = π_i] · y_i / p_i                       (estimated retained users)
     SNIPS = n · Σ 1[A_i = π_i] · y_i / p_i  /  Σ 1[A_i = π_i] / p_i
+With `outcome="returned_7d"`, y_i = 1 if the user came back within 7 days instead (the
+surrogate; "retained" then reads "returned" and the net value prices a return like a kept user).
 SNIPS (self-normalized) is the headline figure: a little biased, much less variable. cost = Σ
 cost(π_i) over the rows (known, not estimated). incremental = retained(π) − retained(nobody);
 net value = incremental · value_of_retention − cost; retained per unit cost = incremental / cost.
@@ -67,6 +69,7 @@ class PolicyEvaluation:
     bootstrap_beats_nobody: float
     bootstrap_beats_everyone: float
     rows: int
+    outcome: str
     at_risk_rows: int
     actions: pd.Series = field(repr=False)  # the policy's action per evaluated log row
 
@@ -77,6 +80,7 @@ class PolicyEvaluation:
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
+            "outcome": self.outcome,
             "at_risk_rows": self.at_risk_rows,
             "everyone_action": self.everyone_action,
             "beats_nobody": self.beats_nobody,
@@ -108,6 +112,7 @@ def evaluate_policy(
     scores: pd.DataFrame,
     segments: pd.DataFrame | None,
     config: PolicyConfig | None = None,
+    outcome: str = "retained_30d",
 ) -> PolicyEvaluation:
     """Cross-fitted IPS / SNIPS evaluation of policy vs everyone vs nobody (module docstring).
 
@@ -118,6 +123,9 @@ def evaluate_policy(
             when it was sent, the honest choice). A nudge without a score is not at risk.
         segments: user_id, segment[, segment_name].
         config: the policy configuration (also folds, bootstrap replicates, seed).
+        outcome: what a policy is judged on: "retained_30d" (1 − cancelled_30d: retention
+            itself, the default) or "returned_7d" (the 7-day return surrogate: far more
+            frequent, so a small log can tell policies apart on it when it cannot on cancels).
 
     Raises PolicyInputError when the log has no usable rows or no `none` arm.
     """
@@ -164,7 +172,14 @@ def evaluate_policy(
         chosen["nobody"][hold] = "none"
 
     A = lg["action"].to_numpy(object)
-    y = 1.0 - lg["cancelled_30d"].to_numpy(float)
+    if outcome == "retained_30d":
+        y = 1.0 - lg["cancelled_30d"].to_numpy(float)
+    elif outcome == "returned_7d":
+        if lg["returned_7d"].isna().any():
+            raise PolicyInputError("nudge_log.returned_7d is missing: cannot judge on returns")
+        y = lg["returned_7d"].to_numpy(float)
+    else:
+        raise PolicyInputError(f"outcome must be 'retained_30d' or 'returned_7d', got {outcome!r}")
     w = 1.0 / lg["propensity"].to_numpy(float)
     costs = {p: np.array([config.cost(a) for a in chosen[p]]) for p in POLICIES}
 
@@ -259,6 +274,7 @@ def evaluate_policy(
         bootstrap_beats_nobody=share_nobody,
         bootstrap_beats_everyone=share_everyone,
         rows=n,
+        outcome=outcome,
         at_risk_rows=int(at_risk.sum()),
         actions=pd.Series(chosen["policy"], index=lg["event_id"], name="action"),
     )
@@ -267,7 +283,8 @@ def evaluate_policy(
 def format_evaluation(ev: PolicyEvaluation) -> str:
     """The evaluation as a plain-text table (for the bench and a Prefect markdown artifact)."""
     lines = [
-        f"{ev.rows} logged nudges ({ev.at_risk_rows} to at-risk users); 'everyone' sends "
+        f"{ev.rows} logged nudges ({ev.at_risk_rows} to at-risk users), judged on "
+        f"{ev.outcome}; 'everyone' sends "
         f"{ev.everyone_action}; SNIPS with 95% bootstrap CI, cross-fitted",
         f"{'policy':<10}{'retained':>10}{'(95% CI)':>20}{'incremental':>13}{'(95% CI)':>20}"
         f"{'cost':>10}{'net value':>11}{'inc/cost':>10}{'(95% CI)':>20}",

@@ -449,3 +449,17 @@ def test_default_world_responses_and_policy(default_warehouse) -> None:
     t = ev.table.set_index("policy")
     assert ev.rows == int(log["outcome_observed"].sum())
     assert t.loc["nobody", "cost"] == 0 and t.loc["policy", "cost"] > 0
+
+
+def test_evaluation_on_the_return_surrogate() -> None:
+    log, scores, segments = simulate_log(n_users=3000, seed=5)
+    ev = evaluate_policy(log, scores, segments, PolicyConfig(bootstrap=10), outcome="returned_7d")
+    assert ev.outcome == "returned_7d" and "judged on returned_7d" in format_evaluation(ev)
+    assert ev.table.set_index("policy").loc["nobody", "retained_snips"] == pytest.approx(
+        len(log)
+        * log.loc[log["action"] == "none", "returned_7d"].pipe(
+            lambda r: np.average(r, weights=1 / log.loc[r.index, "propensity"])
+        )
+    )
+    with pytest.raises(PolicyInputError, match="outcome must be"):
+        evaluate_policy(log, scores, segments, outcome="happiness")
