@@ -63,7 +63,7 @@ from pydantic import BaseModel, Field
 from flows.settings import Settings, get_settings
 from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256
 from flows.tasks.lock import warehouse_lock
-from flows.tasks.publish import PublishLineage, publish_table, read_table
+from flows.tasks.publish import PublishError, PublishLineage, publish_table, read_table
 from flows.tasks.warehouse import connect
 from ml.audience.churn import (
     LABEL,
@@ -1046,8 +1046,34 @@ def reengagement_markdown(
 # Prefect wiring: segments
 # --------------------------------------------------------------------------------------------
 
+#: Failures no retry can fix: a missing or malformed mart, a frame the publisher refuses.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    AudienceDataError,
+    FileNotFoundError,
+    PublishError,
+    PolicyInputError,
+)
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+
+def _is_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what may pass (a busy warehouse, a file system hiccup), not bad data."""
+    try:
+        state.result()
+    except PERMANENT_ERRORS:
+        return False
+    except BaseException:
+        return True
+    return True
+
+
+_RETRY: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 30],
+    "retry_condition_fn": _is_transient,
+}
+
+
+@task(cache_policy=NO_CACHE, **_RETRY)
 def load_segment_inputs_task(settings: Settings) -> SegmentInputs:
     """Read user_features and the currently published segments."""
     return load_segment_inputs(settings)
@@ -1105,7 +1131,7 @@ def segment_tables_task(settings: Settings, inputs: SegmentInputs) -> tuple[Segm
     return segment_tables(champion, inputs.users, inputs.snapshot_date), meta.ref
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **_RETRY)
 def publish_segments_task(
     settings: Settings,
     tables: SegmentTables,
@@ -1190,7 +1216,7 @@ def segments_flow(params: SegmentsParams | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **_RETRY)
 def load_churn_inputs_task(settings: Settings) -> ChurnInputs:
     """Read churn_training_set and the rows to score."""
     return load_churn_inputs(settings)
@@ -1226,13 +1252,13 @@ def score_churn_task(
     return score_churn(model, rows, meta.ref, k_reasons=params.top_reasons), meta.ref
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **_RETRY)
 def publish_churn_task(settings: Settings, scores: pd.DataFrame, lineage: PublishLineage) -> int:
     """Publish this snapshot's ml.churn_scores (earlier snapshots kept)."""
     return publish_churn_scores(settings, scores, lineage)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **_RETRY)
 def load_reengagement_inputs_task(settings: Settings) -> ReengagementInputs:
     """Read segments, contact history, viewing hours, the nudge log and recommendations."""
     return load_reengagement_inputs(settings)
@@ -1254,7 +1280,7 @@ def evaluate_plan_task(
     return evaluate_plan(scores, inputs, config)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **_RETRY)
 def publish_actions_task(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
     """Publish this snapshot's ml.reengagement_actions (earlier snapshots kept)."""
     return publish_actions(settings, plan, lineage)

@@ -413,3 +413,18 @@ def test_a_failed_stage_does_not_stop_the_other(
     finally:
         con.close()
     assert "churn_scores" in tables and "user_segments" not in tables
+
+
+def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
+    from prefect.states import Failed
+
+    from flows.audience import AudienceDataError, _is_transient
+    from flows.tasks.lock import WarehouseBusyError
+
+    def state(exc: BaseException):
+        return Failed(data=exc)
+
+    assert not _is_transient(None, None, state(AudienceDataError("mart 'x' is empty")))
+    assert not _is_transient(None, None, state(FileNotFoundError("no warehouse")))
+    assert _is_transient(None, None, state(WarehouseBusyError("busy")))
+    assert _is_transient(None, None, state(OSError("disk hiccup")))
