@@ -3,6 +3,7 @@ segment migration and keeps churn-score history, bad inputs fail with clear erro
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -428,3 +429,73 @@ def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
     assert not _is_transient(None, None, state(FileNotFoundError("no warehouse")))
     assert _is_transient(None, None, state(WarehouseBusyError("busy")))
     assert _is_transient(None, None, state(OSError("disk hiccup")))
+
+
+def _scores(day: dt.date) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3"],
+            "snapshot_date": day,
+            "churn_probability": [0.9, 0.8, 0.7],
+            "top_reasons": "",
+            "model_version": "churn:v1",
+        }
+    )
+
+
+def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
+    from flows.audience import ReengagementInputs, plan_actions, publish_actions
+    from flows.settings import Settings
+    from flows.tasks.publish import PublishLineage
+    from ml.audience.policy import PolicyConfig
+
+    settings = Settings(home=tmp_path / "home")
+    settings.home_dir.mkdir(parents=True)
+    duckdb.connect(str(settings.warehouse_path)).close()
+    contacts = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3"],
+            "contacts_7d": [0, 0, 0],
+            "contacts_30d": [0, 0, 0],
+            "email_opt_out": [False, False, False],
+            "push_opt_out": [False, False, False],
+            "all_opt_out": [False, True, False],
+        }
+    )
+    segments = pd.DataFrame(
+        {"user_id": ["u1", "u2"], "segment": [0, 1], "segment_name": ["A", "B"]}
+    )
+    config = PolicyConfig(prior_teaser=0.5)  # a teaser pays whenever there is a title
+    lineage = PublishLineage("r", "churn:v1", None)
+    day1, day2 = dt.date(2026, 4, 1), dt.date(2026, 4, 15)
+    plain = ReengagementInputs(segments, contacts, None, None, None)
+    plan1 = plan_actions(_scores(day1), plain, config, dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC))
+    assert plan1["title_id"].isna().all()  # no recommendations: no teaser
+    assert publish_actions(settings, plan1, lineage) == 3
+    recs = pd.DataFrame(
+        {"user_id": ["u1"], "title_id": ["t9"], "title": ["Dark Harbour"], "rank": [1]}
+    )
+    with_titles = ReengagementInputs(segments, contacts, None, None, recs)
+    plan2 = plan_actions(
+        _scores(day2), with_titles, config, dt.datetime(2026, 4, 15, tzinfo=dt.UTC)
+    )
+    assert plan2.set_index("user_id").loc["u1", "action"] == "teaser"
+    assert "Dark Harbour" in plan2.set_index("user_id").loc["u1", "body"]
+    assert publish_actions(settings, plan2, lineage) == 3
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    actions = con.execute("select * from ml.reengagement_actions").df()
+    con.close()
+    assert actions.groupby("snapshot_date").size().tolist() == [3, 3]
+    assert (actions.loc[actions["user_id"] == "u2", "action"] == "none").all()  # opted out
+    assert actions["run_id"].eq("r").all()
+
+
+def test_without_contact_history_nobody_is_contacted() -> None:
+    from flows.audience import ReengagementInputs, plan_actions
+    from ml.audience.policy import PolicyConfig
+
+    unknown = ReengagementInputs(None, None, None, None, None)
+    plan = plan_actions(_scores(dt.date(2026, 4, 1)), unknown, PolicyConfig())
+    assert len(plan) == 3 and plan["action"].eq("none").all()
+    assert plan["reason"].str.contains("user_contact_history not built").all()
