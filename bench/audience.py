@@ -109,14 +109,7 @@ def world_checks(home: Path | None) -> dict[str, Any]:
     )
     from ml.audience.truth import archetypes, planted_window_probability
 
-    if home is None:
-        import tempfile
-
-        from flows.tasks.pipeline import build_warehouse
-        from ml.world import WorldConfig
-
-        home = Path(tempfile.mkdtemp(prefix="tm-bench-audience-")) / "home"
-        build_warehouse(home, WorldConfig())
+    home = _default_home(home)
     settings = Settings(home=home)
     con = duckdb.connect(str(settings.warehouse_path))
     try:
@@ -207,6 +200,36 @@ def _reuse(results: dict[str, Any]) -> Path | None:
     return Path(home) if home else None
 
 
+def risk_at_send(model: Any, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """Churn risk of each logged nudge when it was sent (event_id, churn_probability).
+
+    `nudge_outcomes` carries the churn features computed at sent_at: score those. An older
+    warehouse without them: score the user's latest `churn_training_set` snapshot on or before
+    the send day.
+    """
+    from ml.audience.churn import churn_features
+
+    cols = list(churn_features(rows.head(1)).columns)
+    if set(cols) <= set(log.columns):
+        return pd.DataFrame(
+            {"event_id": log["event_id"],
+             "churn_probability": model.predict_proba(log[cols])[:, 1]}
+        )  # fmt: skip
+    snaps = rows.assign(snapshot_date=pd.to_datetime(rows["snapshot_date"])).sort_values(
+        "snapshot_date"
+    )
+    snaps["risk"] = model.predict_proba(churn_features(snaps))[:, 1]
+    sent = log.assign(sent_day=pd.to_datetime(log["sent_at"]).dt.normalize()).sort_values(
+        "sent_day"
+    )
+    at_send = pd.merge_asof(
+        sent, snaps[["user_id", "snapshot_date", "risk"]], left_on="sent_day",
+        right_on="snapshot_date", by="user_id", direction="backward",
+    )  # fmt: skip
+    out = at_send[["event_id", "risk"]].rename(columns={"risk": "churn_probability"})
+    return out.dropna()
+
+
 def policy_checks(home: Path | None) -> dict[str, Any]:
     """The re-engagement policy on the default world: responses vs the planted truth, the
     cross-fitted IPS evaluation (policy vs everyone vs nobody) and today's plan with a rule audit.
@@ -219,7 +242,7 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
     import duckdb
 
     from flows.settings import Settings
-    from ml.audience.churn import churn_features, fit_validate_churn, score_churn
+    from ml.audience.churn import fit_validate_churn, score_churn
     from ml.audience.ips import evaluate_policy, format_evaluation
     from ml.audience.policy import (
         ACTION_CHANNELS,
@@ -257,19 +280,7 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
 
     rows = read["churn_training_set"]
     run = fit_validate_churn(rows, n_repeats=1)
-    snaps = rows.assign(snapshot_date=pd.to_datetime(rows["snapshot_date"])).sort_values(
-        "snapshot_date"
-    )
-    snaps["risk"] = run.model.predict_proba(churn_features(snaps))[:, 1]
-    sent = log.assign(sent_day=pd.to_datetime(log["sent_at"]).dt.normalize()).sort_values(
-        "sent_day"
-    )
-    at_send = pd.merge_asof(
-        sent, snaps[["user_id", "snapshot_date", "risk"]], left_on="sent_day",
-        right_on="snapshot_date", by="user_id", direction="backward",
-    )  # fmt: skip
-    per_event = at_send[["event_id", "risk"]].rename(columns={"risk": "churn_probability"})
-    per_event = per_event.dropna()
+    per_event = risk_at_send(run.model, rows, log)
 
     arche = pd.DataFrame(
         {"user_id": users["user_id"], "segment": archetypes(users["user_id"], settings.truth_path)}

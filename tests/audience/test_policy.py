@@ -445,6 +445,10 @@ def test_default_world_responses_and_policy(default_warehouse) -> None:
         mask = usual.get(r.user_id)
         assert mask[r.send_at.hour] if mask is not None else r.send_at.hour == cfg.default_send_hour
 
+    cols = list(churn_features(rows.head(1)).columns)
+    if set(cols) <= set(log.columns):  # features at sent_at: the risk when it was decided
+        at_send = model.predict_proba(log[cols])[:, 1]
+        scores = pd.DataFrame({"event_id": log["event_id"], "churn_probability": at_send})
     ev = evaluate_policy(log, scores, arche, cfg)
     t = ev.table.set_index("policy")
     assert ev.rows == int(log["outcome_observed"].sum())
