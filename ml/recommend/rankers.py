@@ -15,6 +15,19 @@ thousand titles. Optionally the ridge grows with each item's own count, λ_j = �
 (G = XᵀX): the closed form of training with item dropout (EDLAE, Steck 2020, "Autoencoders
 that don't overfit towards the identity"), which penalises popular items' self-reconstruction
 more. α = 0 is plain EASE.
+
+Confidence weighting (Hu, Koren & Volinsky 2008, applied to EASE's input): with
+`binary=False` the values enter as x^p divided by their mean (p = `power`; p = 0.5 on 1–5 star
+ratings lets a 5★ count ≈ 1.3× a 2★), so λ keeps its meaning whatever the confidence scale.
+
+User-based EASE (`UserEASERanker`) is the same closed form on Xᵀ: each user's row is
+reconstructed from the *other users'* rows. In user space that needs an n_users × n_users
+inverse and only scores training users; rewritten in item space (push-through identity and
+Woodbury) it becomes an items × items model that scores any row, exact for training users:
+    M = (I + Xᵀ Λ⁻¹ X)⁻¹,  Λ = diag(λ + α‖x_u‖²),   s(x) = x − xᵀM / (1 − xᵀMx / λ_x).
+Item-EASE weighs items by how well other items predict them; user-EASE by how well other
+users do; their per-user standardized average (`BlendRanker`) corrects each one's bias
+(item-EASE's columns are scaled by 1/P_jj, a popularity boost user-EASE does not have).
 """
 
 from __future__ import annotations
@@ -29,6 +42,25 @@ from sklearn.utils import check_random_state
 
 def _as_csr(X: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix(X, dtype=np.float64)
+
+
+def confidence(X: sp.spmatrix | np.ndarray, binary: bool, power: float = 1.0) -> sp.csr_matrix:
+    """The model input: 1 for every interaction (`binary`), else the confidence values
+    raised to `power` (unscaled; `EASERanker` divides by the training mean)."""
+    X = _as_csr(X)
+    if binary:
+        return (X > 0).astype(np.float64)
+    if (X.data < 0).any():
+        raise ValueError("confidence values must be >= 0 (a negative entry was found)")
+    if power != 1.0:
+        X = X.copy()
+        X.data = X.data**power
+    return X
+
+
+def _mean_nonzero(X: sp.csr_matrix) -> float:
+    values = X.data[X.data != 0]
+    return float(values.mean()) if len(values) else 1.0
 
 
 def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
@@ -145,19 +177,30 @@ class EASERanker(Ranker):
     Args:
         l2: the ridge λ. Larger λ shrinks towards popularity-like scores.
         diag_dropout: α in λ_j = λ + α·G_jj (0 = plain EASE).
-        `tune_ease` chooses both on a validation split carved out of the training data.
+        binary: every interaction counts 1; else the confidence values are used, as
+            x^power / mean (the mean over the training matrix's non-zeros, `scale_`).
+        power: the confidence exponent p when `binary` is False.
+        `tune_ease` chooses (λ, α) on a validation split carved out of the training data;
+        `tune_ease_item_user` chooses p as well.
     """
 
-    def __init__(self, l2: float = 500.0, diag_dropout: float = 0.0, binary: bool = True):
+    def __init__(
+        self, l2: float = 500.0, diag_dropout: float = 0.0, binary: bool = True, power: float = 1.0
+    ):
         self.l2 = l2
         self.diag_dropout = diag_dropout
         self.binary = binary
+        self.power = power
+
+    def _input(self, X: sp.spmatrix, fit: bool = False) -> sp.csr_matrix:
+        W = confidence(X, self.binary, self.power)
+        if fit:
+            self.scale_ = 1.0 if self.binary else _mean_nonzero(W)
+        return W / self.scale_ if self.scale_ != 1.0 else W
 
     def fit(self, X: sp.spmatrix, y: None = None) -> EASERanker:
-        X = _as_csr(X)
-        if self.binary:
-            X = (X > 0).astype(np.float64)
-        gram = (X.T @ X).toarray()
+        W = self._input(X, fit=True)
+        gram = (W.T @ W).toarray()
         gram[np.diag_indices_from(gram)] += self.l2 + self.diag_dropout * np.diag(gram)
         p = np.linalg.inv(gram)
         b = -p / np.diag(p)[None, :]
@@ -166,10 +209,38 @@ class EASERanker(Ranker):
         return self
 
     def score(self, X_rows: sp.spmatrix) -> np.ndarray:
-        X_rows = _as_csr(X_rows)
-        if self.binary:
-            X_rows = (X_rows > 0).astype(np.float64)
-        return np.asarray(X_rows @ self.weights_)
+        return np.asarray(self._input(X_rows) @ self.weights_)
+
+
+class UserEASERanker(EASERanker):
+    """User-based EASE: each user's row regressed on the other users' rows (EASE on Xᵀ).
+
+    min_C ‖Xᵀ − Xᵀ C‖² + Σ_u λ_u ‖C_u·‖²,  diag(C) = 0,  λ_u = λ + α‖x_u‖²,  scores S = Cᵀ X,
+    computed in item space (module docstring): `weights_` = M = (I + Xᵀ Λ⁻¹ X)⁻¹ and
+    s(x) = x − xᵀM / (1 − xᵀMx/λ_x). For a training user this equals the user-space closed
+    form; for a row the model never saw the denominator can reach 0, and then the plain ridge
+    prediction x − xᵀM (the user regressed on the training users) is used. Same parameters
+    as `EASERanker` (λ and α act per user here).
+    """
+
+    def fit(self, X: sp.spmatrix, y: None = None) -> UserEASERanker:
+        W = self._input(X, fit=True)
+        ridge = self._ridge(W)
+        inner = (W.T @ sp.diags(1.0 / ridge) @ W).toarray()
+        inner[np.diag_indices_from(inner)] += 1.0
+        self.weights_ = np.linalg.inv(inner)
+        return self
+
+    def _ridge(self, W: sp.csr_matrix) -> np.ndarray:
+        return self.l2 + self.diag_dropout * np.asarray(W.multiply(W).sum(axis=1)).ravel()
+
+    def score(self, X_rows: sp.spmatrix) -> np.ndarray:
+        W = self._input(X_rows)
+        xm = np.asarray(W @ self.weights_)
+        self_fit = np.asarray(W.multiply(xm).sum(axis=1)).ravel() / self._ridge(W)
+        denom = 1.0 - self_fit
+        scale = np.where(denom > 1e-12, 1.0 / np.where(denom > 1e-12, denom, 1.0), 1.0)
+        return W.toarray() - xm * scale[:, None]
 
 
 def _standardize(scores: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from ml.recommend.evaluate import (
     stratified_split,
     temporal_split,
     tune_ease,
+    tune_ease_item_user,
 )
 from ml.recommend.rating import BaselineOnlyRating
 
@@ -61,6 +62,24 @@ def test_tune_ease_returns_a_grid_point() -> None:
     assert best in table and set(table) == {(1.0, 0.0), (50.0, 0.0)}
 
 
+def test_tune_ease_item_user_picks_grid_points_from_training_only() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((50, 18)) < 0.3) * rng.integers(1, 6, (50, 18)).astype(float))
+    kwargs = dict(
+        powers=(0.0, 0.5),
+        item_grid=((5.0, 0.0), (50.0, 1.0)),
+        user_grid=((5.0, 0.0), (50.0, 0.0)),
+        seeds=(0,),
+    )
+    a = tune_ease_item_user(X, **kwargs)
+    assert (a.power, *a.item) in a.item_table and a.user in a.user_table
+    assert len(a.item_table) == 4 and a.binary in ((5.0, 0.0), (50.0, 1.0))
+    assert a.item_table[(a.power, *a.item)] == max(a.item_table.values())
+    assert a == tune_ease_item_user(X, **kwargs)  # deterministic
+
+
 def test_rating_cv_uses_surprise_folds() -> None:
     df = toy_ratings()
     out = evaluate_rating(df, {"baseline_only": BaselineOnlyRating}, n_splits=3)
@@ -91,3 +110,6 @@ def test_ml100k_ranking_protocol_orders_models_as_the_anchors_say() -> None:
     assert m["svd"] < 0.15
     assert 0.18 < out["models"]["popularity"]["precision_at_k"] < 0.32
     assert m["ease"] > 0.475
+    # The target, with every hyper-parameter chosen on the training part only.
+    assert m["ease_item_user"] >= 0.49
+    assert m["ease_item_user"] == max(m.values())

@@ -12,6 +12,8 @@ from ml.recommend.rankers import (
     ItemKNNRanker,
     PopularityRanker,
     RandomRanker,
+    UserEASERanker,
+    confidence,
     top_k,
 )
 
@@ -102,3 +104,66 @@ def test_blend_weights_move_the_ranking() -> None:
     assert (a != b).any()
     with pytest.raises(ValueError, match="one weight per component"):
         BlendRanker([("e", EASERanker())], [1.0, 2.0]).fit(X)
+
+
+def test_user_ease_equals_the_user_space_closed_form() -> None:
+    """UserEASE is computed in item space; it must equal EASE on Xᵀ solved in user space."""
+    X = _implicit(n_users=30, n_items=12) * 3.0
+    lam, alpha = 4.0, 0.5
+    model = UserEASERanker(l2=lam, diag_dropout=alpha, binary=False, power=0.5).fit(X)
+    W = X.toarray() ** 0.5
+    W /= W[W > 0].mean()
+    P = np.linalg.inv(W @ W.T + np.diag(lam + alpha * (W**2).sum(axis=1)))
+    C = -P / np.diag(P)[None, :]
+    np.fill_diagonal(C, 0.0)
+    np.testing.assert_allclose(model.score(X), C.T @ W, atol=1e-9)
+    # And column by column it is ridge regression of user u on the other users.
+    u = 3
+    others = np.delete(np.arange(30), u)
+    A = W[others].T
+    ridge = np.diag(lam + alpha * (W[others] ** 2).sum(axis=1))
+    c = np.linalg.solve(A.T @ A + ridge, A.T @ W[u])
+    np.testing.assert_allclose(model.score(X)[u], c @ W[others], atol=1e-9)
+
+
+def test_user_ease_scores_an_unseen_row_as_ridge_on_training_users() -> None:
+    X = _implicit(n_users=30, n_items=12)
+    model = UserEASERanker(l2=0.5).fit(X)
+    row = sp.csr_matrix(np.ones((1, 12)))
+    W = X.toarray()
+    c = np.linalg.solve(W @ W.T + 0.5 * np.eye(30), W @ np.ones(12))
+    scores = model.score(row)
+    assert np.isfinite(scores).all()
+    # Ranking-equivalent to the ridge prediction c·X (a positive rescaling, or equal).
+    ridge = c @ W
+    assert np.corrcoef(scores[0], ridge)[0, 1] > 0.999
+
+
+def test_confidence_power_and_scale() -> None:
+    X = sp.csr_matrix(np.array([[4.0, 0.0, 1.0], [0.0, 9.0, 1.0]]))
+    np.testing.assert_array_equal(confidence(X, binary=True).toarray(), (X > 0).toarray())
+    np.testing.assert_allclose(confidence(X, False, 0.5).toarray(), np.sqrt(X.toarray()))
+    model = EASERanker(l2=1.0, binary=False, power=0.5).fit(X)
+    assert model.scale_ == pytest.approx((2 + 1 + 3 + 1) / 4)
+    # power 0 on non-binary input is the binary model (every x^0 = 1).
+    a = EASERanker(l2=1.0, binary=False, power=0.0).fit(X).weights_
+    np.testing.assert_allclose(a, EASERanker(l2=1.0).fit(X).weights_, atol=1e-12)
+    with pytest.raises(ValueError, match="confidence values must be >= 0"):
+        EASERanker(binary=False).fit(sp.csr_matrix(np.array([[1.0, -2.0]])))
+
+
+def test_confidence_weighting_changes_the_ranking() -> None:
+    """Two items co-watched equally often, but one with high confidence: weighting must
+    prefer it, binary cannot tell them apart."""
+    dense = np.zeros((60, 4))
+    dense[:, 0] = 1.0
+    dense[::2, 3] = 1.0  # same pattern in both halves: binary EASE sees items 1, 2 alike
+    dense[:30, 1] = 1.0
+    dense[30:, 2] = 1.0
+    dense[:30, 1] *= 5.0  # item 1 is loved where watched, item 2 merely tolerated
+    X = sp.csr_matrix(dense)
+    probe = sp.csr_matrix(np.eye(1, 4, 0) * 5.0)  # someone who watched item 0 only
+    weighted = EASERanker(l2=2.0, binary=False).fit(X).score(probe)[0]
+    binary = EASERanker(l2=2.0).fit(X).score(probe)[0]
+    assert weighted[1] > weighted[2]
+    assert binary[1] == pytest.approx(binary[2], rel=1e-9)
