@@ -8,11 +8,14 @@ one of ``none, email, push, discount, teaser``:
 `response(segment, a)` is read as the share of would-be cancellers that action `a` keeps, so
 risk × response is the probability that the nudge keeps this user and × value is what that is
 worth. It is measured on one of two outcomes (`PolicyConfig.response_outcome`):
-- "cancelled_30d" (default): the relative reduction of P(cancel within 30 days), (rate_none −
-  rate_a) / rate_none — retention itself, but rare, so noisy on a small log;
-- "returned_7d": the absolute uplift of P(return within 7 days), rate_a − rate_none — a
-  surrogate (a viewer who comes back is one the nudge re-engaged), ten times more frequent, so
-  far better estimated per segment; it assumes a re-engaged at-risk user is a kept one.
+- "returned_7d" (default): the absolute uplift of P(return within 7 days), rate_a − rate_none —
+  a surrogate (a viewer who comes back is one the nudge re-engaged), far more frequent than a
+  cancel, so far better estimated per segment; it assumes a re-engaged at-risk user is a kept
+  one. On the default world's log (3,444 observed nudges, ~5% cancel within 30 days) returns
+  recover the planted best action for 4 of 6 archetypes, cancels for 2 (their segment cells
+  carry no detectable difference, so every cell falls back to the pooled value);
+- "cancelled_30d": the relative reduction of P(cancel within 30 days), (rate_none − rate_a) /
+  rate_none — retention itself, the right choice once the log is large enough.
 
 Response estimation (`estimate_responses`), from the randomized log of past nudges
 (`nudge_outcomes`, observed rows only):
@@ -150,7 +153,7 @@ class PolicyConfig:
     cost_push: float = 0.02
     cost_discount: float = 5.0
     cost_teaser: float = 0.05
-    response_outcome: str = "cancelled_30d"
+    response_outcome: str = "returned_7d"
     prior_email: float = 0.03
     prior_push: float = 0.02
     prior_discount: float = 0.15

@@ -38,7 +38,8 @@ def simulate_log(
     """A randomized nudge log with planted effects: (nudge_outcomes, scores, segments).
 
     Two campaigns with different propensities (none 40% / 20%, the rest split evenly), one
-    nudge per user; cancel ~ Bernoulli(risk · (1 − effect)); risk ~ Beta(2, 5).
+    nudge per user; cancel ~ Bernoulli(risk · (1 − effect)); return within 7 days ~
+    Bernoulli(0.3 + 0.6 · effect); risk ~ Beta(2, 5).
     """
     rng = np.random.default_rng(seed)
     users = [f"u{i:05d}" for i in range(n_users)]
@@ -61,7 +62,7 @@ def simulate_log(
             "action": actions,
             "propensity": probs[np.arange(n_users), a_idx],
             "title_id": None,
-            "returned_7d": rng.random(n_users) < 0.3,
+            "returned_7d": rng.random(n_users) < np.clip(0.3 + 0.6 * effect, 0, 1),
             "cancelled_30d": rng.random(n_users) < risk * (1 - effect),
             "outcome_observed": True,
         }
@@ -96,12 +97,16 @@ def one_user(p: float = 0.6, **history: object) -> dict[str, pd.DataFrame]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_responses_recover_the_planted_ranking() -> None:
+@pytest.mark.parametrize("outcome", ["returned_7d", "cancelled_30d"])
+def test_responses_recover_the_planted_ranking(outcome: str) -> None:
     log, _, segments = simulate_log(n_users=24000, seed=1)
-    est = estimate_responses(log, segments, PolicyConfig(prior_strength=50))
+    est = estimate_responses(log, segments, PolicyConfig(response_outcome=outcome))
     table = est.cells.pivot(index="segment_key", columns="action", values="response")
     for s, truth in TRUE_RESPONSE.items():
-        best = max(truth, key=truth.get)
+        best, second = sorted(truth, key=truth.get, reverse=True)[:2]
+        if truth[best] - truth[second] < 0.1:
+            continue  # segment 3: nothing planted stands out
+
         assert table.loc[str(s)].idxmax() == best, (s, table.loc[str(s)].round(3).to_dict())
     planted = [TRUE_RESPONSE[int(s)][a] for s in table.index for a in table.columns]
     assert np.corrcoef(planted, table.to_numpy().ravel())[0, 1] > 0.8
@@ -117,7 +122,7 @@ def test_shrinkage_toward_prior_and_pooled() -> None:
     )
     # segments that differ a lot keep most of their own value; every value lies between its
     # raw estimate and the pooled one
-    c = estimate_responses(log, segments, PolicyConfig()).cells
+    c = estimate_responses(log, segments, PolicyConfig(response_outcome="cancelled_30d")).cells
     assert c["weight"].between(0.25, 1).all()
     lo = np.minimum(c["raw_response"], c["pooled"]) - 1e-12
     hi = np.maximum(c["raw_response"], c["pooled"]) + 1e-12
@@ -126,7 +131,7 @@ def test_shrinkage_toward_prior_and_pooled() -> None:
     same = segments.assign(segment=np.arange(len(segments)) % 3)
     flat = simulate_log(n_users=2000)[0]
     flat["cancelled_30d"] = np.random.default_rng(1).random(len(flat)) < 0.3
-    c = estimate_responses(flat, same, PolicyConfig()).cells
+    c = estimate_responses(flat, same, PolicyConfig(response_outcome="cancelled_30d")).cells
     assert (c["weight"] < 0.1).all(), c["weight"].max()
 
 
