@@ -9,7 +9,7 @@ Three tables:
    pairs and extrapolated per pair, or over every pair with --full-loop), with the largest
    absolute difference between the two on the sample.
 
-    uv run python bench/recommenders.py                 # all three (≈ 3 min)
+    uv run python bench/recommenders.py                 # all three (≈ 5 min)
     uv run python bench/recommenders.py --skip-rating   # tables 1 and 3
     uv run python bench/recommenders.py --json
 
@@ -124,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
             "score_all_seconds",
         ],
     )
+    tuned = {
+        name: {k: v for k, v in row.items() if k.endswith(("l2", "dropout", "power"))}
+        for name, row in ranking.items()
+    }
+    print("\nChosen on training-only validation splits:")
+    for name, params in tuned.items():
+        if params:
+            print(f"- {name}: " + ", ".join(f"{k} = {v:g}" for k, v in params.items()))
     if rating:
         _print(
             "Rating (ml-100k, 5-fold KFold(random_state=0))",
