@@ -16,10 +16,17 @@ from flows.cli_support import fail as _fail
 from flows.cli_support import load_settings as _settings
 
 NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
+#: Why a run can leave churn unpublished on purpose (see flows.audience.churn_flow).
+YOUNG_SERVICE = (
+    " (a service whose churn snapshots do not yet span the 30-day label window plus a "
+    "validation period has its churn stage skipped: the run's log says how much more history "
+    "it needs)"
+)
 
 
-def _read(table: str) -> Any:
-    """`ml.<table>` as a frame, or a one-line error when there is no warehouse or no table."""
+def _read(table: str, hint: str = "") -> Any:
+    """`ml.<table>` as a frame, or a one-line error (ending with `hint`) when there is no
+    warehouse or no table."""
     from flows.tasks.lock import WarehouseBusyError, warehouse_lock
     from flows.tasks.publish import read_table
 
@@ -32,7 +39,7 @@ def _read(table: str) -> Any:
     except WarehouseBusyError as exc:
         _fail(str(exc))
     if frame is None:
-        _fail(NOT_PUBLISHED.format(table=f"ml.{table}"))
+        _fail(NOT_PUBLISHED.format(table=f"ml.{table}") + hint)
     return frame
 
 
@@ -85,7 +92,7 @@ def churn(
     as_json: JsonOpt = False,
 ) -> None:
     """The highest-risk users of the latest churn scores, with the reasons (ml.churn_scores)."""
-    frame = _read("churn_scores")
+    frame = _read("churn_scores", hint=YOUNG_SERVICE)
     if frame.empty:
         _fail(NOT_PUBLISHED.format(table="ml.churn_scores (no rows)"))
     latest = frame["snapshot_date"].max()

@@ -20,6 +20,7 @@ Why each piece:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,25 @@ MODEL_KINDS = ("logistic", "spline", "hgb")
 
 class ChurnDataError(ValueError):
     """The input cannot be used to fit or score a churn model (one class only, no rows, ...)."""
+
+
+class NotEnoughHistory(ChurnDataError):
+    """The snapshots span too short a period for time-based validation: a young service, not
+    bad data. Waiting fixes it, so callers may skip the churn stage instead of failing.
+
+    Attributes:
+        first_valid: the first validation snapshot date (None: a single snapshot date).
+        embargo_days: the label horizon a training snapshot must complete before it.
+        more_days: about how many more days of snapshots would leave one to train on.
+    """
+
+    def __init__(
+        self, message: str, first_valid: dt.date | None, embargo_days: int, more_days: int
+    ) -> None:
+        super().__init__(message)
+        self.first_valid = first_valid
+        self.embargo_days = embargo_days
+        self.more_days = more_days
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,25 +309,56 @@ def time_split(
     first validation date, so no training label is decided by events in the validation period.
 
     Raises:
-        ChurnDataError: fewer than two distinct dates, or nothing left to train on.
+        NotEnoughHistory: one snapshot date only, or no training snapshot whose label window
+            ends before validation starts (a young service: more snapshots will fix it).
+        ChurnDataError: no dates at all.
     """
     t = pd.to_datetime(pd.Series(times)).reset_index(drop=True)
     dates = np.sort(t.unique())
     if len(dates) < 2:
-        raise ChurnDataError(
-            f"time-based validation needs at least two snapshot dates, got {len(dates)}"
-        )
+        message = f"time-based validation needs at least two snapshot dates, got {len(dates)}"
+        if len(dates) == 1:  # a young service: the second snapshot is only a matter of time
+            more = _more_history_days(dates, valid_fraction, embargo_days)
+            raise NotEnoughHistory(
+                f"{message} ({pd.Timestamp(dates[0]).date()}): the period is too short for "
+                f"time-based validation (about {more} more days of snapshots needed)",
+                first_valid=None,
+                embargo_days=embargo_days,
+                more_days=more,
+            )
+        raise ChurnDataError(message)
     n_valid = min(len(dates) - 1, max(1, round(valid_fraction * len(dates))))
     first_valid = pd.Timestamp(dates[len(dates) - n_valid])
     valid = (t >= first_valid).to_numpy()
     train = (t + pd.Timedelta(days=embargo_days) <= first_valid).to_numpy()
     if not train.any():
-        raise ChurnDataError(
+        more = _more_history_days(dates, valid_fraction, embargo_days)
+        raise NotEnoughHistory(
             f"no training snapshot ends its {embargo_days}-day label window before the first "
             f"validation date {first_valid.date()}: the period is too short for time-based "
-            "validation"
+            f"validation (snapshots {pd.Timestamp(dates[0]).date()} to "
+            f"{pd.Timestamp(dates[-1]).date()}; about {more} more days of snapshots needed)",
+            first_valid=first_valid.date(),
+            embargo_days=embargo_days,
+            more_days=more,
         )
     return train, valid
+
+
+def _more_history_days(dates: np.ndarray, valid_fraction: float, embargo_days: int) -> int:
+    """Days of further snapshots (at the current cadence) until `time_split` finds a training
+    snapshot whose label window ends before the validation window starts."""
+    stamps = [pd.Timestamp(d) for d in dates]
+    step = pd.Timedelta(days=1)  # one snapshot: no cadence yet, count in days
+    if len(stamps) > 1:
+        step = max((stamps[-1] - stamps[0]) / (len(stamps) - 1), step)
+    for extra in range(1, 10_000):
+        n = len(stamps) + extra
+        n_valid = min(n - 1, max(1, round(valid_fraction * n)))
+        first_valid = stamps[0] + step * (n - n_valid)
+        if stamps[0] + pd.Timedelta(days=embargo_days) <= first_valid:
+            return int(np.ceil((step * extra) / pd.Timedelta(days=1)))
+    return embargo_days  # a validation share near 1 never leaves room: at least one horizon
 
 
 @dataclass(frozen=True)
