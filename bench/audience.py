@@ -5,6 +5,8 @@
     uv run python bench/audience.py --only world    # segments / churn on the default world
     uv run python bench/audience.py --only world --home H   # reuse a built default world
     uv run python bench/audience.py --only policy [--home H]  # re-engagement policy vs baselines
+    uv run python bench/audience.py --only policy --thresholds 0,0.05,0.1  # + risk-threshold
+                                                    # sensitivity (reported, never a setting)
     uv run python bench/audience.py --json
 
 Real data is read in place from `Settings().resolved_data_dir` (never copied). The world checks
@@ -230,7 +232,11 @@ def risk_at_send(model: Any, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFr
     return out.dropna()
 
 
-def policy_checks(home: Path | None) -> dict[str, Any]:
+SENSITIVITY_KEYS = ("incremental_retained", "incremental_retained_ci_low",
+                    "incremental_retained_ci_high", "cost")  # fmt: skip
+
+
+def policy_checks(home: Path | None, thresholds: tuple[float, ...] = ()) -> dict[str, Any]:
     """The re-engagement policy on the default world: responses vs the planted truth, the
     cross-fitted IPS evaluation (policy vs everyone vs nobody) and today's plan with a rule audit.
 
@@ -238,6 +244,11 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
     snapshot on or before the send day, scored by the time-validated churn model. Costs and the
     value of a retained month are the world's price list (truth/nudges.json: prices, not
     effects); the planted effects are only used to judge the estimates.
+
+    `thresholds`: also evaluate the policy at these risk thresholds (responses on 7-day returns,
+    judged on 30-day retention) as a sensitivity table. It shows whether the verdict hinges on
+    who counts as at risk; picking the threshold from it would tune on the evaluation rows, so
+    the headline stays at the configured threshold.
     """
     import duckdb
 
@@ -320,6 +331,33 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
             **ev.to_dict(),
         }
 
+    sensitivity = []
+    for threshold in thresholds:
+        ev = evaluate_policy(
+            log, per_event, segments,
+            PolicyConfig(
+                risk_threshold=threshold, response_outcome="returned_7d",
+                value_of_retention=float(truth["value_of_retained_month"]), bootstrap=500,
+                **prices,
+            ),
+            outcome="retained_30d",
+        )  # fmt: skip
+        t = ev.table.set_index("policy")
+        sensitivity.append(
+            {
+                "risk_threshold": threshold,
+                "at_risk_rows": ev.at_risk_rows,
+                "everyone_action": ev.everyone_action,
+                **{
+                    f"{p}_{k}": float(t.loc[p, k])
+                    for p in ("policy", "everyone")
+                    for k in SENSITIVITY_KEYS
+                },
+                "bootstrap_beats_nobody": ev.bootstrap_beats_nobody,
+                "bootstrap_beats_everyone": ev.bootstrap_beats_everyone,
+            }
+        )
+
     cfg = PolicyConfig(
         response_outcome="returned_7d",
         value_of_retention=float(truth["value_of_retained_month"]),
@@ -355,6 +393,7 @@ def policy_checks(home: Path | None) -> dict[str, Any]:
         "observed_rows": int(log["outcome_observed"].sum()),
         "recovered": recovered,
         "evaluations": evaluations,
+        "threshold_sensitivity": sensitivity,
         "plan": {
             "at_risk_users": len(plan),
             "actions": plan["action"].value_counts().to_dict(),
@@ -384,6 +423,22 @@ def print_policy(res: dict[str, Any]) -> None:
     for outcome, ev in res["evaluations"].items():
         print(f"\nOffline evaluation, {outcome}")
         print(ev["text"])
+    if res.get("threshold_sensitivity"):
+        print("\nSensitivity to the risk threshold (responses on returned_7d, judged on "
+              "retained_30d; reported, not used to choose the threshold)")  # fmt: skip
+        print(f"{'threshold':>9}{'at-risk':>9}{'policy incremental (95% CI)':>32}{'cost':>7}"
+              f"{'everyone incremental (95% CI)':>40}{'P(beats nobody)':>17}"
+              f"{'P(beats everyone)':>19}")  # fmt: skip
+        for r in res["threshold_sensitivity"]:
+            pol = (f"{r['policy_incremental_retained']:.1f} "
+                   f"[{r['policy_incremental_retained_ci_low']:.1f}, "
+                   f"{r['policy_incremental_retained_ci_high']:.1f}]")  # fmt: skip
+            eve = (f"{r['everyone_action']} {r['everyone_incremental_retained']:.1f} "
+                   f"[{r['everyone_incremental_retained_ci_low']:.1f}, "
+                   f"{r['everyone_incremental_retained_ci_high']:.1f}]")  # fmt: skip
+            print(f"{r['risk_threshold']:>9.2f}{r['at_risk_rows']:>9}{pol:>32}"
+                  f"{r['policy_cost']:>7.1f}{eve:>40}{r['bootstrap_beats_nobody']:>17.0%}"
+                  f"{r['bootstrap_beats_everyone']:>19.0%}")  # fmt: skip
     p = res["plan"]
     print(f"\nToday's plan: {p['at_risk_users']} at-risk users, actions {p['actions']}, "
           f"discount spend {p['discount_spend']:.2f} of {p['discount_budget']:.2f}; rule "
@@ -399,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--home", type=Path, default=None, help="reuse a built default-world home (else build one)"
     )
+    parser.add_argument(
+        "--thresholds",
+        type=lambda v: tuple(float(x) for x in v.split(",") if x.strip()),
+        default=(),
+        help="comma-separated risk thresholds for a sensitivity table of the policy evaluation",
+    )
     args = parser.parse_args(argv)
 
     from flows.settings import Settings
@@ -413,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "world"):
         results["world"] = world_checks(args.home)
     if args.only in (None, "policy"):
-        results["policy"] = policy_checks(args.home or _reuse(results))
+        results["policy"] = policy_checks(args.home or _reuse(results), args.thresholds)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
         return 0

@@ -1,8 +1,8 @@
 """Logged re-engagement nudges and channel opt-outs, with planted per-archetype responses.
 
-The streaming service in the synthetic world runs a re-engagement campaign every ~14 days (on
-the 14th and on the last day of every month). Each campaign picks active subscribers (at-risk
-users more often than the rest) and gives each one an action drawn AT RANDOM with known
+The streaming service in the synthetic world runs a re-engagement campaign every Monday. Each
+campaign picks active subscribers not contacted in the last ``CONTACT_GAP_DAYS`` (at-risk users far
+more often than the rest) and gives each one an action drawn AT RANDOM with known
 probabilities: ``none`` (a logged control), ``email``, ``push``, ``discount`` or ``teaser``. The log
 is therefore a randomized experiment: inverse-propensity estimates of any policy's value are
 unbiased. Opted-out users are never given an action on that channel (the action is removed and the
@@ -22,7 +22,6 @@ Everything uses its own random stream, so the rest of the world moves only throu
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,8 +51,12 @@ FATIGUE = 0.20
 EFFECT_DAYS = 30  # a nudge moves hazard evaluations in (sent day, sent day + 30]
 RETURN_DAYS = (1, 6)  # a responder's extra sitting is on one of these days after the nudge
 MIN_TENURE_DAYS = 14  # users signed up less than this long ago are not in campaigns
-P_SELECT = 0.12  # chance a subscriber is in a campaign ...
-P_SELECT_AT_RISK = 0.70  # ... or this when at risk (14-day views below half the 14 days before)
+P_SELECT = 0.06  # chance a subscriber is in a campaign ...
+P_SELECT_AT_RISK = 0.90  # ... or this when at risk (14-day views below half the 14 days before)
+#: The logging campaign's own contact cap: a user given an action other than none in the last
+#: this many days is left out of a campaign (so the log rarely stacks contacts; fatigue is planted
+#: all the same and hits any policy that contacts more often).
+CONTACT_GAP_DAYS = 28
 #: Share of users with an opt-out, by channel (one opt-out per user at most).
 OPT_OUT_SHARE = {"email": 0.04, "push": 0.03, "all": 0.015}
 OPT_OUT_LOOKBACK_DAYS = 365  # opt-outs happen between signup (at most a year back) and the end
@@ -76,13 +79,13 @@ def _responses(**by_action: tuple[float, float]) -> dict[str, Response]:
 #: Who responds to what: push for late-night bingers and commuters, e-mail for families, teasers
 #: for drama and sci-fi/anime fans, discounts for casual dabblers, nothing for documentary learners.
 RESPONSES: dict[str, dict[str, Response]] = {
-    "late_night_binger": _responses(push=(0.55, -0.5), teaser=(0.25, -0.2)),
-    "family_weekend": _responses(email=(0.50, -0.5), discount=(0.15, -0.3), teaser=(0.15, -0.1)),
-    "primetime_drama": _responses(teaser=(0.55, -0.5), email=(0.20, -0.2)),
-    "commuter_comedy": _responses(push=(0.60, -0.5), discount=(0.10, -0.1)),
+    "late_night_binger": _responses(push=(0.55, -1.5), teaser=(0.25, -0.5)),
+    "family_weekend": _responses(email=(0.50, -1.5), discount=(0.15, -0.6), teaser=(0.15, -0.2)),
+    "primetime_drama": _responses(teaser=(0.55, -1.5), email=(0.20, -0.5)),
+    "commuter_comedy": _responses(push=(0.60, -1.5), discount=(0.10, -0.2)),
     "documentary_learner": _responses(),
-    "scifi_anime_binger": _responses(teaser=(0.50, -0.5), push=(0.15, -0.2)),
-    "casual_dabbler": _responses(discount=(0.45, -0.8), email=(0.10, -0.1)),
+    "scifi_anime_binger": _responses(teaser=(0.50, -1.5), push=(0.15, -0.5)),
+    "casual_dabbler": _responses(discount=(0.45, -2.0), email=(0.10, -0.2)),
 }
 assert set(RESPONSES) == {a.name for a in ARCHETYPES}
 
@@ -96,8 +99,8 @@ OPT_OUT_FIELDS = ("user_id", "channel", "opted_out_at")
 
 
 def is_campaign_day(day: date) -> bool:
-    """Campaigns run on the 14th and on the last day of every month (every 14-17 days)."""
-    return day.day == 14 or day.day == calendar.monthrange(day.year, day.month)[1]
+    """Campaigns run every Monday (weekly: four to five per month-start hazard evaluation)."""
+    return day.weekday() == 0
 
 
 @dataclass
@@ -135,6 +138,7 @@ class NudgeLog:
         self.offset_str = [COUNTRIES[c][1] for c in country.tolist()]
         self.offset_sec = np.array([COUNTRIES[c][2] * 60 for c in country.tolist()], dtype=np.int64)
         self.forced_day = np.full(n, -1, dtype=np.int64)
+        self.last_contact_day = np.full(n, -(10**6), dtype=np.int64)
         self.campaigns: list[Campaign] = []
         self.counter = 0
         # action x archetype counts of logged decisions and of responders (truth: realized)
@@ -184,6 +188,8 @@ class NudgeLog:
             folder: ``landing/nudges``.
         """
         rng = self.rng
+        rested = self.last_contact_day[eligible] <= d - CONTACT_GAP_DAYS
+        eligible, at_risk = eligible[rested], at_risk[rested]
         p_sel = np.where(at_risk, P_SELECT_AT_RISK, P_SELECT)
         users = eligible[rng.random(eligible.size) < p_sel]
         sent = d * DAY + rng.integers(9 * 3600, 21 * 3600, size=users.size)
@@ -205,6 +211,7 @@ class NudgeLog:
         responded = rng.random(users.size) < P_RETURN[arch, action]
         return_day = d + rng.integers(RETURN_DAYS[0], RETURN_DAYS[1] + 1, size=users.size)
         self.forced_day[users[responded]] = return_day[responded]
+        self.last_contact_day[users[action != 0]] = d
         np.add.at(self.decisions, (arch, action), 1)
         np.add.at(self.responders, (arch, action), responded.astype(np.int64))
         self.campaigns.append(Campaign(day=d, users=users, actions=action))
@@ -287,9 +294,10 @@ class NudgeLog:
             "costs": dict(COSTS),
             "value_of_retained_month": VALUE_OF_RETAINED_MONTH,
             "campaigns": {
-                "schedule": "the 14th and the last day of every month, from the 14th day of the "
-                "period on; sent_at uniform 09:00-21:00 local",
-                "selection": f"subscribers with tenure >= {MIN_TENURE_DAYS} days: P = "
+                "schedule": "every Monday from the 14th day of the period on; sent_at uniform "
+                "09:00-21:00 local",
+                "selection": f"subscribers with tenure >= {MIN_TENURE_DAYS} days and no action "
+                f"other than none in the last {CONTACT_GAP_DAYS} days: P = "
                 f"{P_SELECT_AT_RISK} when at risk (views in the last 14 days < half of the 14 "
                 f"days before, or none), else {P_SELECT}",
                 "campaign_ids": [
