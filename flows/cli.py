@@ -75,6 +75,7 @@ def _settle_events(timeout_s: float = 10.0) -> None:
 
 def _run_flow(flow_fn, *args: Any) -> Any:
     """Run a flow and turn its known failure modes into one-line errors."""
+    from flows.platform import PlatformStageError
     from flows.tasks.lock import WarehouseBusyError
     from flows.transform import DbtBuildError
 
@@ -84,6 +85,8 @@ def _run_flow(flow_fn, *args: Any) -> Any:
     if not state.is_failed():
         return result
     if isinstance(result, DbtBuildError):
+        return result
+    if isinstance(result, PlatformStageError):
         return result
     if isinstance(result, WarehouseBusyError | FileNotFoundError | ValueError):
         _fail(str(result), EXIT_FAILED)
@@ -121,6 +124,26 @@ def _print_dbt(dbt: dict[str, Any]) -> None:
         err.print(f"[red]{failure['status']}[/] {failure['unique_id']}: {failure['message']}")
 
 
+def _stage_headline(name: str, result: dict[str, Any]) -> str:
+    """One line per stage: the figure a user looks for first, and where the output went."""
+    if name == "recommend":
+        metrics = result.get("metrics") or {}
+        ndcg = metrics.get("ndcg_at_10")
+        return f"nDCG@10 {ndcg:.3f}" if isinstance(ndcg, float) else ""
+    if name == "monitor":
+        drift = result.get("drift") or {}
+        return f"drift {drift.get('status', '?')}; mail {result.get('mail') or 'not needed'}"
+    return ""
+
+
+def _print_stages(stages: dict[str, Any]) -> None:
+    rows = []
+    for name, info in stages.items():
+        detail = info.get("error") or _stage_headline(name, info.get("result") or {})
+        rows.append({"stage": name, "status": info["status"], "s": info["seconds"], "": detail})
+    _print_table("stages", rows)
+
+
 @app.command()
 def run(
     users: Annotated[int, typer.Option(help="Users in a generated world.")] = 2000,
@@ -133,7 +156,7 @@ def run(
     """Run the whole platform once: generate (if landing is empty), ingest, dbt build."""
     settings = _settings()
     from flows.params import WorldParams
-    from flows.platform import PlatformParams, platform_flow
+    from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
     try:
@@ -151,6 +174,9 @@ def run(
         else:
             _print_dbt(result.summary.to_dict())
         _fail(str(result), EXIT_FAILED)
+    stage_error = None
+    if isinstance(result, PlatformStageError):
+        stage_error, result = result, result.result
     if as_json:
         _emit_json(result)
     else:
@@ -160,10 +186,13 @@ def run(
         _print_ingest(result["ingest"])
         _print_dbt(result["dbt"])
         _print_table("marts", [{"mart": k, "rows": v} for k, v in result["marts"].items()])
+        _print_stages(result["stages"])
         out.print(
             f"done in {result['duration_s']} s. warehouse: {result['warehouse']}\n"
             f"explore: duckdb {result['warehouse']}  (marts: {', '.join(result['marts'])})"
         )
+    if stage_error is not None:
+        _fail(str(stage_error), EXIT_FAILED)
     if result["ingest"]["rejected"]:
         _fail(f"{len(result['ingest']['rejected'])} landing file(s) were rejected", EXIT_FAILED)
 

@@ -1,12 +1,17 @@
 """The parent flow: the whole platform once, and the micro-batch refresh.
 
     generate (embedded default, only when landing is empty)
-      → ingest (child flow) → transform / dbt build (child flow) → mart counts → summary
+      → ingest (child flow) → transform / dbt build (child flow) → mart counts
+      → recommend (child flow: fit, gate, homepages → ml.recommendations)
+      → audience (child flow: segments, churn scores, re-engagement → ml.*)
+      → monitor (child flow: drift report → reports/, mail → outbox/SMTP)
+      → summary artifact
 
-Later stages plug in after `transform_flow` in `platform_flow`, in this order, each as a child
-flow that reads marts and publishes to the `ml` schema / artifacts/ / reports/:
-train (recommendations, audience, greenlight) → score → experiment readouts → monitor (drift +
-email) → publish. Keep this module thin: each stage's logic lives in ml/ or monitoring/.
+Order matters: audience's content teasers read ml.recommendations, and monitor's prediction
+drift reads ml.churn_scores. A failed model stage does not stop the later ones (the drift report
+still goes out when, say, the recommender fails); the platform run fails at the end, naming the
+failed stages, so the Prefect UI shows it. Each stage takes the warehouse lock itself, only
+around its own writes. Keep this module thin: each stage's logic lives in ml/ or monitoring/.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -22,11 +27,28 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
+from flows.audience import AudienceParams, audience_flow
 from flows.ingest import ingest_flow
+from flows.monitor import MonitorParams, monitor_flow
 from flows.params import TransformParams, WorldParams
+from flows.recommend import RecommendParams, recommend_flow
 from flows.settings import get_settings
 from flows.tasks.warehouse import CORE_MARTS, row_counts
 from flows.transform import transform_flow
+
+#: The model and monitoring stages after the dbt build, in the order they run.
+STAGES = ("recommend", "audience", "monitor")
+
+
+class PlatformStageError(RuntimeError):
+    """One or more stages after the dbt build failed (the others still ran).
+
+    Carries the run's full result so the CLI can still print what did complete.
+    """
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class PlatformParams(BaseModel):
@@ -38,6 +60,13 @@ class PlatformParams(BaseModel):
     )
     world: WorldParams = Field(default_factory=WorldParams)
     transform: TransformParams = Field(default_factory=TransformParams)
+    stages: list[Literal["recommend", "audience", "monitor"]] = Field(
+        default_factory=lambda: list(STAGES),
+        description="Stages to run after the dbt build (always in platform order).",
+    )
+    recommend: RecommendParams = Field(default_factory=RecommendParams)
+    audience: AudienceParams = Field(default_factory=AudienceParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def landing_is_empty(landing: Path) -> bool:
@@ -67,13 +96,38 @@ def _summary_markdown(result: dict[str, Any]) -> str:
     loaded = sum(t["loaded"] for t in ingest["tables"].values())
     quarantined = sum(t["quarantined"] for t in ingest["tables"].values())
     dbt = result["dbt"]
+    stages = "".join(
+        f"| {name} | {info['status']} | {info.get('seconds', '')} | {info.get('error') or ''} |\n"
+        for name, info in result.get("stages", {}).items()
+    )
+    stage_table = (
+        f"\n| stage | status | s | error |\n|---|---|---:|---|\n{stages}" if stages else ""
+    )
     return (
         f"# Tastemaker platform run\n\nhome: `{result['home']}`  \n"
         f"ingest: {loaded:,} rows loaded, {quarantined:,} quarantined, "
         f"{len(ingest['rejected'])} files rejected  \n"
         f"dbt: {dbt['passed']} passed, {dbt['failed']} failed, {dbt['skipped']} skipped  \n"
         f"duration: {result['duration_s']} s\n\n| mart | rows |\n|---|---:|\n{rows}\n"
+        f"{stage_table}"
     )
+
+
+def run_stage(name: str, child: Any, params: BaseModel) -> dict[str, Any]:
+    """Run one child flow; a failure is recorded (and logged), not raised, so later stages run."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    state = child(params, return_state=True)
+    seconds = round(time.perf_counter() - started, 1)
+    if state.is_completed():
+        return {"status": "completed", "seconds": seconds, "result": state.result()}
+    error = state.message or state.name
+    try:
+        state.result()
+    except Exception as exc:  # the child's own exception says more than the state message
+        error = f"{type(exc).__name__}: {exc}"
+    logger.error("stage %s failed after %.1f s: %s", name, seconds, error)
+    return {"status": "failed", "seconds": seconds, "error": error}
 
 
 @flow(name="platform", log_prints=True)
@@ -100,8 +154,13 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
 
     ingest = ingest_flow(str(settings.landing_path))
     dbt = transform_flow(params.transform)
-    # --- later stages plug in here: train → score → readouts → monitor → publish ---
     marts = count_marts(settings.warehouse_path)
+    children = {"recommend": recommend_flow, "audience": audience_flow, "monitor": monitor_flow}
+    stages = {
+        name: run_stage(name, children[name], getattr(params, name))
+        for name in STAGES
+        if name in params.stages
+    }
 
     result: dict[str, Any] = {
         "home": str(home),
@@ -111,12 +170,17 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
         "ingest": ingest,
         "dbt": dbt,
         "marts": marts,
+        "stages": stages,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 1),
     }
     create_markdown_artifact(
         key="tastemaker-platform-run", markdown=_summary_markdown(result), description="summary"
     )
+    failed = [name for name, info in stages.items() if info["status"] != "completed"]
+    if failed:
+        details = "; ".join(f"{name}: {stages[name]['error']}" for name in failed)
+        raise PlatformStageError(f"stage(s) failed after the dbt build: {details}", result)
     return result
 
 

@@ -16,9 +16,23 @@ CORE_MARTS = (
     "title_features",
     "user_title_interactions",
     "churn_training_set",
+    "churn_scoring_set",
+    "nudge_outcomes",
+    "user_contact_history",
+    "user_hour_profile",
 )
 
-RAW_TABLES = ("titles", "users", "subscriptions", "ratings", "views", "exposures", "quarantine")
+RAW_TABLES = (
+    "titles",
+    "users",
+    "subscriptions",
+    "ratings",
+    "views",
+    "exposures",
+    "nudges",
+    "opt_outs",
+    "quarantine",
+)
 
 
 def connect(db_path: Path) -> duckdb.DuckDBPyConnection:

@@ -18,7 +18,7 @@ from flows.tasks.warehouse import CORE_MARTS
 
 pytestmark = [pytest.mark.slow]
 
-TINY = WorldParams(users=120, titles=60, days=75, seed=7)
+TINY = WorldParams(users=300, titles=120, days=120, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,39 @@ def test_first_run_generates_ingests_and_builds(first_run: dict, platform_home: 
     assert all(count > 0 for count in first_run["marts"].values())
     assert first_run["marts"]["user_features"] == TINY.users
     assert (platform_home / "truth").is_dir()
+
+
+def test_first_run_trains_publishes_and_monitors(first_run: dict, platform_home: Path) -> None:
+    """Every stage after dbt ran, and what it published carries this run's lineage."""
+    assert {name: info["status"] for name, info in first_run["stages"].items()} == {
+        "recommend": "completed",
+        "audience": "completed",
+        "monitor": "completed",
+    }
+    con = duckdb.connect(str(platform_home / "warehouse.duckdb"))
+    try:
+        published = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'ml'"
+            ).fetchall()
+        }
+        assert {"recommendations", "user_segments", "segment_profiles", "churn_scores"} <= published
+        for table in ("recommendations", "user_segments", "churn_scores"):
+            runs, versions, manifests = con.execute(
+                f"select count(distinct run_id), count(distinct model_version), "
+                f"count(distinct dbt_manifest_sha256) from ml.{table}"
+            ).fetchone()
+            assert (runs, manifests) == (1, 1), table
+            assert versions >= 1, table
+            manifest = con.execute(
+                f"select any_value(dbt_manifest_sha256) from ml.{table}"
+            ).fetchone()
+            assert manifest[0] == first_run["dbt"]["manifest_sha256"], table
+    finally:
+        con.close()
+    assert (platform_home / "reports").is_dir()
+    assert any((platform_home / "artifacts").iterdir())
 
 
 def test_second_run_changes_no_row_counts(
@@ -91,7 +124,7 @@ def test_cli_run_json_on_an_empty_home(tmp_path: Path) -> None:
             "--titles",
             "40",
             "--days",
-            "60",
+            "120",
         ],
         env=env,
         capture_output=True,
@@ -100,7 +133,8 @@ def test_cli_run_json_on_an_empty_home(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)
-    assert {"home", "ingest", "dbt", "marts", "duration_s"} <= set(data)
+    assert {"home", "ingest", "dbt", "marts", "stages", "duration_s"} <= set(data)
+    assert all(info["status"] == "completed" for info in data["stages"].values()), data["stages"]
     assert data["dbt"]["failed"] == 0
     assert all(count > 0 for count in data["marts"].values())
     assert "Traceback" not in _without_prefect_server_records(proc.stderr)
