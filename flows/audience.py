@@ -535,9 +535,16 @@ def load_churn_inputs_task(settings: Settings) -> ChurnInputs:
 
 
 @task(cache_policy=NO_CACHE)
-def fit_churn_task(rows: pd.DataFrame, params: ChurnParams) -> ChurnRun:
-    """Train on earlier snapshots, validate on later ones, calibrate, explain, refit on all."""
-    return fit_churn(rows, params)
+def fit_churn_task(rows: pd.DataFrame, params: ChurnParams) -> ChurnRun | NotEnoughHistory:
+    """Train on earlier snapshots, validate on later ones, calibrate, explain, refit on all.
+
+    Too little history is returned, not raised: the task did its job (it found out), and a
+    young service should not show a failed task and a traceback every night.
+    """
+    try:
+        return fit_churn(rows, params)
+    except NotEnoughHistory as exc:
+        return exc
 
 
 @task(cache_policy=NO_CACHE)
@@ -608,11 +615,10 @@ def churn_flow(params: ChurnParams | None = None) -> dict[str, Any]:
     inputs = load_churn_inputs_task(settings)
     for note in inputs.notes:
         logger.warning(note)
-    try:
-        run = fit_churn_task(inputs.training, params)
-    except NotEnoughHistory as exc:
+    run = fit_churn_task(inputs.training, params)
+    if isinstance(run, NotEnoughHistory):
         # a young service, not bad data: the run goes on, and churn waits for more snapshots
-        reason = f"churn skipped, not enough history yet: {exc}"
+        reason = f"churn skipped, not enough history yet: {run}"
         logger.warning(reason)
         create_markdown_artifact(
             key="tastemaker-churn",

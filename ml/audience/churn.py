@@ -54,17 +54,19 @@ class ChurnDataError(ValueError):
 
 
 class NotEnoughHistory(ChurnDataError):
-    """The snapshots span too short a period for time-based validation: a young service, not
-    bad data. Waiting fixes it, so callers may skip the churn stage instead of failing.
+    """The snapshots span too short a period for time-based validation, or hold too few
+    cancellations to learn from and judge: a young or small service, not bad data. Waiting
+    fixes it, so callers may skip the churn stage instead of failing.
 
     Attributes:
         first_valid: the first validation snapshot date (None: a single snapshot date).
         embargo_days: the label horizon a training snapshot must complete before it.
-        more_days: about how many more days of snapshots would leave one to train on.
+        more_days: about how many more days of snapshots would leave one to train on
+            (None: the dates suffice; what is missing is cancellations).
     """
 
     def __init__(
-        self, message: str, first_valid: dt.date | None, embargo_days: int, more_days: int
+        self, message: str, first_valid: dt.date | None, embargo_days: int, more_days: int | None
     ) -> None:
         super().__init__(message)
         self.first_valid = first_valid
@@ -601,6 +603,41 @@ class ChurnRun:
     valid_dates: tuple[str, ...] = ()
 
 
+#: Fewest cancellations in the training window: the regularization search splits the training
+#: rows into 3 user-grouped folds and the calibrator into 3 more, each needing churners.
+MIN_TRAIN_CHURNERS = 10
+
+
+def _require_churners(
+    rows: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, embargo_days: int
+) -> None:
+    """Raise NotEnoughHistory when the windows hold too few cancellations to fit and judge.
+
+    A small or young service has only a handful of cancellations in its labelled snapshots.
+    That is not a data error, and a model fitted on it would be noise: say so. No cancellation
+    at all in every labelled row is different: more likely a broken subscriptions feed than a
+    service nobody leaves, so it stays a plain ChurnDataError.
+    """
+    n_train, n_valid = int(y[train].sum()), int(y[valid].sum())
+    n_valid_rows = int(np.asarray(valid).sum())
+    if n_train >= MIN_TRAIN_CHURNERS and 0 < n_valid < n_valid_rows:
+        return
+    if n_train + n_valid == 0:
+        raise ChurnDataError(
+            f"no cancellation at all in {len(y)} labelled rows: check the subscriptions feed "
+            "(cancel events) before trusting any churn model"
+        )
+    first_valid = pd.to_datetime(rows.loc[valid, "snapshot_date"]).min().date()
+    raise NotEnoughHistory(
+        f"{n_train} cancellation(s) in the training snapshots and {n_valid} of "
+        f"{n_valid_rows} in the validation snapshots (from {first_valid}): a churn model needs "
+        f"at least {MIN_TRAIN_CHURNERS} to learn from and both outcomes to be judged on",
+        first_valid=first_valid,
+        embargo_days=embargo_days,
+        more_days=None,
+    )
+
+
 def fit_validate_churn(
     rows: pd.DataFrame,
     estimator: ChurnClassifier | None = None,
@@ -625,6 +662,7 @@ def fit_validate_churn(
     rows = rows.reset_index(drop=True)
     train, valid = time_split(rows["snapshot_date"], valid_fraction, embargo_days)
     X, y = churn_features(rows), rows[LABEL].astype(int).to_numpy()
+    _require_churners(rows, y, train, valid, embargo_days)
     if estimator is None:
         base = ChurnClassifier(model="logistic", calibration="sigmoid")
         C, _ = select_regularization(base, X[train], y[train], rows.loc[train, "user_id"])

@@ -73,3 +73,22 @@ def test_other_data_errors_are_not_short_history() -> None:
     with pytest.raises(ChurnDataError) as info:
         fit_validate_churn(rows, estimator=ChurnClassifier(C=0.1), n_repeats=1)
     assert not isinstance(info.value, NotEnoughHistory)
+
+
+def test_a_handful_of_cancellations_is_not_enough_history() -> None:
+    """A small service: the dates suffice but a few churners cannot be learned from or judged."""
+    dates = _dates("2026-01-01", 6, 14)
+    churned = np.zeros(120, dtype=int)
+    churned[[3, 47, 95]] = 1  # two in training snapshots, one in validation
+    rows = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 20}" for i in range(120)],
+            "snapshot_date": dates.repeat(20).to_numpy(),
+            "views_28d": np.arange(120) % 7,
+            "churned_30d": churned,
+        }
+    )
+    with pytest.raises(NotEnoughHistory, match="cancellation") as info:
+        fit_validate_churn(rows, estimator=ChurnClassifier(C=0.1), n_repeats=1)
+    assert info.value.more_days is None
+    assert info.value.first_valid is not None
