@@ -134,6 +134,39 @@ class Settings(BaseSettings):
         default=None, description="CA bundle to verify the SMTP server (STARTTLS); default: system."
     )
 
+    # --- re-engagement policy (ml.audience.policy.PolicyConfig, field = name minus prefix) --
+    # The defaults equal PolicyConfig's (a test holds them together); money in one currency.
+    reengage_risk_threshold: float = Field(
+        default=0.15, ge=0, le=1, description="Churn probability from which a user is at risk."
+    )
+    reengage_value_of_retention: float = Field(
+        default=30.0, ge=0, description="What keeping a would-be canceller is worth."
+    )
+    reengage_cost_email: float = Field(default=0.05, ge=0, description="Cost of one e-mail.")
+    reengage_cost_push: float = Field(default=0.02, ge=0, description="Cost of one push.")
+    reengage_cost_discount: float = Field(
+        default=5.0, ge=0, description="Cost of one discount (revenue given away included)."
+    )
+    reengage_cost_teaser: float = Field(default=0.05, ge=0, description="Cost of one teaser.")
+    reengage_max_contacts_7d: int = Field(
+        default=2, ge=0, description="Most contacts per user in 7 days, the planned one included."
+    )
+    reengage_max_contacts_30d: int = Field(
+        default=4, ge=0, description="Most contacts per user in 30 days, the planned one included."
+    )
+    reengage_discount_budget: float = Field(
+        default=500.0, ge=0, description="Most money spent on discounts in one plan."
+    )
+    reengage_usual_hours_coverage: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a user's views their usual hours cover; the rest are quiet hours.",
+    )
+    reengage_default_send_hour: int = Field(
+        default=19, ge=0, le=23, description="Send hour for a user with no recorded viewing."
+    )
+
     @field_validator("smtp_recipients", mode="before")
     @classmethod
     def _split_recipients(cls, value: Any) -> Any:

@@ -40,13 +40,18 @@ def _summary_markdown(summary: DbtSummary) -> str:
 
 
 def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary:
-    """Run dbt under the warehouse lock (called in the flow body so dbt nodes become tasks)."""
+    """Run dbt under the warehouse lock (called in the flow body so dbt nodes become tasks).
+
+    The drift window length comes from settings, so the nightly build makes the windows the
+    monitor flow compares (it would otherwise rebuild them on a scratch copy every run).
+    """
+    dbt_vars = {"drift_window_days": settings.drift_window_days, **params.dbt_vars()}
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
         return run_dbt(
             settings,
             "build",
             select=params.select,
-            dbt_vars=params.dbt_vars(),
+            dbt_vars=dbt_vars,
             full_refresh=params.full_refresh,
         )
 

@@ -17,6 +17,9 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="tastemaker-tests-"))
 os.environ["PREFECT_HOME"] = str(_SESSION_TMP / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# On a busy 2-core machine the temporary API server can take longer than Prefect's default to
+# start; a slow start is not a failure of what the tests check.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 os.environ.pop("PREFECT_API_URL", None)
 # Never let a developer's own config or home leak into tests.
 for _name in [k for k in os.environ if k.startswith("TASTEMAKER_")]:

@@ -59,3 +59,33 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "not-a-port")
     with pytest.raises(ValidationError, match="smtp_port"):
         Settings()
+
+
+def test_reengagement_settings_map_onto_policy_defaults() -> None:
+    """Each `reengage_<field>` setting names a PolicyConfig field and defaults to its value."""
+    from dataclasses import fields
+
+    from flows.settings import Settings
+    from ml.audience.policy import PolicyConfig
+
+    defaults = {f.name: f.default for f in fields(PolicyConfig)}
+    mapped = {
+        name.removeprefix("reengage_"): info.default
+        for name, info in Settings.model_fields.items()
+        if name.startswith("reengage_")
+    }
+    assert mapped, "no reengage_ settings"
+    for field, value in mapped.items():
+        assert field in defaults, f"reengage_{field} is not a PolicyConfig field"
+        assert value == defaults[field], f"reengage_{field}: {value} != {defaults[field]}"
+    config = PolicyConfig.from_mapping(Settings().public_dict(), prefix="reengage_")
+    assert config == PolicyConfig()
+
+
+def test_reengagement_setting_from_env_reaches_policy(monkeypatch) -> None:
+    from flows.settings import get_settings
+    from ml.audience.policy import PolicyConfig
+
+    monkeypatch.setenv("TASTEMAKER_REENGAGE_MAX_CONTACTS_7D", "1")
+    config = PolicyConfig.from_mapping(get_settings().public_dict(), prefix="reengage_")
+    assert config.max_contacts_7d == 1
