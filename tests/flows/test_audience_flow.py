@@ -270,7 +270,9 @@ def test_churn_gate_refits_the_champion_when_the_holdout_moves(
     last = rows["snapshot_date"].max()
     older = rows[rows["snapshot_date"] < last].reset_index(drop=True)
     registry = ModelRegistry(tmp_path / "artifacts")
-    params = ChurnParams(C=0.1, driver_repeats=1, auc_tolerance=0.02)
+    # the floor is not what this test is about (d3 below checks it): the tiny world has a
+    # handful of churners, so its holdout ROC-AUC is noisy around the default floor
+    params = ChurnParams(C=0.1, driver_repeats=1, auc_tolerance=0.02, min_roc_auc=0.0)
 
     run1 = fit_churn(older, params)
     meta1, d1 = save_churn(registry, run1, older, params, run_id="r1", manifest=None)
