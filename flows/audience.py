@@ -184,7 +184,8 @@ def _read_mart(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     table = _find_table(con, name)
     if table is None:
         raise AudienceDataError(f"mart {name!r} does not exist: run `tastemaker transform` first")
-    frame = con.execute(f"select * from {table}").df()
+    # a fixed row order: fits that depend on it (folds, K-Means init) repeat on unchanged data
+    frame = con.execute(f"select * from {table} order by all").df()
     if frame.empty:
         raise AudienceDataError(f"mart {name!r} is empty: nothing to learn from")
     return frame
@@ -331,7 +332,9 @@ def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
         try:
             for name in (CONTACTS_MART, HOURS_MART, NUDGES_MART):
                 table = _find_table(con, name)
-                frames[name] = con.execute(f"select * from {table}").df() if table else None
+                frames[name] = (
+                    con.execute(f"select * from {table} order by all").df() if table else None
+                )
                 if table is None:
                     notes.append(f"mart {name!r} does not exist")
             recommendations = _read_recommendations(con, notes)
