@@ -292,6 +292,15 @@ def run_drift(
 
     created = (now or datetime.now(UTC)).astimezone(UTC)
     ref, cur = _prepare(reference, spec), _prepare(current, spec)
+    for name, frame, window in (
+        ("reference", ref, reference_window),
+        ("current", cur, current_window),
+    ):
+        if frame.empty:
+            raise ValueError(
+                f"the {name} window {dict(window or {})} has no rows: nothing to compare; "
+                "choose windows inside the data"
+            )
     rng = np.random.default_rng(thresholds.seed)
     floors: dict[str, float | None] = {}
     effective: dict[str, float] = {}

@@ -56,7 +56,10 @@ def drift(
     # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
     with contextlib.redirect_stdout(sys.stderr):
         windows = load_feature_windows(settings, window_days=window_days, current_end=end)
-    summary = drift_step(settings, windows)
+    try:
+        summary = drift_step(settings, windows)
+    except ValueError as exc:  # windows outside the data: say which, no traceback
+        _fail(str(exc))
     prediction = prediction_drift_step(settings)
     quality = recsys_step(settings, window_days=window_days)
     mail_path = delivery = None

@@ -196,3 +196,18 @@ def test_prediction_drift_on_scores_uses_the_same_call(tmp_path: Path) -> None:
     shifted = run_drift(ref, riskier, spec, thresholds, tmp_path, write_html=False)
     assert shifted.dataset_drift and shifted.drifted_columns == ["churn_score"]
     assert Path(shifted.json_path).name.startswith("churn_scores_drift_")
+
+
+def test_an_empty_window_is_a_clear_error_not_an_evidently_traceback(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    empty = _frame(10, rng).iloc[0:0]
+    with pytest.raises(ValueError, match=r"reference window .* has no rows"):
+        run_drift(
+            empty,
+            _frame(200, rng),
+            SPEC,
+            DriftThresholds(permutations=0),
+            tmp_path,
+            reference_window={"start": "2024-01-01"},
+            write_html=False,
+        )
