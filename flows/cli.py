@@ -130,6 +130,19 @@ def _stage_headline(name: str, result: dict[str, Any]) -> str:
         metrics = result.get("metrics") or {}
         ndcg = metrics.get("ndcg_at_10")
         return f"nDCG@10 {ndcg:.3f}" if isinstance(ndcg, float) else ""
+    if name == "audience":
+        seg, churn = result.get("segments") or {}, result.get("churn") or {}
+        parts = []
+        if "k" in seg:
+            parts.append(f"{seg['k']} segments")
+        if churn.get("skipped"):
+            parts.append("churn skipped (not enough history)")
+        elif isinstance((churn.get("metrics") or {}).get("roc_auc"), float):
+            parts.append(f"churn ROC-AUC {churn['metrics']['roc_auc']:.3f}")
+        actions = (churn.get("reengagement") or {}).get("actions")
+        if actions:
+            parts.append("actions " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
+        return "; ".join(parts)
     if name == "monitor":
         drift = result.get("drift") or {}
         return f"drift {drift.get('status', '?')}; mail {result.get('mail') or 'not needed'}"
@@ -140,7 +153,9 @@ def _print_stages(stages: dict[str, Any]) -> None:
     rows = []
     for name, info in stages.items():
         detail = info.get("error") or _stage_headline(name, info.get("result") or {})
-        rows.append({"stage": name, "status": info["status"], "s": info["seconds"], "": detail})
+        rows.append(
+            {"stage": name, "status": info["status"], "s": info["seconds"], "detail": detail}
+        )
     _print_table("stages", rows)
 
 
@@ -153,7 +168,9 @@ def run(
     drift: Annotated[bool, typer.Option(help="Plant drift in a generated world.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the whole platform once: generate (if landing is empty), ingest, dbt build."""
+    """Run the whole platform once: generate (if landing is empty), ingest, dbt build, then
+    train and publish recommendations, segments, churn scores and re-engagement actions, and
+    run the drift report (mailed per the mail policy)."""
     settings = _settings()
     from flows.params import WorldParams
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
