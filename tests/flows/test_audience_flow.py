@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-
-def _clone_home(built, home: Path) -> Path:
-    """A writable copy of a session warehouse (the fixture's own must stay untouched)."""
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
-    return home
+from tests.homes import clone_home
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -56,7 +46,7 @@ def test_two_runs_publish_migrate_and_keep_history(
     from flows.tasks.dbtrun import manifest_sha256
     from ml.registry import ModelRegistry
 
-    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
     db = home / "warehouse.duckdb"
     con = duckdb.connect(str(db))
@@ -295,7 +285,7 @@ def test_a_failed_stage_does_not_stop_the_other(
 ) -> None:
     from flows.audience import AudienceDataError, audience_flow
 
-    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     _drop_relation(con, "user_features")
@@ -412,7 +402,7 @@ def test_a_young_service_skips_churn_and_still_publishes_segments(
     from flows.settings import Settings
     from ml.registry import ModelRegistry
 
-    home = _clone_home(young_warehouse, tmp_path / "home")
+    home = clone_home(young_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     n_dates = con.execute(

@@ -4,22 +4,13 @@ every published row, and the markdown artifact."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.homes import clone_home
+
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-def _clone_home(built, home: Path) -> Path:
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
-    return home
 
 
 def test_recommend_flow_registers_gates_and_publishes(
@@ -32,7 +23,7 @@ def test_recommend_flow_registers_gates_and_publishes(
     from flows.tasks.dbtrun import manifest_sha256
     from flows.tasks.publish import read_table
 
-    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
     manifest = manifest_sha256(home / "dbt" / "target")
 
@@ -109,7 +100,7 @@ def test_champion_from_another_holdout_is_rescored_on_the_candidates(
     from ml.recommend.rankers import ItemKNNRanker
     from ml.recommend.synthetic import temporal_holdout
 
-    settings = Settings(home=_clone_home(tiny_warehouse, tmp_path / "home"))
+    settings = Settings(home=clone_home(tiny_warehouse, tmp_path / "home"))
     marts = read_marts(settings)
     old = RecommendParams(model="item_knn", holdout_days=28)
     first, decision = train_step(settings, marts, old, evaluate_step(marts, old), "run-1")

@@ -9,7 +9,6 @@ history, other windows rebuilt by dbt on a scratch copy, and a bad var named in 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,15 +18,11 @@ import pytest
 from flows.monitor import ACTIVE_FILTER, WINDOWS_MART, drift_step, load_feature_windows
 from flows.settings import Settings
 from flows.tasks.dbtrun import run_dbt
+from tests.homes import clone_home
 
 
 def _clone(built, home: Path) -> Settings:
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
+    clone_home(built, home)
     return Settings(home=home, drift_permutations=10)
 
 

@@ -3,24 +3,14 @@ then delivered by the next run (nothing lost)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.homes import clone_home
 from tests.monitoring.conftest import SmtpServer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-def _clone_home(built, home: Path) -> Path:
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
-    return home
 
 
 def test_monitor_flow_queues_then_delivers(
@@ -31,7 +21,7 @@ def test_monitor_flow_queues_then_delivers(
 
     import flows.monitor as monitor
 
-    home = _clone_home(tiny_warehouse, tmp_path / "home")
+    home = clone_home(tiny_warehouse, tmp_path / "home")
     port = free_port()
     for key, value in {
         "TASTEMAKER_HOME": str(home),

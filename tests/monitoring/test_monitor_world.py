@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from flows.monitor import (
 )
 from flows.settings import Settings
 from monitoring.drift import DriftSummary, recall
+from tests.homes import clone_home
 from tests.monitoring.conftest import PASSWORD, USER, SmtpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -42,12 +42,7 @@ class Checked:
 
 def _clone(built, home: Path) -> Settings:
     """A private home holding a copy of the built warehouse and its dbt manifest (lineage)."""
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
+    clone_home(built, home)
     return Settings(home=home)
 
 
