@@ -277,14 +277,5 @@ select * from final
 {%- endmacro %}
 
 {% macro monitoring_current_end_var() -%}
-    {%- set value = var('drift_current_end', none) -%}
-    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set text = value | string | trim -%}
-    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', text) -%}
-        {{ exceptions.raise_compiler_error(
-            "var drift_current_end must be an ISO date (YYYY-MM-DD) or null, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text) }}
+    {{ return(iso_date_var('drift_current_end')) }}
 {%- endmacro %}
