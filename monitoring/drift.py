@@ -72,6 +72,18 @@ _ID_COLUMNS = {
 #: ratings: whatever dbt names them) and only comparable between windows of equal length.
 _INTENSIVE = re.compile(r"(_share_|_share$|_ratio$|_rate$|^mean_|_28d$|^days_since_)")
 _CATEGORICAL_COLUMNS = ("plan", "country", "age_band", "is_active")
+#: `_28d` columns of `user_feature_windows` and the whole-window column each one duplicates. In
+#: that mart every activity column already covers only its window, and a `_28d` column covers the
+#: last 28 days of it: with windows of 28 days or less (the default) the two are equal row for row
+#: (checked on built warehouses: tests/monitoring/test_drift_windowed_spec.py), and with longer
+#: windows the `_28d` one is a sub-window of the same facts. Comparing both would count the same
+#: evidence twice toward the drifted share, so the windowed spec keeps only the whole-window one.
+#: The marts keep both (the cumulative `user_features` needs the 28-day ones).
+_WINDOWED_DUPLICATES = {
+    "watch_hours_28d": "watch_hours",
+    "sessions_28d": "views_total",
+    "active_days_28d": "active_days_total",
+}
 
 
 @dataclass(frozen=True)
@@ -94,8 +106,14 @@ def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -
     and dates are numerical. Counters since signup (`views_total`, `watch_hours`, ...) are left
     out unless both windows have the same length (`equal_windows`), because between two as-of
     dates they grow by construction and would always look drifted.
+
+    Between equal windows (the mart `user_feature_windows`), a `_28d` column whose whole-window
+    twin is present (`watch_hours_28d` and `watch_hours`, ...) is left out: inside a window of
+    28 days it is the same column (see `_WINDOWED_DUPLICATES`).
     """
     cols = [c for c in columns if c not in _ID_COLUMNS]
+    if equal_windows:
+        cols = [c for c in cols if _WINDOWED_DUPLICATES.get(c) not in cols]
     categorical = tuple(c for c in _CATEGORICAL_COLUMNS if c in cols)
     numerical = tuple(
         c for c in cols if c not in categorical and (equal_windows or _INTENSIVE.search(c))

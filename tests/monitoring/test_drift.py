@@ -156,6 +156,8 @@ def test_user_features_spec_leaves_out_keys_and_cumulative_counters() -> None:
     )
     windowed = user_features_spec(cols, equal_windows=True)
     assert "n_views" in windowed.numerical and "watch_hours" in windowed.numerical
+    # inside a window the 28-day column duplicates its whole-window twin
+    assert "watch_hours_28d" not in windowed.numerical
     assert "tenure_days" not in windowed.numerical and "user_id" not in windowed.numerical
 
 
