@@ -19,10 +19,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from flows.cli_support import EXIT_FAILED, JsonOpt, err
+from flows.cli_support import CLI_SOURCES, EXIT_FAILED, JsonOpt, err, hide_flag_types, reflow_help
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import load_settings as _settings
+from flows.cli_support import warn_unknown_settings as _warn_unknown_settings
+
+hide_flag_types()
 
 app = typer.Typer(
     name="tastemaker",
@@ -45,8 +48,10 @@ def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Options that apply to every command."""
+    CLI_SOURCES.clear()
     if home is not None:
         os.environ["TASTEMAKER_HOME"] = str(home)
+        CLI_SOURCES["home"] = "option --home"
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         stream=sys.stderr,
@@ -56,6 +61,7 @@ def main_options(
     # Every Prefect API call is an httpx request; at INFO they drown the run's own log.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    _warn_unknown_settings()
 
 
 def _settle_events(timeout_s: float = 10.0) -> None:
@@ -101,7 +107,12 @@ def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
     for i, column in enumerate(rows[0]):
         table.add_column(str(column), justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+        table.add_row(
+            *(
+                f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in row.values()
+            )
+        )
     out.print(table)
 
 
@@ -345,12 +356,23 @@ def down() -> None:
 
 @app.command()
 def config(as_json: JsonOpt = False) -> None:
-    """Show the settings in force (secrets masked) and where they came from."""
-    data = _settings().public_dict()
+    """Show the settings in force (secrets masked) and where each came from.
+
+    The source column says `default`, `env TASTEMAKER_X`, `file <config path>` or `option
+    --home`; the derived paths name the setting they follow. With --json: {"settings": {name:
+    value}, "sources": {name: source}}."""
+    from flows.settings import setting_sources
+
+    settings = _settings()
+    data = settings.public_dict()
+    sources = setting_sources(settings, overrides=CLI_SOURCES)
     if as_json:
-        _emit_json(data)
+        _emit_json({"settings": data, "sources": {k: sources.get(k) for k in data}})
     else:
-        _print_table("settings", [{"name": k, "value": v} for k, v in data.items()])
+        _print_table(
+            "settings",
+            [{"name": k, "value": v, "source": sources.get(k, "")} for k, v in data.items()],
+        )
 
 
 def _register_command_groups() -> None:
@@ -360,6 +382,7 @@ def _register_command_groups() -> None:
 
 
 _register_command_groups()
+reflow_help(app)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Helpers every `tastemaker` command shares: JSON output, one-line errors, settings loading.
+"""Helpers every `tastemaker` command shares: JSON output, one-line errors, settings loading,
+read-only warehouse access and help rendering.
 
 Kept apart from flows/cli.py so the command groups in flows/commands/ can use them without
 importing the main app (which imports them).
@@ -6,6 +7,7 @@ importing the main app (which imports them).
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -15,6 +17,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from flows.settings import Settings
+    from flows.tasks.lock import WarehouseBusyError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -23,6 +26,10 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 err = Console(stderr=True)
+
+#: Where a setting came from when the command line set it (e.g. `{"home": "option --home"}`);
+#: filled by the main callback on every invocation, read by `tastemaker config`.
+CLI_SOURCES: dict[str, str] = {}
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -46,3 +53,82 @@ def load_settings() -> Settings:
         return get_settings()
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         fail(f"invalid configuration: {exc}")
+
+
+def read_settings() -> Settings:
+    """Settings for a command that only reads the warehouse: its lock wait is the short
+    `read_lock_timeout_s` instead of a writer's `warehouse_lock_timeout_s`.
+
+    The library functions these commands call (flows.recommend.load_homepage, read_marts, the
+    monitoring readers) take the lock with `settings.warehouse_lock_timeout_s`; handing them this
+    copy is how a read gives up after seconds rather than half an hour."""
+    settings = load_settings()
+    return settings.model_copy(update={"warehouse_lock_timeout_s": settings.read_lock_timeout_s})
+
+
+def fail_busy(exc: WarehouseBusyError) -> NoReturn:
+    """A read-only command found a run writing the warehouse: one `error:` line, exit 2."""
+    fail(exc.for_readers(), EXIT_BAD_INPUT)
+
+
+def warn_unknown_settings() -> None:
+    """Print a `warning:` line per TASTEMAKER_* variable (or config key) that is no setting."""
+    from flows.settings import unknown_setting_warnings
+
+    for message in unknown_setting_warnings():
+        err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def reflow(text: Any) -> Any:
+    """Help text with each paragraph on one line, so the terminal (not the source file's
+    100-column limit) decides where lines break. Paragraphs starting with `\\b` keep their
+    line breaks, as in click. Anything else (None, typer's default placeholders) is returned
+    unchanged, placeholders with their text reflowed."""
+    from typer.models import DefaultPlaceholder
+
+    if isinstance(text, DefaultPlaceholder):
+        text.value = reflow(text.value)
+        return text
+    if not isinstance(text, str):
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+        for p in paragraphs
+    )
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Reflow the help of every command and group under `app` (see `reflow`).
+
+    Typer's rich help keeps the single line breaks of a docstring's later paragraphs (and of
+    the first paragraph in a group's command list), so on a wide terminal sentences broke
+    mid-line where the source wrapped them."""
+    app.info.help = reflow(app.info.help)
+    for command in app.registered_commands:
+        command.help = reflow(command.help or inspect.getdoc(command.callback))
+    for group in app.registered_groups:
+        group.help = reflow(group.help)
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
+
+
+def hide_flag_types() -> None:
+    """Show boolean flags as `--json`, not `--json <bool>`, in the rich help.
+
+    Typer 0.29's rich help prints every option's type, flags included (`--help <bool>`), which
+    reads as if the flag took a value. Plain click help already leaves flags bare; this makes
+    the rich help do the same. Idempotent; a later typer without the method is left alone."""
+    from typer.core import TyperOption
+
+    original = getattr(TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_tastemaker_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
+            return None
+        return original(self, ctx)
+
+    display_type_rich._tastemaker_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]

@@ -9,7 +9,10 @@ with secrets masked.
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +29,10 @@ from pydantic_settings import (
 #: dbt project and, by default, the shared data folder beside the checkout.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+ENV_PREFIX = "TASTEMAKER_"
 CONFIG_ENV = "TASTEMAKER_CONFIG"
+#: `TASTEMAKER_*` variables read on purpose that are not settings fields.
+EXTRA_ENV = frozenset({CONFIG_ENV})
 DEFAULT_CONFIG_NAME = "tastemaker.toml"
 
 
@@ -50,7 +56,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="TASTEMAKER_",
+        env_prefix=ENV_PREFIX,
         extra="ignore",
         validate_default=True,
     )
@@ -86,6 +92,14 @@ class Settings(BaseSettings):
         default=1800.0,
         gt=0,
         description="How long a writing flow waits for another writer to release the DuckDB file.",
+    )
+    read_lock_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a read-only command (segments, churn, recommend, lineage, drift, "
+        "evaluate on synthetic) waits for a writing run to release the DuckDB file before it "
+        "says a run is writing and exits (code 2). DuckDB lets no other process open the file "
+        "while a writer holds it, so reads cannot skip the wait.",
     )
 
     # --- mail ------------------------------------------------------------------------------
@@ -250,3 +264,90 @@ class Settings(BaseSettings):
 def get_settings(**overrides: Any) -> Settings:
     """Build settings at call time, so tests and CLI options can change the environment first."""
     return Settings(**overrides)
+
+
+def _env_names(environ: Mapping[str, str]) -> set[str]:
+    """`TASTEMAKER_*` names present, upper-cased (pydantic-settings matches them case-blind)."""
+    return {k.upper() for k in environ if k.upper().startswith(ENV_PREFIX)}
+
+
+def _config_keys(config: Path | None) -> set[str]:
+    if config is None:
+        return set()
+    try:
+        with config.open("rb") as fh:
+            return set(tomllib.load(fh))
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
+
+
+def setting_sources(
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Where each value of `settings.public_dict()` came from, for `tastemaker config`.
+
+    One of `env TASTEMAKER_X`, `file <config path>`, `argument`, `default`, an entry of
+    `overrides` (e.g. `{"home": "option --home"}` from the command line), or for the derived
+    paths the setting they follow. The precedence is the one `Settings` applies: arguments and
+    environment over the config file over the defaults. Only names are reported, never values,
+    so secrets stay masked.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    env = _env_names(environ)
+    config = _config_file()
+    in_file = _config_keys(config)
+    sources: dict[str, str] = {}
+    for name in Settings.model_fields:
+        env_name = f"{ENV_PREFIX}{name.upper()}"
+        if name in overrides:
+            sources[name] = overrides[name]
+        elif env_name in env:
+            sources[name] = f"env {env_name}"
+        elif name in in_file:
+            sources[name] = f"file {config}"
+        elif name in settings.model_fields_set:
+            sources[name] = "argument"
+        else:
+            sources[name] = "default"
+    for derived, explicit in (("warehouse_path", "duckdb_path"), ("landing_path", "landing_dir")):
+        if getattr(settings, explicit) is not None:
+            sources[derived] = f"{explicit} ({sources[explicit]})"
+        else:
+            sources[derived] = f"home ({sources['home']})"
+    return sources
+
+
+def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One message per `TASTEMAKER_*` variable (or config-file key) that matches no setting.
+
+    pydantic-settings ignores them silently (`extra="ignore"`), so a typo such as
+    `TASTEMAKER_SMTP_HOTS` would leave mail going to the outbox with no hint why; each message
+    names the closest setting instead. Values are never included (one may be a secret)."""
+    environ = os.environ if environ is None else environ
+    fields = list(Settings.model_fields)
+    env_fields = {f"{ENV_PREFIX}{name.upper()}" for name in fields}
+
+    def closest(name: str) -> str:
+        match = difflib.get_close_matches(name.lower(), fields, n=1, cutoff=0.0)
+        return match[0] if match else fields[0]
+
+    messages = []
+    for env_name in sorted(_env_names(environ) - env_fields - EXTRA_ENV):
+        guess = closest(env_name.removeprefix(ENV_PREFIX))
+        messages.append(
+            f"{env_name} matches no setting and is ignored; did you mean "
+            f"{ENV_PREFIX}{guess.upper()}?"
+        )
+    try:
+        config = _config_file()
+    except FileNotFoundError:
+        config = None  # loading the settings reports it
+    for key in sorted(_config_keys(config) - set(fields)):
+        messages.append(
+            f"{config}: key {key!r} matches no setting and is ignored; did you mean "
+            f"{closest(key)!r}?"
+        )
+    return messages

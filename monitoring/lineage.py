@@ -68,6 +68,10 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
 def published_rows(warehouse: Path | None, model_version: str) -> list[dict[str, Any]]:
     """Which `ml.*` tables hold rows of `model_version`, written by which runs and dbt builds.
 
+    Published rows carry the full reference `<model>:<version>`; a bare `<version>` (what the
+    registry's folders and many log lines show) matches the rows of that version under any
+    model, so both spellings list the same rows.
+
     Read-only and best effort: a warehouse that is missing or locked by a writer gives [] (the
     chain is still printed from the registry or the report)."""
     if warehouse is None or not Path(warehouse).is_file():
@@ -95,8 +99,9 @@ def published_rows(warehouse: Path | None, model_version: str) -> list[dict[str,
             hash_sql = "dbt_manifest_sha256" if has_hash else "null"
             rows = con.execute(
                 f'select run_id, {hash_sql}, count(*) from ml."{table}" '
-                "where model_version = ? group by all order by 1",
-                [model_version],
+                "where model_version = ? or (strpos(?, ':') = 0 "
+                "and ends_with(model_version, ':' || ?)) group by all order by 1",
+                [model_version, model_version, model_version],
             ).fetchall()
             for run_id, manifest, count in rows:
                 out.append(
@@ -130,10 +135,10 @@ def resolve(
         return chain
     from ml.registry import ModelNotFoundError, ModelRegistry, lineage_chain
 
-    rows = published_rows(warehouse, target)
     try:
         chain = lineage_chain(ModelRegistry(artifacts_root), target)
     except (ModelNotFoundError, ValueError) as exc:
+        rows = published_rows(warehouse, target)
         if not rows:
             raise LineageNotFoundError(
                 f"{target!r} is neither a report under {reports_root} nor a model version "
@@ -143,6 +148,10 @@ def resolve(
         chain["run_id"] = rows[0]["run_id"] if len({r["run_id"] for r in rows}) == 1 else None
         hashes = {r["dbt_manifest_sha256"] for r in rows}
         chain["manifest_sha256"] = hashes.pop() if len(hashes) == 1 else None
+    else:
+        # The registry resolved the target (a bare version, or `<model>:champion`) to the full
+        # reference the published rows carry.
+        rows = published_rows(warehouse, str(chain["model_version"]))
     chain["published_rows"] = rows
     current = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest else None
     recorded = chain.get("manifest_sha256")

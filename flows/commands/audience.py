@@ -13,7 +13,8 @@ import typer
 from flows.cli_support import JsonOpt
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
-from flows.cli_support import load_settings as _settings
+from flows.cli_support import fail_busy as _fail_busy
+from flows.cli_support import read_settings as _read_settings
 
 NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
 #: Why a run can leave churn unpublished on purpose (see flows.audience.churn_flow).
@@ -26,18 +27,19 @@ YOUNG_SERVICE = (
 
 def _read(table: str, hint: str = "") -> Any:
     """`ml.<table>` as a frame, or a one-line error (ending with `hint`) when there is no
-    warehouse or no table."""
+    warehouse or no table, or when a run is writing the warehouse for longer than the short
+    `read_lock_timeout_s`."""
     from flows.tasks.lock import WarehouseBusyError, warehouse_lock
     from flows.tasks.publish import read_table
 
-    settings = _settings()
+    settings = _read_settings()
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     try:
-        with warehouse_lock(settings.lock_path, timeout_s=60):
+        with warehouse_lock(settings.lock_path, timeout_s=settings.read_lock_timeout_s):
             frame = read_table(settings.warehouse_path, table)
     except WarehouseBusyError as exc:
-        _fail(str(exc))
+        _fail_busy(exc)
     if frame is None:
         _fail(NOT_PUBLISHED.format(table=f"ml.{table}") + hint)
     return frame

@@ -3,6 +3,9 @@
 Module-level imports stay light (typer only): Evidently, pandas and DuckDB load inside commands.
 `drift` calls the same plain functions as the monitoring flow (flows/monitor.py) without starting
 Prefect, so it answers in seconds from a terminal.
+
+Both only read the warehouse (drift rebuilds other windows on a scratch copy), so they wait for a
+writing run only `read_lock_timeout_s` and then say a run is writing (exit 2).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import typer
 from flows.cli_support import EXIT_FAILED, JsonOpt
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
-from flows.cli_support import load_settings as _settings
+from flows.cli_support import fail_busy as _fail_busy
+from flows.cli_support import read_settings as _read_settings
 
 
 def drift(
@@ -34,7 +38,9 @@ def drift(
 ) -> None:
     """Data drift of user_features (current window vs the one before), churn prediction drift
     and recommendation quality (Evidently reports)."""
-    settings = _settings()
+    from flows.tasks.lock import WarehouseBusyError
+
+    settings = _read_settings()
     end = None
     if current_end:
         try:
@@ -53,15 +59,18 @@ def drift(
         recsys_step,
     )
 
-    # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
-    with contextlib.redirect_stdout(sys.stderr):
-        windows = load_feature_windows(settings, window_days=window_days, current_end=end)
     try:
-        summary = drift_step(settings, windows)
-    except ValueError as exc:  # windows outside the data: say which, no traceback
-        _fail(str(exc))
-    prediction = prediction_drift_step(settings)
-    quality = recsys_step(settings, window_days=window_days)
+        # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
+        with contextlib.redirect_stdout(sys.stderr):
+            windows = load_feature_windows(settings, window_days=window_days, current_end=end)
+        try:
+            summary = drift_step(settings, windows)
+        except ValueError as exc:  # windows outside the data: say which, no traceback
+            _fail(str(exc))
+        prediction = prediction_drift_step(settings)
+        quality = recsys_step(settings, window_days=window_days)
+    except WarehouseBusyError as exc:
+        _fail_busy(exc)
     mail_path = delivery = None
     if email:
         today = dt.datetime.now(dt.UTC).date()
@@ -139,18 +148,28 @@ def lineage(
 ) -> None:
     """Print the chain behind a model version or a drift report: run, dbt build, code, data."""
     from flows.tasks.dbtrun import dbt_target_dir
+    from flows.tasks.lock import WarehouseBusyError, warehouse_lock
     from monitoring.lineage import LineageNotFoundError, resolve
 
-    settings = _settings()
+    settings = _read_settings()
     manifest = dbt_target_dir(settings) / "manifest.json"
+    # The published rows come from the warehouse, which a writing run keeps closed to others.
+    reading = (
+        warehouse_lock(settings.lock_path, settings.read_lock_timeout_s)
+        if settings.warehouse_path.is_file()
+        else contextlib.nullcontext()
+    )
     try:
-        chain = resolve(
-            target,
-            reports_root=settings.reports_path,
-            artifacts_root=settings.artifacts_path,
-            manifest=manifest if manifest.is_file() else None,
-            warehouse=settings.warehouse_path,
-        )
+        with reading:
+            chain = resolve(
+                target,
+                reports_root=settings.reports_path,
+                artifacts_root=settings.artifacts_path,
+                manifest=manifest if manifest.is_file() else None,
+                warehouse=settings.warehouse_path,
+            )
+    except WarehouseBusyError as exc:
+        _fail_busy(exc)
     except LineageNotFoundError as exc:
         _fail(str(exc))
     if as_json:

@@ -16,7 +16,9 @@ import typer
 from flows.cli_support import EXIT_FAILED, JsonOpt
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
+from flows.cli_support import fail_busy as _fail_busy
 from flows.cli_support import load_settings as _settings
+from flows.cli_support import read_settings as _read_settings
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -188,13 +190,12 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str 
             cut_date = dt.date.fromisoformat(cut)
         except ValueError:
             _fail(f"--cut must be YYYY-MM-DD, got {cut!r}")
-    settings = _settings()
     try:
-        marts = read_marts(settings)
+        marts = read_marts(_read_settings())
     except MissingMarts as exc:
         _fail(str(exc))
     except WarehouseBusyError as exc:
-        _fail(str(exc), EXIT_FAILED)
+        _fail_busy(exc)
     try:
         return evaluate_temporal(
             marts.interactions,
@@ -274,7 +275,12 @@ def recommend(
         ),
     ],
     html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a homepage preview (HTML) here.")
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a homepage preview (HTML) here. The folder must exist: a typo "
+            "is an error, not a new folder.",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -287,19 +293,24 @@ def recommend(
     uid = user_id.strip()
     if not uid or len(uid) > MAX_USER_ID or not uid.isprintable():
         _fail(f"bad user id {user_id!r}: expected a printable id of 1-{MAX_USER_ID} characters")
+    if html is not None:
+        # Checked before reading anything: a mistyped folder should fail fast, and never be
+        # created (a silent mkdir hides the typo until someone looks for the file).
+        folder = html.expanduser().absolute().parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            _fail(f"--html {html}: the folder {folder} {what}; create it first")
     from flows.recommend import MissingMarts, NoRecommendations, homepage_html, load_homepage
     from flows.tasks.lock import WarehouseBusyError
 
-    settings = _settings()
     try:
-        page = load_homepage(settings, uid)
+        page = load_homepage(_read_settings(), uid)
     except (MissingMarts, NoRecommendations) as exc:
         _fail(str(exc))
     except WarehouseBusyError as exc:
-        _fail(str(exc), EXIT_FAILED)
+        _fail_busy(exc)
     if html is not None:
         try:
-            html.parent.mkdir(parents=True, exist_ok=True)
             html.write_text(homepage_html(page), encoding="utf-8")
         except OSError as exc:
             _fail(f"cannot write {html}: {exc}")

@@ -34,14 +34,18 @@ def test_config_json_masks_password(tm_home: Path, monkeypatch: pytest.MonkeyPat
     result = runner.invoke(app, ["config", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["warehouse_path"] == str(tm_home.resolve() / "warehouse.duckdb")
+    assert data["settings"]["warehouse_path"] == str(tm_home.resolve() / "warehouse.duckdb")
+    assert data["sources"]["smtp_password"] == "env TASTEMAKER_SMTP_PASSWORD"
     assert "s3cr3t-value" not in result.output
 
 
-def test_home_option_overrides_environment(tmp_path: Path) -> None:
+def test_home_option_overrides_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASTEMAKER_HOME", str(tmp_path / "h1"))  # restored after: --home sets it
     result = runner.invoke(app, ["--home", str(tmp_path / "h2"), "config", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["landing_path"] == str(tmp_path.resolve() / "h2" / "landing")
+    data = json.loads(result.stdout)
+    assert data["settings"]["landing_path"] == str(tmp_path.resolve() / "h2" / "landing")
+    assert data["sources"]["home"] == "option --home"
 
 
 def test_invalid_configuration_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
