@@ -6,9 +6,17 @@ item is relevant), averaged over every test user (users with no hit count as 0):
 - Precision@k = |hits| / k
 - Recall@k    = |hits| / |relevant|
 - nDCG@k      = Σ_{hits at rank r} 1/log(1+r)  /  Σ_{r=1}^{min(|relevant|,k)} 1/log(1+r)
-- MAP         = Σ_{hits at rank r} (hits up to r)/r  /  |relevant|     (MS Recommenders `map`,
-                the column in their benchmark table)
-- MAP@k       = the same divided by min(|relevant|, k)                (MS `map_at_k`)
+- MAP@k       = mean over users of AP@k, with
+                AP@k = Σ_{hits at rank r ≤ k} (hits up to r)/r  /  min(|relevant|, k)
+                (MS Recommenders `map_at_k`, ml_metrics/Kaggle `apk`).
+
+MAP has this one definition (`average_precision_at_k`). An earlier version also reported MS
+Recommenders' `map` (the same sum divided by all |relevant| items); the CLI showed that one and
+the registry the other, so one model on one holdout had two "MAP@10"s (reported: 0.1278 vs
+0.1296). The min(|relevant|, k) normaliser is the one kept because it measures the list that
+was asked for: a perfect top-k list scores 1 however many relevant items lie beyond k (with
+|relevant| it could not, and a user's score would fall as their holdout grows), and it is the
+same "ideal list" as nDCG's denominator, so the two metrics agree on what perfect means.
 
 Beyond accuracy, with pop_i = share of training users who interacted with i:
 - coverage         = |∪ recommended items| / |catalogue|
@@ -28,7 +36,6 @@ import scipy.sparse as sp
 
 @dataclass(frozen=True)
 class RankingScores:
-    map: float
     map_at_k: float
     ndcg_at_k: float
     precision_at_k: float
@@ -36,7 +43,27 @@ class RankingScores:
     n_users: int
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The scores by name. `map` repeats `map_at_k` (the same number) for readers that still
+        ask for the old column name (the CLI's evaluation table, bench/recommenders.py), so
+        every reader shows the one MAP; drop it once they read `map_at_k`."""
+        out = asdict(self)
+        out["map"] = self.map_at_k
+        return out
+
+
+def average_precision_at_k(hits: np.ndarray, n_relevant: int, k: int) -> float:
+    """AP@k of one list: Σ over hit ranks r ≤ k of precision@r, divided by min(n_relevant, k).
+
+    Args:
+        hits: 0/1 per rank of the list (at least its first k entries are read).
+        n_relevant: how many items are relevant to this user (> 0), found in the list or not.
+        k: list length scored.
+    """
+    if n_relevant <= 0:
+        raise ValueError(f"average precision needs at least one relevant item, got {n_relevant}")
+    top = np.asarray(hits[:k], dtype=float)
+    precision_at_r = np.cumsum(top) / np.arange(1, len(top) + 1)
+    return float((top * precision_at_r).sum() / min(n_relevant, k))
 
 
 def ranking_metrics(
@@ -45,24 +72,20 @@ def ranking_metrics(
     """Metrics of top-k lists `recs` (n_users × ≥k item indices) against each user's relevant
     set; users with an empty relevant set are skipped (they have nothing to find)."""
     discounts = 1.0 / np.log(np.arange(2, k + 2))
-    maps, mapks, ndcgs, precs, recalls = [], [], [], [], []
+    maps, ndcgs, precs, recalls = [], [], [], []
     for row, rel in zip(recs, relevant, strict=True):
         rel = set(int(x) for x in rel)
         if not rel:
             continue
         hits = np.array([int(item) in rel for item in row[:k]], dtype=float)
         n_hit = hits.sum()
-        cum = np.cumsum(hits)
-        ap_sum = float((hits * cum / np.arange(1, k + 1)).sum())
-        maps.append(ap_sum / len(rel))
-        mapks.append(ap_sum / min(len(rel), k))
+        maps.append(average_precision_at_k(hits, len(rel), k))
         idcg = discounts[: min(len(rel), k)].sum()
-        ndcgs.append(float((hits * discounts).sum() / idcg))
+        ndcgs.append(float((hits * discounts[: len(hits)]).sum() / idcg))
         precs.append(n_hit / k)
         recalls.append(n_hit / len(rel))
     return RankingScores(
-        map=float(np.mean(maps)),
-        map_at_k=float(np.mean(mapks)),
+        map_at_k=float(np.mean(maps)),
         ndcg_at_k=float(np.mean(ndcgs)),
         precision_at_k=float(np.mean(precs)),
         recall_at_k=float(np.mean(recalls)),

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ml.recommend.metrics import beyond_accuracy, gini, ranking_metrics, rmse_mae
+from ml.recommend.metrics import (
+    average_precision_at_k,
+    beyond_accuracy,
+    gini,
+    ranking_metrics,
+    rmse_mae,
+)
 
 
 def test_ranking_metrics_by_hand() -> None:
@@ -20,14 +26,38 @@ def test_ranking_metrics_by_hand() -> None:
     assert scores.ndcg_at_k == pytest.approx((dcg / idcg + 0) / 2)
     assert scores.precision_at_k == pytest.approx((1 / 3 + 0) / 2)
     assert scores.recall_at_k == pytest.approx((1 / 2 + 0) / 2)
-    assert scores.map == pytest.approx(((1 / 2) / 2 + 0) / 2)
     assert scores.map_at_k == pytest.approx(((1 / 2) / 2 + 0) / 2)
     assert scores.n_users == 2
 
 
 def test_perfect_ranking_scores_one() -> None:
     scores = ranking_metrics(np.array([[5, 6]]), [{5, 6}], k=2)
-    assert scores.ndcg_at_k == scores.precision_at_k == scores.recall_at_k == scores.map == 1.0
+    assert scores.ndcg_at_k == scores.precision_at_k == scores.recall_at_k == scores.map_at_k == 1.0
+
+
+def test_map_at_k_is_normalised_by_min_of_k_and_relevant_by_hand() -> None:
+    """One MAP, pinned on a list shorter than the user's relevant set (where the two old
+    definitions parted): k = 3, relevant {0, 1, 2, 3}, list [0, 5, 1] hits at ranks 1 and 3.
+    AP@3 = (1/1 + 2/3) / min(4, 3) = 5/9 (dividing by all 4 relevant items would give 5/12).
+    A second user, relevant {7}, list [9, 7, 8]: AP@3 = (1/2) / 1."""
+    recs = np.array([[0, 5, 1], [9, 7, 8]])
+    scores = ranking_metrics(recs, [{0, 1, 2, 3}, {7}], k=3)
+    assert scores.map_at_k == pytest.approx((5 / 9 + 1 / 2) / 2)
+    # every reader of the evaluation dict (CLI column `map`, registry's `map_at_k`) sees it
+    row = scores.as_dict()
+    assert row["map"] == row["map_at_k"] == pytest.approx((5 / 9 + 1 / 2) / 2)
+
+
+def test_a_perfect_list_shorter_than_the_relevant_set_scores_one() -> None:
+    scores = ranking_metrics(np.array([[3, 1]]), [{1, 2, 3, 4, 5}], k=2)
+    assert scores.map_at_k == scores.precision_at_k == scores.ndcg_at_k == 1.0
+    assert average_precision_at_k(np.array([1.0, 1.0]), 5, 2) == 1.0
+
+
+def test_average_precision_needs_a_relevant_item() -> None:
+    assert average_precision_at_k(np.array([0.0, 1.0, 0.0]), 2, 3) == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="at least one relevant item, got 0"):
+        average_precision_at_k(np.array([0.0]), 0, 1)
 
 
 def test_users_without_relevant_items_are_skipped() -> None:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.recommend import _metrics
 from ml.recommend.interactions import event_time
 from ml.recommend.synthetic import NotEnoughData, evaluate_temporal, temporal_holdout
 
@@ -115,7 +116,10 @@ def test_cli_synthetic_json_has_the_shared_shape(tiny_warehouse, tmp_path, monke
     assert payload["protocol"]["temporal"]["cut"].startswith("2026-04-10T00:00:00")
     knn = payload["models"]["item_knn"]
     assert knn["ndcg_at_10"] > payload["models"]["random"]["ndcg_at_10"]
-    assert {"map", "precision_at_k", "recall_at_k", "coverage", "fit_seconds"} <= set(knn)
+    assert {"map_at_k", "precision_at_k", "recall_at_k", "coverage", "fit_seconds"} <= set(knn)
+    # every MAP the CLI prints is the one MAP the flow records in the registry's metadata
+    maps = {name: value for name, value in knn.items() if name.startswith("map")}
+    assert maps and set(maps.values()) == {_metrics(payload, "item_knn")["map_at_k"]}
 
 
 def test_cli_synthetic_errors(tm_home) -> None:
