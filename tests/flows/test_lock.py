@@ -46,3 +46,45 @@ def test_lock_is_reentrant_across_sequential_uses(tmp_path: Path) -> None:
     for _ in range(3):
         with warehouse_lock(lock, timeout_s=1):
             assert lock.exists()
+
+
+def test_holder_is_recorded_in_the_lock_file(tmp_path: Path) -> None:
+    """Whoever holds the lock says who it is, so a waiting reader can name it."""
+    import datetime as dt
+    import os
+    import socket
+
+    from flows.tasks.lock import LockHolder, read_holder
+
+    lock = tmp_path / "warehouse.lock"
+    assert read_holder(lock) is None  # no file yet
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with warehouse_lock(lock, timeout_s=1):
+        holder = read_holder(lock)
+    assert holder is not None
+    assert holder.pid == os.getpid() and holder.host == socket.gethostname()
+    since = dt.datetime.fromisoformat(holder.since.replace("Z", "+00:00"))
+    assert before <= since <= dt.datetime.now(dt.UTC)
+    assert holder.describe().startswith(f"pid {os.getpid()} on {socket.gethostname()} since ")
+    lock.write_text("4242\n")  # what earlier versions wrote
+    assert read_holder(lock) == LockHolder(pid=4242)
+    lock.write_text("")
+    assert read_holder(lock) is None
+    lock.write_text("not json")
+    assert read_holder(lock) is None
+
+
+def test_busy_error_keeps_its_details_through_pickling(tmp_path: Path) -> None:
+    """Prefect pickles a failed task's exception; the reader message must survive it."""
+    import pickle
+
+    from flows.tasks.lock import LockHolder
+
+    exc = WarehouseBusyError(
+        "gave up", lock_path=tmp_path / "w.lock", waited_s=9.6, holder=LockHolder(7, "h", "t")
+    )
+    again = pickle.loads(pickle.dumps(exc))
+    assert str(again) == "gave up" and again.holder == LockHolder(7, "h", "t")
+    assert again.for_readers() == exc.for_readers()
+    assert "(pid 7 on h since t); waited 10 s" in again.for_readers()
+    assert "Try again in a minute" in WarehouseBusyError("busy").for_readers()

@@ -1,0 +1,122 @@
+"""`tastemaker config` says where each value came from; a `TASTEMAKER_*` variable that is no
+setting is named on stderr with the closest setting, for every command, without failing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.settings import Settings, setting_sources, unknown_setting_warnings
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "250"}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "tm.toml"
+    path.write_text('smtp_host = "mail.from-file"\nworld_users = 50\n')
+    monkeypatch.setenv("TASTEMAKER_CONFIG", str(path))
+    return path
+
+
+def test_json_names_the_source_of_every_value(
+    tm_home: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "2525")
+    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    values, sources = data["settings"], data["sources"]
+    assert set(values) == set(sources)
+    assert sources["smtp_port"] == "env TASTEMAKER_SMTP_PORT" and values["smtp_port"] == 2525
+    assert sources["smtp_host"] == f"file {config_file}"
+    assert values["smtp_host"] == "mail.from-file"
+    assert sources["world_users"] == f"file {config_file}"
+    assert sources["home"] == "env TASTEMAKER_HOME"
+    assert sources["mail_policy"] == "default"
+    assert sources["warehouse_path"] == "home (env TASTEMAKER_HOME)"
+    assert sources["smtp_password"] == "env TASTEMAKER_SMTP_PASSWORD"
+    assert "hunter2-secret" not in result.output and values["smtp_password"] == "**********"
+
+
+def test_text_output_has_a_source_column(
+    tm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_DUCKDB_PATH", str(tmp_path / "elsewhere.duckdb"))
+    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    result = runner.invoke(app, ["--home", str(tm_home), "config"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "name" in line and "value" in line)
+    assert "source" in header
+
+    def row(name: str) -> str:
+        return next(line for line in lines if f" {name} " in line)
+
+    assert "option --home" in row("home")
+    assert "env TASTEMAKER_DUCKDB_PATH" in row("duckdb_path")
+    assert "duckdb_path (env TASTEMAKER_DUCKDB_PATH)" in row("warehouse_path")
+    assert "home (option --home)" in row("landing_path")
+    assert "default" in row("drift_window_days")
+    assert "True" in row("smtp_starttls")  # a bool, not the integer 1
+    assert "hunter2-secret" not in result.output
+
+
+def test_unknown_environment_variable_warns_with_the_closest_setting(
+    tm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_SMTP_HOTS", "mail.example.org")
+    monkeypatch.setenv("TASTEMAKER_SMTP_PASWORD", "hunter2-secret")
+    for command in (["config", "--json"], ["datasets", "list"], ["segments"]):
+        result = runner.invoke(app, command, env=WIDE)
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 2, (command, result.stderr)
+        hots = next(w for w in warnings if "TASTEMAKER_SMTP_HOTS" in w)
+        assert "TASTEMAKER_SMTP_HOST" in hots.replace("TASTEMAKER_SMTP_HOTS", "")
+        assert any("TASTEMAKER_SMTP_PASSWORD?" in w for w in warnings)
+        assert "hunter2-secret" not in result.output
+        assert "mail.example.org" not in result.stderr
+    # a warning, not a failure: config still succeeds and its JSON stays clean on stdout
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["settings"]["smtp_host"] is None
+
+
+def test_known_names_do_not_warn(tm_home: Path, config_file: Path) -> None:
+    environ = {
+        "TASTEMAKER_HOME": str(tm_home),
+        "TASTEMAKER_CONFIG": str(config_file),
+        "tastemaker_smtp_port": "25",  # pydantic-settings reads names case-blind
+        "OTHER_VAR": "x",
+    }
+    assert unknown_setting_warnings(environ) == []
+    result = runner.invoke(app, ["config", "--json"])
+    assert "warning:" not in result.stderr
+
+
+def test_unknown_config_file_key_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "tm.toml"
+    path.write_text("smtp_prot = 25\n")
+    monkeypatch.setenv("TASTEMAKER_CONFIG", str(path))
+    (message,) = unknown_setting_warnings({})
+    assert str(path) in message and "'smtp_prot'" in message and "'smtp_port'" in message
+
+
+def test_sources_follow_the_settings_precedence(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Environment beats the file beats the default, as Settings itself applies them."""
+    monkeypatch.setenv("TASTEMAKER_SMTP_HOST", "mail.from-env")
+    settings = Settings()
+    sources = setting_sources(settings)
+    assert settings.smtp_host == "mail.from-env"
+    assert sources["smtp_host"] == "env TASTEMAKER_SMTP_HOST"
+    assert settings.world_users == 50 and sources["world_users"] == f"file {config_file}"
+    explicit = Settings(world_titles=7)
+    assert setting_sources(explicit)["world_titles"] == "argument"
