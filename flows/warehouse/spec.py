@@ -61,7 +61,7 @@ class Entity:
         fields: the contract fields in table order.
         key: the fields that identify a row; a second row with the same key is a duplicate
             (identical content) or a conflict (different content, quarantined).
-        checks: value rules after type checks, first failing one wins.
+        checks: value rules after type checks; a row records every one it fails.
         refs: (field, entity) pairs: the value must exist as that entity's key in `raw`.
         key_label: how a conflict message names the key (e.g. "event_id").
         dimension: a slowly changing attribute table (titles, users): a changed re-landed row is a

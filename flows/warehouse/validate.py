@@ -12,11 +12,12 @@ own transaction. The caller registers the chunk's lines as
    as trimmed text ``v_<field>`` (empty text is NULL); a ``*_records`` view or table gives each
    record's text for quarantine.
 2. ``classified`` (fed by the source): typed columns, ``status`` (``load`` | ``duplicate`` |
-   ``quarantine``) and the ``reason`` of the first failing check, in this order: parse error,
-   missing required field, wrong type (fields in contract order), value not in its vocabulary,
-   entity checks (ranges), unknown references; then :func:`repeats_sql` settles keys repeated
-   within the file and :func:`resolve_existing_sql` keys already in `raw` (only for a file whose
-   insert hit the primary key).
+   ``quarantine``) and the ``reason``: every failing check, joined with "; " in this order:
+   parse error (alone), missing required field, wrong type (fields in contract order), value
+   not in its vocabulary, entity checks (ranges), unknown references; then :func:`repeats_sql`
+   settles keys repeated within the file and :func:`resolve_existing_sql` keys already in `raw`
+   (only for a file whose insert hit the primary key; a conflict is the reason of a row that
+   passed every other check, so it stands alone).
 """
 
 from __future__ import annotations
@@ -307,35 +308,68 @@ def _type_checks(f: Field) -> list[tuple[str, str]]:
     return []
 
 
-def _reason_cases(entity: Entity) -> list[tuple[str, str]]:
-    cases: list[tuple[str, str]] = [("parse_error is not null", "parse_error")]
-    cases += [
-        (f"{_v(f)} is null", lit(f"missing required field {f.name}"))
+def _reason_checks(entity: Entity) -> list[list[tuple[str, str]]]:
+    """The row checks in order, each a list of (condition, message) alternatives.
+
+    A check with several alternatives is one diagnosis of one failure, first match wins: a
+    timestamp field that is not ISO-8601, has no zone, is no valid date-time or has an
+    out-of-range offset fails once, with the most specific message, not four times.
+    """
+    checks: list[list[tuple[str, str]]] = [
+        [(f"{_v(f)} is null", lit(f"missing required field {f.name}"))]
         for f in entity.fields
         if f.required
     ]
-    for f in entity.fields:
-        cases += _type_checks(f)
+    checks += [typed for f in entity.fields if (typed := _type_checks(f))]
     for f in entity.fields:
         if f.choices:
             allowed = ", ".join(lit(c) for c in f.choices)
-            cases.append(
-                (
-                    f"{q(f.name)} not in ({allowed})",
-                    f"'{f.name} ' || {show(q(f.name))} || ' is not one of "
-                    + "|".join(f.choices).replace("'", "''")
-                    + "'",
-                )
+            checks.append(
+                [
+                    (
+                        f"{q(f.name)} not in ({allowed})",
+                        f"'{f.name} ' || {show(q(f.name))} || ' is not one of "
+                        + "|".join(f.choices).replace("'", "''")
+                        + "'",
+                    )
+                ]
             )
-    cases += [(c.bad, c.reason) for c in entity.checks]
+    checks += [[(c.bad, c.reason)] for c in entity.checks]
     for column, target in entity.refs:
-        cases.append(
-            (
-                f"{q('_ref_' + column)} is null and t.{q(column)} is not null",
-                f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
-            )
+        checks.append(
+            [
+                (
+                    f"{q('_ref_' + column)} is null and t.{q(column)} is not null",
+                    f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
+                )
+            ]
         )
-    return cases
+    return checks
+
+
+#: Between the reasons of one row in ``raw.quarantine.reason`` (in check order).
+REASON_SEPARATOR = "; "
+
+
+def _reason_sql(entity: Entity) -> str:
+    """SQL for a row's ``reason``: the message of every failing check, in check order, joined
+    with :data:`REASON_SEPARATOR`; NULL when none fails.
+
+    Every reason rather than the first, so one look at the quarantine shows all that must be
+    fixed in a row (fixing one field and re-landing should not reveal the next). A parse error
+    stands alone: an unreadable record has no fields, and "missing required field" for each of
+    them would only repeat it. Checks do not pile up on one bad field: a field that is missing
+    or fails its type is NULL once typed, and every later check is false or NULL on NULL (NULL
+    parts are skipped by ``concat_ws``).
+    """
+    parts = ",\n            ".join(
+        "case " + " ".join(f"when {cond} then {msg}" for cond, msg in alternatives) + " end"
+        for alternatives in _reason_checks(entity)
+    )
+    return (
+        "case when parse_error is not null then parse_error else nullif(concat_ws("
+        f"{lit(REASON_SEPARATOR)},\n            {parts}\n        ), '') end"
+    )
 
 
 def _ref_joins(entity: Entity) -> str:
@@ -412,7 +446,7 @@ def classify_sql(entity: Entity, source: str, append: bool = False) -> str:
     ts_parts = "".join(",\n        " + part for f in ts_fields for part in _ts_parts(f))
     helpers = "".join(f"{q(prefix + f.name)}, " for prefix in ("_ts_", "_tl_") for f in ts_fields)
     typed = ",\n        ".join(expr for f in entity.fields for expr in _typed(f))
-    reason = "\n        ".join(f"when {cond} then {msg}" for cond, msg in _reason_cases(entity))
+    reason = _reason_sql(entity)
     cols = ", ".join(q(c) for c in entity.columns())
     has = "".join(f"{_v(f)} is not null as {q('_has_' + f.name)}, " for f in _required(entity))
     target = "insert into classified" if append else "create or replace temp table classified as"
@@ -430,9 +464,7 @@ with parts as (
         {typed}
     from local_parts
 ), checked as (
-    select t.*, case
-        {reason}
-    end as reason
+    select t.*, {reason} as reason
     from typed t
     {_ref_joins(entity)}
 )

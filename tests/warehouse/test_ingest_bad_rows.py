@@ -19,6 +19,7 @@ from ingest_helpers import (
 )
 
 from flows.warehouse.ingest import ingest_path
+from flows.warehouse.validate import REASON_SEPARATOR
 
 # (id, entity, format, overrides for the bad row (or a raw line), expected reason fragment)
 CASES: list[tuple[str, str, str, dict[str, Any] | str, str]] = [
@@ -132,8 +133,24 @@ def test_bad_row_is_quarantined_and_the_good_row_loads(
     assert loaded == [(1,)]
 
 
-def test_first_failing_check_wins(tmp_path: Path) -> None:
-    """A row wrong in several ways is reported once, for the first check in contract order."""
+def test_a_row_breaking_two_rules_records_both(tmp_path: Path) -> None:
+    """A rating out of range for an unknown title: both reasons, in check order (ranges before
+    references), so fixing one field and re-landing does not reveal the other only then."""
+    landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_dims(landing)
+    good = ROW_FACTORIES["ratings"]()
+    bad = ROW_FACTORIES["ratings"](user_id="u2", title_id="t9", rating=7)
+    write_csv(landing / "ratings" / "r.csv", [good, bad])
+    report = ingest_path(db, landing)
+    assert report.tables["ratings"].loaded == 1 and report.tables["ratings"].quarantined == 1
+    [(entity, _, line, reason)] = quarantine(db)
+    assert (entity, line) == ("ratings", 3)
+    assert reason == "rating 7.0 is outside 0.5..5; unknown title_id 't9' (not in raw.titles)"
+
+
+def test_every_failing_check_is_recorded_in_check_order(tmp_path: Path) -> None:
+    """A row wrong in four ways lists all four: types (contract order), then vocabularies, then
+    references. A check on a field that already failed its type does not fire again."""
     landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
     write_dims(landing)
     bad = ROW_FACTORIES["views"](
@@ -142,8 +159,38 @@ def test_first_failing_check_wins(tmp_path: Path) -> None:
     write_jsonl(landing / "views" / "d.jsonl", [bad])
     ingest_path(db, landing)
     [(_, _, _, reason)] = quarantine(db)
-    # type checks (started_at, watch_seconds) come before vocabularies and references
-    assert reason.startswith("started_at is not an ISO-8601 timestamp")
+    assert reason.split(REASON_SEPARATOR) == [
+        "started_at is not an ISO-8601 timestamp: '2026-03-01'",
+        "watch_seconds is not an integer: 'abc'",
+        "device 'toaster' is not one of tv|mobile|tablet|web",
+        "unknown user_id 'u404' (not in raw.users)",
+    ]
+
+
+def test_missing_fields_and_a_range_are_all_recorded(tmp_path: Path) -> None:
+    landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_dims(landing)
+    bad = ROW_FACTORIES["views"](
+        "v9", user_id=None, device="", watch_seconds=100, duration_seconds=0
+    )
+    write_jsonl(landing / "views" / "d.jsonl", [ROW_FACTORIES["views"](), bad])
+    ingest_path(db, landing)
+    [(_, _, _, reason)] = quarantine(db)
+    assert reason.split(REASON_SEPARATOR) == [
+        "missing required field user_id",
+        "missing required field device",
+        "duration_seconds must be > 0, got 0",
+    ]
+
+
+def test_an_unreadable_record_has_one_reason(tmp_path: Path) -> None:
+    """A parse error stands alone: no 'missing required field' for each field it could not read."""
+    landing, db = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_dims(landing)
+    write_jsonl(landing / "views" / "d.jsonl", [ROW_FACTORIES["views"](), "[1, 2, 3]"])
+    ingest_path(db, landing)
+    [(_, _, _, reason)] = quarantine(db)
+    assert reason == "JSON line is not an object (got array)"
 
 
 def test_quarantine_keeps_the_landed_record_and_the_batch(tmp_path: Path) -> None:
