@@ -129,7 +129,7 @@ def test_recommend_json_is_the_published_homepage(published_home, monkeypatch) -
 def test_recommend_text_and_escaped_html(published_home, monkeypatch, tmp_path) -> None:
     home, user, _ = published_home
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
-    out = tmp_path / "preview" / "home.html"
+    out = tmp_path / "home.html"
     result = runner.invoke(app, ["recommend", user, "--html", str(out)])
     assert result.exit_code == 0, result.output
     assert f"Homepage for {user}" in result.stdout and "1. " in result.stdout
