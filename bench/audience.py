@@ -264,7 +264,7 @@ def policy_checks(home: Path | None, thresholds: tuple[float, ...] = ()) -> dict
         usual_hours,
     )
     from ml.audience.segments import UserSegmenter, name_segments, profile_segments
-    from ml.audience.truth import archetypes
+    from ml.audience.truth import archetypes, planted_policy_retention
 
     home = _default_home(home)
     settings = Settings(home=home)
@@ -326,10 +326,15 @@ def policy_checks(home: Path | None, thresholds: tuple[float, ...] = ()) -> dict
             **prices,
         )
         ev = evaluate_policy(log, per_event, segments, cfg, outcome=judged)
-        evaluations[f"responses on {response}, judged on {judged}"] = {
-            "text": format_evaluation(ev),
-            **ev.to_dict(),
-        }
+        entry = {"text": format_evaluation(ev), **ev.to_dict()}
+        if judged == "retained_30d":
+            planted = planted_policy_retention(
+                log, ev.chosen, settings.truth_path,
+                {a: cfg.cost(a) for a in ("none", *NUDGES)}, cfg.value_of_retention,
+                best_for=ev.chosen["everyone"] != "none",
+            )  # fmt: skip
+            entry["planted"] = planted.to_dict(orient="records")
+        evaluations[f"responses on {response}, judged on {judged}"] = entry
 
     sensitivity = []
     for threshold in thresholds:
@@ -423,6 +428,15 @@ def print_policy(res: dict[str, Any]) -> None:
     for outcome, ev in res["evaluations"].items():
         print(f"\nOffline evaluation, {outcome}")
         print(ev["text"])
+        if ev.get("planted"):
+            print("The same policies by the planted truth (expected cancels avoided on these rows;"
+                  " 'planted best' knows the truth: the most any policy could gain)")  # fmt: skip
+            print(
+                f"  {'policy':<14}{'incremental':>12}{'cost':>9}{'inc/cost':>10}{'net value':>11}"
+            )
+            for r in ev["planted"]:
+                print(f"  {r['policy']:<14}{r['incremental_retained']:>12.1f}{r['cost']:>9.1f}"
+                      f"{r['retained_per_cost']:>10.4f}{r['net_value']:>11.1f}")  # fmt: skip
     if res.get("threshold_sensitivity"):
         print("\nSensitivity to the risk threshold (responses on returned_7d, judged on "
               "retained_30d; reported, not used to choose the threshold)")  # fmt: skip

@@ -25,7 +25,16 @@ fold; figures are summed over folds. So no row is judged by a rule that was fit 
 - beats **nobody** when its net value is > 0, i.e. its retained per unit cost exceeds the
   break-even 1 / value_of_retention (nobody retains nothing extra and spends nothing);
 - beats **everyone** when its retained per unit cost is higher than everyone's.
-Both comparisons are also reported as the share of bootstrap replicates in which they hold.
+Both comparisons are also reported as the share of bootstrap replicates in which they hold,
+and that share gives the verdict a reader should act on (`verdict_nobody`, `verdict_everyone`):
+"beats" when it holds in at least `VERDICT_LEVEL` (95 %) of replicates, "does not beat" when in
+at most 5 %, else "inconclusive": the log cannot tell the two apart. A point estimate alone would
+call a coin flip a win or a loss. With it comes the minimum detectable effect, `mde_incremental`
+= (z_0.975 + z_0.80) × the bootstrap standard deviation of the policy's incremental retained
+users: a policy must truly retain about this many more users than nobody for this log to show
+it 80 % of the time. On the default synthetic world it is ≈ 57 users while the planted truth
+gives the policy ≈ +5 (best possible ≈ +21; bench/audience.py prints both), so on 30-day
+retention the verdict there is honestly "inconclusive".
 
 Confidence intervals: percentile bootstrap over logged rows (resampled within each fold),
 `bootstrap` replicates; the policies stay fixed, so the intervals cover the evaluation noise, not
@@ -56,6 +65,22 @@ from ml.audience.policy import (
 )
 
 POLICIES = ("policy", "everyone", "nobody")
+#: Share of bootstrap replicates a comparison must hold in (or fail in) to be called.
+VERDICT_LEVEL = 0.95
+#: z_0.975 + z_0.80: two-sided 5 % test, 80 % power.
+MDE_Z = 1.959964 + 0.841621
+
+
+def verdict(share: float, level: float = VERDICT_LEVEL) -> str:
+    """ "beats" / "does not beat" / "inconclusive" from the share of bootstrap replicates in
+    which a comparison holds ("not tested" without replicates)."""
+    if not np.isfinite(share):
+        return "not tested"
+    if share >= level:
+        return "beats"
+    if share <= 1 - level:
+        return "does not beat"
+    return "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,17 @@ class PolicyEvaluation:
     outcome: str
     at_risk_rows: int
     actions: pd.Series = field(repr=False)  # the policy's action per evaluated log row
+    #: every policy's action per evaluated log row (index event_id, one column per policy)
+    chosen: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    mde_incremental: float = float("nan")
+
+    @property
+    def verdict_nobody(self) -> str:
+        return verdict(self.bootstrap_beats_nobody)
+
+    @property
+    def verdict_everyone(self) -> str:
+        return verdict(self.bootstrap_beats_everyone)
 
     @property
     def beats_both(self) -> bool:
@@ -87,6 +123,9 @@ class PolicyEvaluation:
             "beats_everyone": self.beats_everyone,
             "bootstrap_beats_nobody": self.bootstrap_beats_nobody,
             "bootstrap_beats_everyone": self.bootstrap_beats_everyone,
+            "verdict_nobody": self.verdict_nobody,
+            "verdict_everyone": self.verdict_everyone,
+            "mde_incremental": self.mde_incremental,
             "table": self.table.to_dict(orient="records"),
         }
 
@@ -263,8 +302,10 @@ def evaluate_policy(
                 > np.nan_to_num(eb["per_cost"], nan=-np.inf)
             )
         )
+        inc = pb["incremental"][np.isfinite(pb["incremental"])]
+        mde = float(MDE_Z * np.std(inc, ddof=1)) if len(inc) >= 2 else float("nan")
     else:
-        share_nobody = share_everyone = float("nan")
+        share_nobody = share_everyone = mde = float("nan")
     everyone_action = max(set(everyone_votes), key=lambda a: (everyone_votes.count(a), a))
     return PolicyEvaluation(
         table=table,
@@ -277,6 +318,8 @@ def evaluate_policy(
         outcome=outcome,
         at_risk_rows=int(at_risk.sum()),
         actions=pd.Series(chosen["policy"], index=lg["event_id"], name="action"),
+        chosen=pd.DataFrame({p: chosen[p] for p in POLICIES}, index=lg["event_id"]),
+        mde_incremental=mde,
     )
 
 
@@ -303,6 +346,23 @@ def format_evaluation(ev: PolicyEvaluation) -> str:
         f"replicates); beats everyone (inc/cost): {ev.beats_everyone} "
         f"({ev.bootstrap_beats_everyone:.0%} of replicates)"
     )
+    lines.append(verdict_sentence(ev))
     for r in ev.table.itertuples(index=False):
         lines.append(f"  {r.policy}: {r.actions}")
     return "\n".join(lines)
+
+
+def verdict_sentence(ev: PolicyEvaluation) -> str:
+    """What a product manager may conclude, in one sentence (module docstring: verdicts)."""
+    unit = "returned" if ev.outcome == "returned_7d" else "retained"
+    out = (
+        f"verdict on {ev.outcome}: vs nobody {ev.verdict_nobody} "
+        f"({ev.bootstrap_beats_nobody:.0%} of replicates), vs everyone {ev.verdict_everyone} "
+        f"({ev.bootstrap_beats_everyone:.0%})"
+    )
+    if np.isfinite(ev.mde_incremental):
+        out += (
+            f"; this log detects only a gain of at least {ev.mde_incremental:.0f} {unit} users "
+            "over nobody (80% power, 5% two-sided)"
+        )
+    return out

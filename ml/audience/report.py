@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ml.audience.churn import ChurnRun
-from ml.audience.ips import PolicyEvaluation
+from ml.audience.ips import PolicyEvaluation, verdict_sentence
 
 
 def _md_cell(value: Any) -> str:
@@ -119,9 +119,10 @@ def reengagement_markdown(
                 + " |"
             )
         lines.append(
-            f"\nBeats nobody: {evaluation.beats_nobody}; beats everyone "
-            f"({evaluation.everyone_action}): {evaluation.beats_everyone}."
+            f"\nPoint estimates: beats nobody {evaluation.beats_nobody}; beats everyone "
+            f"({evaluation.everyone_action}) {evaluation.beats_everyone}."
         )
+        lines.append(f"\n**{_md_cell(verdict_sentence(evaluation)).capitalize()}.**")
     for note in notes:
         lines += ["", f"> {_md_cell(note)}"]
     return "\n".join(lines)
