@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "Ranking (ml-100k, per-user 75/25 seed 42, top-10 over unseen)",
         ranking,
         [
-            "map",
+            "map_at_k",
             "ndcg_at_k",
             "precision_at_k",
             "recall_at_k",

@@ -111,7 +111,7 @@ def datasets_fetch(
 # --- evaluate recommender ---------------------------------------------------------------
 
 EVAL_DATASETS = ("movielens-100k", "movielens-latest-small", "movielens-1m", "synthetic")
-SHOWN = ("ndcg_at_k", "map", "precision_at_k", "recall_at_k", "coverage", "novelty", "arp")
+SHOWN = ("ndcg_at_k", "map_at_k", "precision_at_k", "recall_at_k", "coverage", "novelty", "arp")
 
 
 def evaluate_recommender(

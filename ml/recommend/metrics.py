@@ -43,12 +43,8 @@ class RankingScores:
     n_users: int
 
     def as_dict(self) -> dict[str, float]:
-        """The scores by name. `map` repeats `map_at_k` (the same number) for readers that still
-        ask for the old column name (the CLI's evaluation table, bench/recommenders.py), so
-        every reader shows the one MAP; drop it once they read `map_at_k`."""
-        out = asdict(self)
-        out["map"] = self.map_at_k
-        return out
+        """The scores by name (one MAP: `map_at_k`, AP@k over min(k, |relevant|))."""
+        return asdict(self)
 
 
 def average_precision_at_k(hits: np.ndarray, n_relevant: int, k: int) -> float:
