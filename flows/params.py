@@ -33,5 +33,11 @@ class TransformParams(BaseModel):
         description="As-of date for feature marts; empty = the day after the last view.",
     )
 
+    skip_unchanged: bool = Field(
+        default=False,
+        description="Skip the build when no data, dbt file, var or version changed since the "
+        "last successful full build (the 15-minute refresh sets it).",
+    )
+
     def dbt_vars(self) -> dict[str, str]:
         return {"snapshot_date": self.snapshot_date.isoformat()} if self.snapshot_date else {}

@@ -186,11 +186,17 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
 
 @flow(name="refresh", log_prints=True)
 def refresh_flow(transform: TransformParams | None = None) -> dict[str, Any]:
-    """Micro-batch: ingest whatever landed since the last run, then rebuild the marts."""
+    """Micro-batch: ingest whatever landed since the last run, then rebuild the marts.
+
+    Without parameters the build is skipped when nothing changed since the last successful
+    full build (`TransformParams.skip_unchanged`): an idle refresh then costs the ingest scan,
+    not a minute and a half of dbt holding the writer lock. Pass `skip_unchanged: false` to
+    force a build.
+    """
     started = time.perf_counter()
     settings = get_settings()
     ingest = ingest_flow(str(settings.landing_path))
-    dbt = transform_flow(transform or TransformParams())
+    dbt = transform_flow(transform or TransformParams(skip_unchanged=True))
     return {
         "ingest": ingest,
         "dbt": dbt,

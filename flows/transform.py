@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.params import TransformParams
 from flows.settings import Settings, get_settings
+from flows.tasks.buildstate import build_fingerprint, record_build, unchanged_since_last_build
 from flows.tasks.dbtrun import DbtSummary, run_dbt
 from flows.tasks.lock import warehouse_lock
 
@@ -39,21 +40,34 @@ def _summary_markdown(summary: DbtSummary) -> str:
     return "\n".join(lines)
 
 
-def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary:
+def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary | dict:
     """Run dbt under the warehouse lock (called in the flow body so dbt nodes become tasks).
 
     The drift window length comes from settings, so the nightly build makes the windows the
     monitor flow compares (it would otherwise rebuild them on a scratch copy every run).
+
+    A successful full build records its inputs' fingerprint (`flows.tasks.buildstate`); with
+    `params.skip_unchanged`, a full build whose inputs match that record is skipped and the
+    record (manifest hash, built_at) is returned instead of a summary.
     """
     dbt_vars = {"drift_window_days": settings.drift_window_days, **params.dbt_vars()}
+    full = params.select is None
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        return run_dbt(
+        if full and params.skip_unchanged:
+            before = unchanged_since_last_build(settings, dbt_vars)
+            if before is not None:
+                return before
+        fingerprint = build_fingerprint(settings, dbt_vars) if full else None
+        summary = run_dbt(
             settings,
             "build",
             select=params.select,
             dbt_vars=dbt_vars,
             full_refresh=params.full_refresh,
         )
+        if fingerprint and summary.success and not summary.failed:
+            record_build(settings, fingerprint, summary.manifest_sha256)
+        return summary
 
 
 @task(cache_policy=NO_CACHE)
@@ -71,6 +85,13 @@ def transform_flow(params: TransformParams | None = None) -> dict:
     settings = get_settings()
     logger = get_run_logger()
     summary = build_warehouse(settings, params)
+    if isinstance(summary, dict):
+        reason = (
+            f"no new data, dbt file, var or version since the build at {summary.get('built_at')}"
+            f" (manifest {str(summary.get('manifest_sha256'))[:12]}): dbt build skipped"
+        )
+        logger.info(reason)
+        return {"build_skipped": reason, **summary}
     publish_dbt_summary(summary)
     logger.info(
         "dbt build: %d passed, %d failed, %d skipped",

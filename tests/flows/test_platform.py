@@ -96,6 +96,40 @@ def test_second_run_changes_no_row_counts(
     assert second["dbt"]["failed"] == 0
 
 
+def test_idle_refresh_skips_the_build_and_new_data_does_not(
+    first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 15-minute refresh builds only when something landed (flows.tasks.buildstate)."""
+    from flows.platform import refresh_flow
+
+    monkeypatch.setenv("TASTEMAKER_HOME", str(platform_home))
+    idle = refresh_flow()
+    assert "dbt build skipped" in idle["dbt"]["build_skipped"], idle["dbt"]
+    # the record names the manifest the marts on disk were built with (every build writes a new
+    # one: dbt stamps it with the invocation)
+    from flows.settings import Settings
+    from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256
+
+    on_disk = manifest_sha256(dbt_target_dir(Settings(home=platform_home)))
+    assert idle["dbt"]["manifest_sha256"] == on_disk
+    assert idle["marts"] == first_run["marts"]
+
+    # one more view lands: the next refresh must build (checked on the fingerprint, which is
+    # what the refresh consults under the lock, to spare the suite another dbt build)
+    from flows.ingest import ingest_flow
+    from flows.tasks.buildstate import unchanged_since_last_build
+
+    first_file = sorted((platform_home / "landing" / "views").glob("*.jsonl"))[0]
+    row = json.loads(first_file.read_text().splitlines()[0])
+    row["event_id"] = "v9999999999"
+    (platform_home / "landing" / "views" / "late-arrival.jsonl").write_text(json.dumps(row) + "\n")
+    settings = Settings(home=platform_home)
+    dbt_vars = {"drift_window_days": settings.drift_window_days}
+    assert unchanged_since_last_build(settings, dbt_vars) is not None
+    assert ingest_flow()["tables"]["views"]["loaded"] == 1
+    assert unchanged_since_last_build(settings, dbt_vars) is None
+
+
 def test_warehouse_is_released_for_other_processes(first_run: dict, platform_home: Path) -> None:
     """After the flow, another process can open the file for writing (dbt let go of it)."""
     db = platform_home / "warehouse.duckdb"
