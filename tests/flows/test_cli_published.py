@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.homes import clone_home
+from tests.homes import publish_recommendations
 
 runner = CliRunner()
 
@@ -23,26 +23,12 @@ runner = CliRunner()
 def published(tiny_warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A home whose ml.recommendations was published by the recommender steps (popularity
     ranker: the fastest to fit). Returns the home, the model reference and a known user."""
-    from flows.recommend import (
-        RecommendParams,
-        evaluate_step,
-        homepage_step,
-        publish_step,
-        read_marts,
-        train_step,
+    out = publish_recommendations(
+        tiny_warehouse, tmp_path_factory.mktemp("published") / "home", "popularity", "run-p1"
     )
-    from flows.settings import Settings
-
-    home = clone_home(tiny_warehouse, tmp_path_factory.mktemp("published") / "home")
-    settings = Settings(home=home)
-    params = RecommendParams(model="popularity")
-    marts = read_marts(settings)
-    evaluation = evaluate_step(marts, params)
-    meta, _ = train_step(settings, marts, params, evaluation, run_id="run-p1")
-    frame, ref = homepage_step(settings, marts, params)
-    rows = publish_step(settings, frame, "run-p1", marts.manifest_sha256)
+    frame = out["frame"]
     user = str(frame.loc[frame["user_id"] != frame["user_id"].min(), "user_id"].iloc[0])
-    return {"home": home, "ref": ref, "version": meta.version, "rows": rows, "user": user}
+    return {**out, "user": user}
 
 
 def _lineage(home: Path, target: str) -> dict:

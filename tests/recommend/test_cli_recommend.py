@@ -66,30 +66,14 @@ def test_evaluate_json_shape_rating_protocol() -> None:
 def published_home(tiny_warehouse, tmp_path_factory):
     """A copy of the tiny warehouse with ml.recommendations published by the flow's plain steps
     (no Prefect), and one title renamed to carry markup."""
-    import shutil
-
     import duckdb
 
-    from flows.recommend import (
-        RecommendParams,
-        evaluate_step,
-        homepage_step,
-        publish_step,
-        read_marts,
-        train_step,
-    )
-    from flows.settings import Settings
+    from tests.homes import publish_recommendations
 
-    home = tmp_path_factory.mktemp("published") / "home"
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(tiny_warehouse.db_path, home / "warehouse.duckdb")
-    settings = Settings(home=home)
-    params = RecommendParams(model="item_knn")
-    marts = read_marts(settings)
-    evaluation = evaluate_step(marts, params)
-    train_step(settings, marts, params, evaluation, run_id="test-run")
-    frame, _ = homepage_step(settings, marts, params)
-    publish_step(settings, frame, "test-run", None)
+    out = publish_recommendations(
+        tiny_warehouse, tmp_path_factory.mktemp("published") / "home", "item_knn", "test-run"
+    )
+    home, frame = out["home"], out["frame"]
     user = sorted(u for u in frame["user_id"].unique() if u.startswith("u"))[0]
     top = frame[(frame["user_id"] == user) & (frame["row_position"] == 1)].iloc[0]["title_id"]
     con = duckdb.connect(str(home / "warehouse.duckdb"))
