@@ -513,3 +513,14 @@ def test_evaluation_on_the_return_surrogate() -> None:
     )
     with pytest.raises(PolicyInputError, match="outcome must be"):
         evaluate_policy(log, scores, segments, outcome="happiness")
+
+
+def test_the_flow_artifact_carries_the_verdict() -> None:
+    from ml.audience.report import reengagement_markdown
+
+    log, scores, segments = simulate_log(n_users=3000, seed=7)
+    ev = evaluate_policy(log, scores, segments, PolicyConfig(bootstrap=50))
+    plan = plan_reengagement(scores, segments, None, None, log, None, PolicyConfig(), NOW)
+    text = reengagement_markdown(plan, ev, [])
+    assert f"Verdict on retained_30d: vs nobody {ev.verdict_nobody}" in text
+    assert "retained users over nobody (80% power" in text
