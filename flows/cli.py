@@ -150,9 +150,13 @@ def _stage_headline(name: str, result: dict[str, Any]) -> str:
             parts.append("churn skipped (not enough history)")
         elif isinstance((churn.get("metrics") or {}).get("roc_auc"), float):
             parts.append(f"churn ROC-AUC {churn['metrics']['roc_auc']:.3f}")
-        actions = (churn.get("reengagement") or {}).get("actions")
+        reengagement = churn.get("reengagement") or {}
+        actions = reengagement.get("actions")
         if actions:
             parts.append("actions " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
+        verdict = (reengagement.get("evaluation") or {}).get("verdict_nobody")
+        if verdict:
+            parts.append(f"policy vs nudging nobody: {verdict}")
         return "; ".join(parts)
     if name == "monitor":
         drift = result.get("drift") or {}
