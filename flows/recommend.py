@@ -38,8 +38,10 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "recommender"
 TABLE = "recommendations"
 GATE_METRIC = "ndcg_at_10"
-MARTS = ("user_title_interactions", "title_features", "user_features")
-CATALOG_VIEW = "stg_raw__titles"
+MARTS = ("user_title_interactions", "title_features", "user_features", "title_catalog")
+#: title_catalog's column names → the names ml.recommend.content.ContentModel reads
+#: (`cast` is a reserved word in SQL, so the mart says `cast_names`).
+CATALOG_RENAMES = {"title_name": "title", "cast_names": "cast"}
 
 
 class RecommendParams(BaseModel):
@@ -77,6 +79,7 @@ class Marts:
     interactions: pd.DataFrame
     title_features: pd.DataFrame
     user_features: pd.DataFrame
+    #: title_catalog, renamed per CATALOG_RENAMES (`title`, `cast`) for the content model.
     catalog: pd.DataFrame
     manifest_sha256: str | None
 
@@ -85,6 +88,7 @@ class Marts:
             "user_title_interactions": len(self.interactions),
             "title_features": len(self.title_features),
             "user_features": len(self.user_features),
+            "title_catalog": len(self.catalog),
         }
 
 
@@ -98,7 +102,9 @@ def _schema_of(con: Any, table: str) -> str | None:
 
 
 def read_marts(settings: Settings) -> Marts:
-    """Read the three marts (and the catalogue text for the content model) under the lock."""
+    """Read the four marts under the lock: interactions, title and user features, and
+    `title_catalog` (the title text the content model fits on, as `catalog`, with the columns
+    renamed per CATALOG_RENAMES). A missing mart says what to run: Python never rebuilds one."""
     if not settings.warehouse_path.is_file():
         raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
@@ -113,19 +119,13 @@ def read_marts(settings: Settings) -> Marts:
                         "`tastemaker run` (or `tastemaker transform`) first"
                     )
                 frames[mart] = con.execute(f'select * from "{schema}"."{mart}"').df()
-            schema = _schema_of(con, CATALOG_VIEW)
-            if schema is not None:
-                catalog = con.execute(f'select * from "{schema}"."{CATALOG_VIEW}"').df()
-                catalog = catalog.rename(columns={"title_name": "title", "cast_names": "cast"})
-            else:  # genres only: still enough for a content model
-                catalog = frames["title_features"].rename(columns={"title_name": "title"})
         finally:
             con.close()
     return Marts(
         interactions=frames["user_title_interactions"],
         title_features=frames["title_features"],
         user_features=frames["user_features"],
-        catalog=catalog,
+        catalog=frames["title_catalog"].rename(columns=CATALOG_RENAMES),
         manifest_sha256=manifest_sha256(dbt_target_dir(settings)),
     )
 
@@ -308,7 +308,7 @@ def metrics_markdown(
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def read_marts_task(settings: Settings) -> Marts:
-    """Read user_title_interactions, title_features, user_features (under the lock)."""
+    """Read user_title_interactions, title_features, user_features, title_catalog (locked)."""
     return read_marts(settings)
 
 

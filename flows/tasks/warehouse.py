@@ -14,6 +14,7 @@ import duckdb
 CORE_MARTS = (
     "user_features",
     "title_features",
+    "title_catalog",
     "user_title_interactions",
     "churn_training_set",
     "churn_scoring_set",
