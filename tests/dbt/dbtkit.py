@@ -25,22 +25,14 @@ from typing import Any
 
 import duckdb
 
+from flows.tasks.warehouse import CORE_MARTS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
-#: The marts Python reads (all in the target schema `main`).
-MARTS = (
-    "user_features",
-    "title_features",
-    "user_title_interactions",
-    "churn_training_set",
-    "experiment_user_exposures",
-    "experiment_variant_metrics",
-    "churn_scoring_set",
-    "nudge_outcomes",
-    "user_contact_history",
-    "user_hour_profile",
-)
+#: The marts Python reads (all in the target schema `main`): the platform's core marts (one list,
+#: flows.tasks.warehouse.CORE_MARTS) and the experiment marts.
+MARTS = (*CORE_MARTS, "experiment_user_exposures", "experiment_variant_metrics")
 
 LEAKAGE_TEST = "test.tastemaker.assert_churn_features_before_snapshot"
 

@@ -7,12 +7,11 @@ import json
 import pytest
 from dbtkit import run_dbt
 
+from flows.tasks.warehouse import CORE_MARTS
+
 pytestmark = pytest.mark.slow
 
-MARTS = (
-    "user_features", "title_features", "user_title_interactions", "churn_training_set",
-    "churn_scoring_set", "nudge_outcomes", "user_contact_history", "user_hour_profile",
-)  # fmt: skip
+MARTS = CORE_MARTS
 
 
 def test_docs_generate_writes_a_catalog_with_described_marts(built_project, tmp_path) -> None:
