@@ -24,10 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from flows.settings import Settings
-from flows.tasks.warehouse import CORE_MARTS, RAW_TABLES
+from flows.tasks.warehouse import CORE_MARTS, RAW_TABLES, connect, row_counts
 
 log = logging.getLogger(__name__)
 
@@ -52,38 +50,24 @@ def raw_fingerprint(db_path: Path) -> str | None:
     """sha256 over the ingested files' digests and each raw table's row count (None: no file)."""
     if not db_path.exists():
         return None
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        tables = set(
-            con.sql("select table_name from information_schema.tables where table_schema = 'raw'")
-            .df()["table_name"]
-            .tolist()
-        )
-        h = hashlib.sha256()
-        if "ingested_files" in tables:
-            for digest, rows in con.sql(
+    h = hashlib.sha256()
+    files = row_counts(db_path, ["ingested_files"], schema="raw")["ingested_files"]
+    if files >= 0:
+        con = connect(db_path)
+        try:
+            for digest, rows in con.execute(
                 "select sha256, rows_loaded from raw.ingested_files order by sha256, rows_loaded"
             ).fetchall():
                 h.update(f"{digest}:{rows}\n".encode())
-        for table in RAW_TABLES:
-            n = (
-                con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-                if table in tables
-                else -1
-            )
-            h.update(f"{table}={n}\n".encode())
-        return h.hexdigest()
-    finally:
-        con.close()
+        finally:
+            con.close()
+    for table, n in row_counts(db_path, RAW_TABLES, schema="raw").items():
+        h.update(f"{table}={n}\n".encode())  # -1: the table does not exist
+    return h.hexdigest()
 
 
 def _missing_marts(db_path: Path) -> list[str]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        have = set(con.sql("select table_name from information_schema.tables").df()["table_name"])
-    finally:
-        con.close()
-    return [m for m in CORE_MARTS if m not in have]
+    return [m for m, n in row_counts(db_path, CORE_MARTS).items() if n < 0]
 
 
 def build_fingerprint(settings: Settings, dbt_vars: Mapping[str, Any]) -> str | None:
