@@ -210,13 +210,11 @@ def risk_at_send(model: Any, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFr
     the send day.
     """
     from ml.audience.churn import churn_features
+    from ml.audience.reengagement import risk_at_send as features_at_send
 
-    cols = list(churn_features(rows.head(1)).columns)
-    if set(cols) <= set(log.columns):
-        return pd.DataFrame(
-            {"event_id": log["event_id"],
-             "churn_probability": model.predict_proba(log[cols])[:, 1]}
-        )  # fmt: skip
+    at_send = features_at_send(model, log)
+    if at_send is not None:
+        return at_send
     snaps = rows.assign(snapshot_date=pd.to_datetime(rows["snapshot_date"])).sort_values(
         "snapshot_date"
     )

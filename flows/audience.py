@@ -596,10 +596,12 @@ def plan_actions_task(
 
 @task(cache_policy=NO_CACHE)
 def evaluate_plan_task(
-    scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
+    settings: Settings, scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
 ) -> PolicyEvaluation | None:
-    """IPS estimate of the policy vs nudging everyone / nobody on the randomized log."""
-    return evaluate_plan(scores, inputs, config)
+    """IPS estimate of the policy vs nudging everyone / nobody on the randomized log, each
+    logged nudge judged at its risk when sent (by the champion that scored today)."""
+    model, _ = ModelRegistry(settings.artifacts_path).load(CHURN)
+    return evaluate_plan(scores, inputs, config, model)
 
 
 @task(cache_policy=NO_CACHE, **_RETRY)
@@ -662,7 +664,9 @@ def churn_flow(params: ChurnParams | None = None) -> dict[str, Any]:
         reinputs = load_reengagement_inputs_task(settings)
         plan = plan_actions_task(scores, reinputs, config)
         evaluation = (
-            evaluate_plan_task(scores, reinputs, config) if params.evaluate_policy else None
+            evaluate_plan_task(settings, scores, reinputs, config)
+            if params.evaluate_policy
+            else None
         )
         published = publish_actions_task(settings, plan, lineage)
         for note in reinputs.notes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -89,14 +90,49 @@ def plan_actions(
     return plan
 
 
+def risk_at_send(model: Any, nudge_log: pd.DataFrame) -> pd.DataFrame | None:
+    """Churn risk of each logged nudge when it was sent (event_id, churn_probability).
+
+    `nudge_outcomes` carries the churn features computed at `sent_at`; scoring those with the
+    churn model judges the policy's targeting by what was knowable when each nudge was decided.
+    None when the log lacks one of the model's features (an older warehouse).
+    """
+    needed = list(getattr(model, "feature_names_in_", []))
+    if not needed or not set(needed) <= set(nudge_log.columns):
+        return None
+    return pd.DataFrame(
+        {
+            "event_id": nudge_log["event_id"].to_numpy(),
+            "churn_probability": model.predict_proba(nudge_log[needed])[:, 1],
+        }
+    )
+
+
 def evaluate_plan(
-    scores: pd.DataFrame, inputs: ReengagementInputs, config: PolicyConfig
+    scores: pd.DataFrame,
+    inputs: ReengagementInputs,
+    config: PolicyConfig,
+    model: Any | None = None,
 ) -> PolicyEvaluation | None:
-    """Offline value of the policy vs everyone / nobody on the randomized log, if there is one."""
+    """Offline value of the policy vs everyone / nobody on the randomized log, if there is one.
+
+    With the churn `model` that produced `scores`, each logged nudge is judged at its risk when
+    sent (`risk_at_send`); without it (or without the features in the log), every nudge of a
+    user takes that user's latest score, which judges old decisions by today's risk: a note
+    says so.
+    """
     if inputs.nudge_log is None or inputs.nudge_log.empty:
         return None
+    risk = risk_at_send(model, inputs.nudge_log) if model is not None else None
+    if risk is None:
+        inputs.notes.append(
+            "policy evaluated with each user's latest churn score for all their logged nudges "
+            "(no risk at send time)"
+        )
     try:
-        return evaluate_policy(inputs.nudge_log, scores, inputs.segments, config)
+        return evaluate_policy(
+            inputs.nudge_log, scores if risk is None else risk, inputs.segments, config
+        )
     except PolicyInputError as exc:
         inputs.notes.append(f"policy not evaluated: {exc}")
         log.warning(inputs.notes[-1])

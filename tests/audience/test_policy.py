@@ -524,3 +524,33 @@ def test_the_flow_artifact_carries_the_verdict() -> None:
     text = reengagement_markdown(plan, ev, [])
     assert f"Verdict on retained_30d: vs nobody {ev.verdict_nobody}" in text
     assert "retained users over nobody (80% power" in text
+
+
+def test_the_flow_judges_each_nudge_at_its_risk_when_sent() -> None:
+    """evaluate_plan scores the log's own (sent-time) features with the churn model; without
+    the model or those features it falls back to each user's latest score and says so."""
+    from sklearn.linear_model import LogisticRegression
+
+    from ml.audience.reengagement import ReengagementInputs, evaluate_plan, risk_at_send
+
+    log, scores, segments = simulate_log(n_users=3000, seed=8)
+    rng = np.random.default_rng(1)
+    log["views_28d"] = rng.poisson(5, len(log)).astype(float)  # a feature "at send time"
+    model = LogisticRegression().fit(log[["views_28d"]], log["cancelled_30d"].astype(int))
+    cfg = PolicyConfig(bootstrap=20)
+
+    def inputs(frame: pd.DataFrame) -> ReengagementInputs:
+        return ReengagementInputs(segments, None, None, frame, None)
+
+    at_send = risk_at_send(model, log)
+    assert list(at_send.columns) == ["event_id", "churn_probability"] and len(at_send) == len(log)
+    with_model = inputs(log)
+    ev = evaluate_plan(scores, with_model, cfg, model)
+    pd.testing.assert_frame_equal(ev.table, evaluate_policy(log, at_send, segments, cfg).table)
+    assert with_model.notes == []
+
+    for frame, mdl in ((log, None), (log.drop(columns="views_28d"), model)):
+        fallback = inputs(frame)
+        ev = evaluate_plan(scores, fallback, cfg, mdl)
+        pd.testing.assert_frame_equal(ev.table, evaluate_policy(log, scores, segments, cfg).table)
+        assert "latest churn score" in fallback.notes[0]
