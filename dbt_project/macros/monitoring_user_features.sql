@@ -7,7 +7,8 @@
     parameterised by a set of windows, so the windowed mart and the cumulative mart compute the
     same columns the same way (tests/monitoring/test_feature_windows.py checks that a window
     covering all history reproduces user_features row for row). `user_features.sql` can call it
-    with a single window whose start is null.
+    with a single window whose start is null, and does (window_columns=false: the mart has no
+    window columns).
 
     windows_sql: a query with one row per window and the columns
         window_name (string), window_start (date, null = all history), window_end (date, exclusive),
@@ -19,7 +20,7 @@
     tenure_days) as of window_end_at; snapshot_date = window_end. Conventions for users without
     views in a window are those of user_features (counts 0, shares 0, rates/means null).
 #}
-{% macro windowed_user_features(windows_sql) -%}
+{% macro windowed_user_features(windows_sql, window_columns=true) -%}
 {%- set genres = genre_slugs() %}
 {%- set device_list = devices() %}
 {%- set bucket_list = hour_buckets() %}
@@ -183,9 +184,11 @@ active_at_end as (
 final as (
 
     select
+        {%- if window_columns %}
         users.window_name,
         users.window_start,
         users.window_end,
+        {%- endif %}
         users.user_id,
         users.window_end as snapshot_date,
         cast(coalesce(latest_plan.plan, users.signup_plan) as {{ dbt.type_string() }}) as plan,
