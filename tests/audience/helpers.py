@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -58,3 +60,16 @@ def no_view_user(columns: list[str], user_id: str = "u999999") -> pd.DataFrame:
     row["views_total"] = 0
     row["sessions_28d"] = 0
     return pd.DataFrame([row])[columns]
+
+
+def churn_scores(day: dt.date) -> pd.DataFrame:
+    """Three published-shape churn scores for one snapshot (the policy plans from these)."""
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3"],
+            "snapshot_date": day,
+            "churn_probability": [0.9, 0.8, 0.7],
+            "top_reasons": "",
+            "model_version": "churn:v1",
+        }
+    )

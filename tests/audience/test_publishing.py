@@ -30,7 +30,7 @@ from ml.audience.publishing import (
 from ml.audience.reengagement import ReengagementInputs, plan_actions
 from ml.audience.segments import Stability
 from ml.registry import ModelRegistry
-from tests.audience.helpers import planted_users
+from tests.audience.helpers import churn_scores, planted_users
 
 
 def _params(**kw):
@@ -123,21 +123,9 @@ def test_segmenter_gate_refuses_an_unstable_candidate(tmp_path: Path) -> None:
     assert [r["k"] for r in evaluation["k_scores"]] == [4]
 
 
-def _scores(day: dt.date) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "user_id": ["u1", "u2", "u3"],
-            "snapshot_date": day,
-            "churn_probability": [0.9, 0.8, 0.7],
-            "top_reasons": "",
-            "model_version": "churn:v1",
-        }
-    )
-
-
 def test_without_contact_history_nobody_is_contacted() -> None:
     unknown = ReengagementInputs(None, None, None, None, None)
-    plan = plan_actions(_scores(dt.date(2026, 4, 1)), unknown, PolicyConfig())
+    plan = plan_actions(churn_scores(dt.date(2026, 4, 1)), unknown, PolicyConfig())
     assert len(plan) == 3 and plan["action"].eq("none").all()
     assert plan["reason"].str.contains("user_contact_history not built").all()
 

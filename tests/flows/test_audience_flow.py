@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.audience.helpers import churn_scores
 from tests.homes import clone_home
 
 
@@ -319,18 +320,6 @@ def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
     assert _is_transient(None, None, state(OSError("disk hiccup")))
 
 
-def _scores(day: dt.date) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "user_id": ["u1", "u2", "u3"],
-            "snapshot_date": day,
-            "churn_probability": [0.9, 0.8, 0.7],
-            "top_reasons": "",
-            "model_version": "churn:v1",
-        }
-    )
-
-
 def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
     from flows.audience import publish_actions
     from flows.settings import Settings
@@ -358,7 +347,8 @@ def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
     lineage = PublishLineage("r", "churn:v1", None)
     day1, day2 = dt.date(2026, 4, 1), dt.date(2026, 4, 15)
     plain = ReengagementInputs(segments, contacts, None, None, None)
-    plan1 = plan_actions(_scores(day1), plain, config, dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC))
+    noon = dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC)
+    plan1 = plan_actions(churn_scores(day1), plain, config, noon)
     assert plan1["title_id"].isna().all()  # no recommendations: no teaser
     assert publish_actions(settings, plan1, lineage) == 3
     recs = pd.DataFrame(
@@ -366,7 +356,7 @@ def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
     )
     with_titles = ReengagementInputs(segments, contacts, None, None, recs)
     plan2 = plan_actions(
-        _scores(day2), with_titles, config, dt.datetime(2026, 4, 15, tzinfo=dt.UTC)
+        churn_scores(day2), with_titles, config, dt.datetime(2026, 4, 15, tzinfo=dt.UTC)
     )
     assert plan2.set_index("user_id").loc["u1", "action"] == "teaser"
     assert "Dark Harbour" in plan2.set_index("user_id").loc["u1", "body"]

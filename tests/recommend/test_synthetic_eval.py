@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,21 +14,11 @@ from flows.cli import app
 from flows.recommend import _metrics
 from ml.recommend.interactions import event_time
 from ml.recommend.synthetic import NotEnoughData, evaluate_temporal, temporal_holdout
+from tests.homes import clone_home
 
 pytestmark = pytest.mark.slow  # reads warehouses built by dbt
 
 runner = CliRunner()
-
-
-def clone_home(built, home: Path) -> Path:
-    """A writable copy of a session warehouse (and its dbt manifest) as a Tastemaker home."""
-    (home / "dbt" / "target").mkdir(parents=True)
-    shutil.copyfile(built.db_path, home / "warehouse.duckdb")
-    shutil.copyfile(
-        built.settings.home_dir / "dbt" / "target" / "manifest.json",
-        home / "dbt" / "target" / "manifest.json",
-    )
-    return home
 
 
 @pytest.fixture(scope="module")
