@@ -24,6 +24,7 @@ from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import load_settings as _settings
 from flows.cli_support import warn_unknown_settings as _warn_unknown_settings
+from flows.display import RunFormatter, reporter_for
 
 hide_flag_types()
 
@@ -52,12 +53,19 @@ def main_options(
     if home is not None:
         os.environ["TASTEMAKER_HOME"] = str(home)
         CLI_SOURCES["home"] = "option --home"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RunFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Prefect's run loggers propagate INFO records to the root handlers whatever the root
+    # level says; the handler's own level is what keeps the console quiet.
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        # Flow and task lines still reach the Prefect UI (its API handler); the console gets
+        # the progress display instead of a line per task.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # Every Prefect API call is an httpx request; at INFO they drown the run's own log.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -79,14 +87,33 @@ def _settle_events(timeout_s: float = 10.0) -> None:
     time.sleep(1.0)  # the server-side recorder flushes on a short interval
 
 
-def _run_flow(flow_fn, *args: Any) -> Any:
-    """Run a flow and turn its known failure modes into one-line errors."""
+def _run_flow(flow_fn, *args: Any, stage: str | None = None) -> Any:
+    """Run a flow with a progress display on stderr, and turn its known failure modes into
+    one-line errors. `stage` names the flow in the display when the flow itself does not report
+    stages (the platform flow does)."""
+    from flows import progress
     from flows.platform import PlatformStageError
+    from flows.prefect_api import PrefectApiUnavailable, prefect_api
     from flows.tasks.lock import WarehouseBusyError
     from flows.transform import DbtBuildError
 
-    state = flow_fn(*args, return_state=True)
-    _settle_events()
+    def say(line: str) -> None:
+        err.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
+
+    try:
+        with (
+            prefect_api(_settings(), say=say),
+            reporter_for(err) as display,
+            progress.reporting(display),
+        ):
+            if stage:
+                progress.current().begin(stage)
+            state = flow_fn(*args, return_state=True)
+            if stage:
+                progress.current().end(stage, ok=not state.is_failed())
+            _settle_events()
+    except PrefectApiUnavailable as exc:
+        _fail(str(exc), EXIT_FAILED)
     result = state.result(raise_on_failure=False)
     if not state.is_failed():
         return result
@@ -174,6 +201,49 @@ def _print_stages(stages: dict[str, Any]) -> None:
     _print_table("stages", rows)
 
 
+def world_line(world: dict[str, Any]) -> str:
+    """A generated world in one readable line (not the summary dict)."""
+    config, rows = world.get("config") or {}, world.get("rows") or {}
+    shape = (
+        f"{config.get('users', '?'):,} users, {config.get('titles', '?'):,} titles, "
+        f"{config.get('days', '?')} days from {config.get('start_date', '?')}, "
+        f"seed {config.get('seed', '?')}" + (", drift planted" if config.get("drift") else "")
+    )
+    counts = ", ".join(f"{n:,} {entity.replace('_', '-')}" for entity, n in rows.items())
+    return f"generated a synthetic world ({shape}): {counts}"
+
+
+def _print_run_summary(result: dict[str, Any]) -> None:
+    """What a run did, in about 20 lines: the progress display already showed each stage."""
+    if result["generated_world"]:
+        out.print(world_line(result["generated_world"]), highlight=False)
+    ingest = result["ingest"]
+    tables = ingest["tables"].values()
+    quarantined = sum(t["quarantined"] for t in tables)
+    out.print(
+        f"ingest: {sum(t['loaded'] for t in tables):,} rows loaded from "
+        f"{sum(t['files'] for t in tables):,} files, {quarantined:,} quarantined, "
+        f"{len(ingest['rejected'])} files rejected",
+        highlight=False,
+    )
+    if quarantined or ingest["rejected"]:
+        _print_ingest(ingest)
+    dbt = result["dbt"]
+    if "build_skipped" in dbt:
+        out.print(f"dbt: {dbt['build_skipped']}", highlight=False)
+    else:
+        _print_dbt(dbt)
+    marts = " · ".join(f"{name} {rows:,}" for name, rows in result["marts"].items())
+    out.print(f"marts (rows): {marts}", highlight=False)
+    _print_stages(result["stages"])
+    out.print(
+        f"done in {result['duration_s']} s; warehouse {result['warehouse']}\n"
+        "next: tastemaker recommend u000001 · tastemaker segments · tastemaker churn · "
+        "tastemaker drift",
+        highlight=False,
+    )
+
+
 @app.command()
 def run(
     users: Annotated[int, typer.Option(help="Users in a generated world.")] = 2000,
@@ -212,17 +282,7 @@ def run(
     if as_json:
         _emit_json(result)
     else:
-        if result["generated_world"]:
-            gen = result["generated_world"]
-            out.print(f"generated a synthetic world: {gen.get('rows')}")
-        _print_ingest(result["ingest"])
-        _print_dbt(result["dbt"])
-        _print_table("marts", [{"mart": k, "rows": v} for k, v in result["marts"].items()])
-        _print_stages(result["stages"])
-        out.print(
-            f"done in {result['duration_s']} s. warehouse: {result['warehouse']}\n"
-            f"explore: duckdb {result['warehouse']}  (marts: {', '.join(result['marts'])})"
-        )
+        _print_run_summary(result)
     if stage_error is not None:
         _fail(str(stage_error), EXIT_FAILED)
     if result["ingest"]["rejected"]:
@@ -282,7 +342,7 @@ def ingest(
         _fail(f"{target}: no such file or folder")
     from flows.ingest import ingest_flow
 
-    result = _run_flow(ingest_flow, str(target))
+    result = _run_flow(ingest_flow, str(target), stage="ingest")
     if as_json:
         _emit_json(result)
     else:
@@ -311,7 +371,7 @@ def transform(
         )
     except ValidationError as exc:
         _fail(f"--snapshot-date: {exc.errors()[0]['msg']}")
-    result = _run_flow(transform_flow, params)
+    result = _run_flow(transform_flow, params, stage="transform")
     failed = isinstance(result, DbtBuildError)
     data = result.summary.to_dict() if failed else result
     if as_json:

@@ -27,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
+from flows import progress
 from flows.audience import AudienceParams, audience_flow
 from flows.ingest import ingest_flow
 from flows.monitor import MonitorParams, monitor_flow
@@ -38,6 +39,16 @@ from flows.transform import transform_flow
 
 #: The model and monitoring stages after the dbt build, in the order they run.
 STAGES = ("recommend", "audience", "monitor")
+
+#: What each stage does, in a few words for the progress display.
+STAGE_WHAT = {
+    "generate": "synthetic world",
+    "ingest": "landing files → raw",
+    "transform": "dbt build",
+    "recommend": "homepages",
+    "audience": "segments, churn, re-engagement",
+    "monitor": "drift report and mail",
+}
 
 
 class PlatformStageError(RuntimeError):
@@ -117,8 +128,10 @@ def run_stage(name: str, child: Any, params: BaseModel) -> dict[str, Any]:
     """Run one child flow; a failure is recorded (and logged), not raised, so later stages run."""
     logger = get_run_logger()
     started = time.perf_counter()
+    progress.current().begin(name, STAGE_WHAT.get(name, ""))
     state = child(params, return_state=True)
     seconds = round(time.perf_counter() - started, 1)
+    progress.current().end(name, ok=state.is_completed())
     if state.is_completed():
         return {"status": "completed", "seconds": seconds, "result": state.result()}
     error = state.message or state.name
@@ -150,10 +163,13 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
                 f"generated into the default landing folder {home / 'landing'}"
             )
         logger.info("Landing folder is empty: generating a synthetic world in %s", home)
-        world = generate_world_task(params.world, home)
+        with progress.stage("generate", STAGE_WHAT["generate"]):
+            world = generate_world_task(params.world, home)
 
-    ingest = ingest_flow(str(settings.landing_path))
-    dbt = transform_flow(params.transform)
+    with progress.stage("ingest", STAGE_WHAT["ingest"]):
+        ingest = ingest_flow(str(settings.landing_path))
+    with progress.stage("transform", STAGE_WHAT["transform"]):
+        dbt = transform_flow(params.transform)
     marts = count_marts(settings.warehouse_path)
     children = {"recommend": recommend_flow, "audience": audience_flow, "monitor": monitor_flow}
     stages = {

@@ -102,6 +102,17 @@ class Settings(BaseSettings):
         "while a writer holds it, so reads cannot skip the wait.",
     )
 
+    # --- Prefect ---------------------------------------------------------------------------
+    prefect_startup_timeout_s: int = Field(
+        default=600,
+        ge=1,
+        description="How long a command waits for Prefect's temporary API server to start when "
+        "no PREFECT_API_URL is set and no `tastemaker up` server runs. A fresh PREFECT_HOME "
+        "migrates a database first: 49-89 s were measured on a busy 2-core machine, against "
+        "Prefect's own default of 20 s. PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, when "
+        "set, wins.",
+    )
+
     # --- mail ------------------------------------------------------------------------------
     smtp_host: str | None = Field(
         default=None, description="SMTP server. Unset: mail is written to <home>/outbox as .eml."

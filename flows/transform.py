@@ -1,11 +1,17 @@
-"""Transform flow: `dbt build` on the warehouse, every dbt node a Prefect task."""
+"""Transform flow: `dbt build` on the warehouse as one task, its nodes as a table artifact.
+
+dbt runs at its own speed (one task, not one per node: see flows.tasks.dbtrun.run_dbt); the UI
+still shows which models and tests ran, failed or were skipped (the `tastemaker-dbt-nodes`
+table artifact), and each failed node becomes a failed task named after it.
+"""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows import progress
 from flows.params import TransformParams
 from flows.settings import Settings, get_settings
 from flows.tasks.buildstate import build_fingerprint, record_build, unchanged_since_last_build
@@ -40,8 +46,9 @@ def _summary_markdown(summary: DbtSummary) -> str:
     return "\n".join(lines)
 
 
+@task(name="dbt build", cache_policy=NO_CACHE)
 def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary | dict:
-    """Run dbt under the warehouse lock (called in the flow body so dbt nodes become tasks).
+    """Run dbt under the warehouse lock.
 
     The drift window length comes from settings, so the nightly build makes the windows the
     monitor flow compares (it would otherwise rebuild them on a scratch copy every run).
@@ -64,6 +71,7 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
             select=params.select,
             dbt_vars=dbt_vars,
             full_refresh=params.full_refresh,
+            on_node=progress.dbt_node_progress("transform"),
         )
         if fingerprint and summary.success and not summary.failed:
             record_build(settings, fingerprint, summary.manifest_sha256)
@@ -72,10 +80,30 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
 
 @task(cache_policy=NO_CACHE)
 def publish_dbt_summary(summary: DbtSummary) -> None:
-    """Show the build's counts and failures as a Prefect artifact."""
+    """Show the build's counts and failures, and every node's result, as Prefect artifacts."""
     create_markdown_artifact(
         key="tastemaker-dbt-build", markdown=_summary_markdown(summary), description="dbt build"
     )
+    create_table_artifact(
+        key="tastemaker-dbt-nodes",
+        table=[
+            {
+                "node": n.unique_id,
+                "type": n.resource_type,
+                "status": n.status,
+                "seconds": n.execution_time_s,
+                "message": n.message or "",
+            }
+            for n in summary.nodes
+        ],
+        description=f"dbt {summary.command.split()[0]}: every node's result",
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def dbt_node_failed(unique_id: str, status: str, message: str | None) -> None:
+    """A dbt node that failed, as a failed task of its own so the UI shows it in red."""
+    raise RuntimeError(f"{unique_id} ({status}): {message}")
 
 
 @flow(name="transform", log_prints=True)
@@ -93,6 +121,10 @@ def transform_flow(params: TransformParams | None = None) -> dict:
         logger.info(reason)
         return {"build_skipped": reason, **summary}
     publish_dbt_summary(summary)
+    for node in summary.failures:
+        dbt_node_failed.with_options(task_run_name=f"dbt {node.unique_id}")(
+            node.unique_id, node.status, node.message, return_state=True
+        )
     logger.info(
         "dbt build: %d passed, %d failed, %d skipped",
         summary.passed,

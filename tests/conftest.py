@@ -17,14 +17,39 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="tastemaker-tests-"))
 os.environ["PREFECT_HOME"] = str(_SESSION_TMP / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-# On a busy 2-core machine the temporary API server can take longer than Prefect's default to
-# start; a slow start is not a failure of what the tests check.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+# What a user has: no API URL and Prefect's own start-up timeout. The CLI must cope with a slow
+# temporary server by itself (flows.prefect_api); raising the timeout here would hide it.
+os.environ.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
 os.environ.pop("PREFECT_API_URL", None)
 # Never let a developer's own config or home leak into tests.
 for _name in [k for k in os.environ if k.startswith("TASTEMAKER_")]:
     os.environ.pop(_name)
 os.environ["TASTEMAKER_HOME"] = str(_SESSION_TMP / "home")
+
+
+#: Fixtures that build a world, a warehouse, run dbt or start a Prefect API. A test that requests
+#: one (directly or through another fixture) is marked `slow` at collection, so the fast tier
+#: (`pytest -m "not slow"`) is decided by what a test uses, not by someone remembering a marker.
+SLOW_FIXTURES = frozenset(
+    {
+        "prefect_harness",
+        "tiny_warehouse",
+        "default_warehouse",
+        "drift_warehouse",
+        "raw_warehouse",
+        "built_project",
+        "tiny_world",
+        "tiny_drift_world",
+        "default_world",
+        "drift_world",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -349,7 +349,7 @@ def train_recommender(
     except ValidationError as exc:
         _fail(f"--{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}")
     _settings()
-    result = _run_flow(recommend_flow, params)
+    result = _run_flow(recommend_flow, params, stage="recommend")
     if as_json:
         _emit_json({k: v for k, v in result.items() if k != "evaluation"})
         return

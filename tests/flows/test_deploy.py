@@ -8,8 +8,19 @@ import pytest
 
 from flows.deploy import down, free_port, list_deployments, up
 from flows.settings import get_settings
+from tests.flows.test_prefect_api import tastemaker, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def flow_run_names(api_url: str) -> set[str]:
+    """Names of the flows that have runs on the server at `api_url`."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        names = {f.id: f.name for f in client.read_flows()}
+        return {names.get(r.flow_id, "?") for r in client.read_flow_runs()}
 
 
 def test_up_registers_all_deployments_with_schedules_and_forms(
@@ -43,6 +54,14 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
         assert Path(pull["directory"]) == Path(__file__).resolve().parents[2]
         with pytest.raises(Exception, match="already recorded"):
             up(settings, port=free_port(), worker=False)
+        # A command in this home reports to that server without PREFECT_API_URL exported.
+        (tmp_path / "landing" / "users").mkdir(parents=True)
+        env = user_env(tmp_path, TASTEMAKER_HOME=str(tm_home))
+        ran = tastemaker(["ingest", str(tmp_path / "landing"), "--json"], env)
+        assert ran.returncode == 0, ran.stderr
+        assert f"using the Prefect server from `tastemaker up` at {stack.api_url}" in ran.stderr
+        assert "temporary" not in ran.stderr
+        assert "ingest" in flow_run_names(stack.api_url)
     finally:
         assert down(settings) == [stack.server_pid]
     assert down(settings) == []
