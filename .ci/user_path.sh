@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The user's path, as a new user walks it: a fresh clone, an empty home and PREFECT_HOME, no
+# PREFECT_* or TASTEMAKER_* variable (but the data folder), both cores kept busy by another job.
+#
+#   1. first-run: the README's first Quickstart command, read from README.md and run as written.
+#      Must exit 0, print no traceback, and print at most FIRST_RUN_MAX_LINES lines.
+#   2. drift-mail: a drifted world, `tastemaker run`, then `tastemaker drift --email` against a
+#      real SMTP server on loopback with default settings: exactly one mail must arrive.
+#
+# Run it by hand before stopping: `bash .ci/user_path.sh` (about 5 minutes). .ci/run runs it after
+# the test suite. Set USER_PATH_STEPS="first-run" to run one step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+
+FIRST_RUN_MAX_LINES=60
+# The drift-mail step waits for the drift-alerts issue: with default settings a drifted world
+# sends no mail today (5 of 41 columns drift, below the 0.30 dataset share, against a reference
+# window that is already inside the shift). Flip to "pass" when that issue lands.
+DRIFT_MAIL_EXPECT="xfail"
+steps="${USER_PATH_STEPS:-first-run drift-mail}"
+
+work="$(mktemp -d /tmp/tastemaker-user-path.XXXXXX)"
+load_pids=()
+cleanup() {
+  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "${smtp_pid:-}" ] && kill "$smtp_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A clean environment: what a user has, plus the data folder and the package cache (so the
+# clone's install does not download the locked packages a second time).
+data_dir="${TASTEMAKER_DATA_DIR:-}"
+[ -z "$data_dir" ] && [ -d ../shared/data ] && data_dir="$(cd ../shared/data && pwd)"
+uv_cache="$(uv cache dir 2>/dev/null || true)"
+mkdir -p "$work/home"
+clean_env=(env -i "PATH=$PATH" "HOME=$work/home" "LANG=C.UTF-8" "TERM=dumb"
+  "UV_PYTHON_DOWNLOADS=never")
+[ -n "$uv_cache" ] && clean_env+=("UV_CACHE_DIR=$uv_cache")
+[ -n "$data_dir" ] && clean_env+=("TASTEMAKER_DATA_DIR=$data_dir")
+
+git clone -q --no-hardlinks "$repo" "$work/clone"
+if ! git -C "$repo" diff --quiet HEAD 2>/dev/null; then
+  echo "user-path: note: uncommitted changes in $repo are not in the clone (it tests HEAD)"
+fi
+
+busy_cores() {
+  for _ in $(seq "$(nproc)"); do
+    (exec yes > /dev/null) &
+    load_pids+=("$!")
+  done
+}
+
+# The README's first command: the first line of the first ```bash block under "## Quickstart".
+readme_command() {
+  awk '/^## Quickstart/{q=1} q && /^```bash/{b=1; next} b && /^```/{exit} b && NF{print; exit}' \
+    "$work/clone/README.md"
+}
+
+failures=0
+
+step_first_run() {
+  local cmd lines start wall rc=0
+  cmd="$(readme_command)"
+  [ -n "$cmd" ] || { echo "user-path: no command found in README's Quickstart"; return 1; }
+  echo "user-path: first-run: \`$cmd\` in a fresh clone, empty HOME, $(nproc) cores busy"
+  busy_cores
+  start=$(date +%s)
+  (cd "$work/clone" && "${clean_env[@]}" bash -c "$cmd") > "$work/first-run.log" 2>&1 || rc=$?
+  wall=$(( $(date +%s) - start ))
+  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  load_pids=()
+  # pip's and uv's install chatter is not the run's output: count from the run's first line.
+  lines=$(awk '/^Tastemaker home:/{s=1} s' "$work/first-run.log" | wc -l)
+  echo "----- first-run output (from 'Tastemaker home:') -----"
+  awk '/^Tastemaker home:/{s=1} s' "$work/first-run.log"
+  echo "-------------------------------------------------------"
+  echo "user-path: first-run: exit $rc, ${wall} s wall, $lines lines (budget $FIRST_RUN_MAX_LINES)"
+  local ok=1
+  if [ "$rc" -ne 0 ]; then echo "user-path: FAIL first-run exited $rc"; ok=0; fi
+  if grep -q "Traceback" "$work/first-run.log"; then
+    echo "user-path: FAIL first-run printed a traceback:"; cat "$work/first-run.log"; ok=0
+  fi
+  if [ "$lines" -gt "$FIRST_RUN_MAX_LINES" ]; then
+    echo "user-path: FAIL first-run printed $lines lines (> $FIRST_RUN_MAX_LINES)"; ok=0
+  fi
+  [ "$ok" -eq 1 ]
+}
+
+step_drift_mail() {
+  local port mailbox home count rc=0 start
+  start=$(date +%s)
+  home="$work/drift-home"
+  mailbox="$work/mailbox"
+  port=$(python3 -c \
+    'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$mailbox"
+  (cd "$work/clone" && exec "${clean_env[@]}" uv run --locked python -m aiosmtpd -n \
+    -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$mailbox") > "$work/smtp.log" 2>&1 &
+  smtp_pid=$!
+  local tm=("${clean_env[@]}" "TASTEMAKER_HOME=$home" uv run --locked tastemaker)
+  local mail=("TASTEMAKER_SMTP_HOST=127.0.0.1" "TASTEMAKER_SMTP_PORT=$port"
+    "TASTEMAKER_SMTP_STARTTLS=false" "TASTEMAKER_SMTP_RECIPIENTS=data-team@example.com")
+  echo "user-path: drift-mail: generate --drift, run, drift --email to SMTP on 127.0.0.1:$port"
+  (
+    cd "$work/clone"
+    "${tm[@]}" generate --drift --no-progress > /dev/null
+    "${tm[@]}" run > /dev/null
+    env "${mail[@]}" "${tm[@]}" drift --email
+  ) > "$work/drift-mail.log" 2>&1 || rc=$?
+  count=$(find "$mailbox" -type f -path '*/new/*' 2>/dev/null | wc -l)
+  tail -n 15 "$work/drift-mail.log"
+  echo "user-path: drift-mail: exit $rc, $count mail(s) arrived, $(( $(date +%s) - start )) s"
+  local ok=0
+  [ "$rc" -eq 0 ] && [ "$count" -eq 1 ] && ok=1
+  if [ "$DRIFT_MAIL_EXPECT" = "xfail" ]; then
+    if [ "$ok" -eq 1 ]; then
+      echo "user-path: XPASS drift-mail now sends its mail: set DRIFT_MAIL_EXPECT=pass"
+      return 1
+    fi
+    echo "user-path: XFAIL drift-mail (expected until the drift-alerts issue lands)"
+    return 0
+  fi
+  [ "$ok" -eq 1 ] || { echo "user-path: FAIL drift-mail"; cat "$work/drift-mail.log"; return 1; }
+}
+
+for step in $steps; do
+  case "$step" in
+    first-run) step_first_run || failures=$((failures + 1)) ;;
+    drift-mail) step_drift_mail || failures=$((failures + 1)) ;;
+    *) echo "user-path: unknown step $step"; exit 2 ;;
+  esac
+done
+echo "user-path: $failures failed step(s)"
+[ "$failures" -eq 0 ]
