@@ -101,7 +101,6 @@ def world_checks(home: Path | None) -> dict[str, Any]:
     import duckdb
     from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
-    from flows.settings import Settings
     from ml.audience.churn import fit_validate_churn
     from ml.audience.segments import (
         UserSegmenter,
@@ -110,6 +109,7 @@ def world_checks(home: Path | None) -> dict[str, Any]:
         profile_segments,
     )
     from ml.audience.truth import archetypes, planted_window_probability
+    from warehouse.settings import Settings
 
     home = _default_home(home)
     settings = Settings(home=home)
@@ -188,8 +188,8 @@ def _default_home(home: Path | None) -> Path:
         return home
     import tempfile
 
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from warehouse.pipeline import build_warehouse
 
     home = Path(tempfile.mkdtemp(prefix="tm-bench-audience-")) / "home"
     build_warehouse(home, WorldConfig())
@@ -250,7 +250,6 @@ def policy_checks(home: Path | None, thresholds: tuple[float, ...] = ()) -> dict
     """
     import duckdb
 
-    from flows.settings import Settings
     from ml.audience.churn import fit_validate_churn, score_churn
     from ml.audience.ips import evaluate_policy, format_evaluation
     from ml.audience.policy import (
@@ -263,6 +262,7 @@ def policy_checks(home: Path | None, thresholds: tuple[float, ...] = ()) -> dict
     )
     from ml.audience.segments import UserSegmenter, name_segments, profile_segments
     from ml.audience.truth import archetypes, planted_policy_retention
+    from warehouse.settings import Settings
 
     home = _default_home(home)
     settings = Settings(home=home)
@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from flows.settings import Settings
+    from warehouse.settings import Settings
 
     results: dict[str, Any] = {}
     if args.only in (None, "real"):

@@ -60,10 +60,10 @@ def duckdb_direct_read(landing: Path) -> tuple[int, float]:
 
 
 def run_size(name: str, users: int, titles: int, days: int, workdir: Path) -> dict:
-    from flows.settings import Settings
-    from flows.tasks.dbtrun import run_dbt
-    from flows.warehouse.ingest import ingest_path
     from ml.world import WorldConfig, generate_world
+    from warehouse.dbtrun import run_dbt
+    from warehouse.ingest import ingest_path
+    from warehouse.settings import Settings
 
     home = workdir / name
     if home.exists():

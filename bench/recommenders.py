@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-from flows.settings import Settings
 from ml.datasets import load_ml100k_ratings
 from ml.recommend.evaluate import default_rating_models, evaluate_movielens
+from warehouse.settings import Settings
 
 
 def score_all_table(sample: int, full_loop: bool, seed: int = 0) -> dict[str, dict[str, float]]:

@@ -35,11 +35,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flows.settings import Settings, get_settings
-from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256
-from flows.tasks.lock import warehouse_lock
-from flows.tasks.publish import PublishError, PublishLineage, publish_table, read_table
-from flows.tasks.warehouse import connect
 from ml.audience.churn import ChurnRun, NotEnoughHistory, score_churn
 from ml.audience.gates import (
     CHURN,
@@ -90,6 +85,11 @@ from ml.audience.segments import (
     plot_segments,
 )
 from ml.registry import ModelRegistry, ModelVersion, PromotionDecision
+from warehouse.db import connect
+from warehouse.dbtrun import dbt_target_dir, manifest_sha256
+from warehouse.lock import warehouse_lock
+from warehouse.publish import PublishError, PublishLineage, publish_table, read_table
+from warehouse.settings import Settings, get_settings
 
 # --------------------------------------------------------------------------------------------
 # Parameters (forms in the Prefect UI)

@@ -94,8 +94,8 @@ def _run_flow(flow_fn, *args: Any, stage: str | None = None) -> Any:
     from flows import progress
     from flows.platform import PlatformStageError
     from flows.prefect_api import PrefectApiUnavailable, prefect_api
-    from flows.tasks.lock import WarehouseBusyError
     from flows.transform import DbtBuildError
+    from warehouse.lock import WarehouseBusyError
 
     def say(line: str) -> None:
         err.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
@@ -425,7 +425,7 @@ def config(as_json: JsonOpt = False) -> None:
     The source column says `default`, `env TASTEMAKER_X`, `file <config path>` or `option
     --home`; the derived paths name the setting they follow. With --json: {"settings": {name:
     value}, "sources": {name: source}}."""
-    from flows.settings import setting_sources
+    from warehouse.settings import setting_sources
 
     settings = _settings()
     data = settings.public_dict()

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from flows.settings import Settings
-    from flows.tasks.lock import WarehouseBusyError
+    from warehouse.lock import WarehouseBusyError
+    from warehouse.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -47,7 +47,7 @@ def load_settings() -> Settings:
     """The settings in force, or a one-line error naming what is wrong with them."""
     from pydantic import ValidationError
 
-    from flows.settings import get_settings
+    from warehouse.settings import get_settings
 
     try:
         return get_settings()
@@ -73,7 +73,7 @@ def fail_busy(exc: WarehouseBusyError) -> NoReturn:
 
 def warn_unknown_settings() -> None:
     """Print a `warning:` line per TASTEMAKER_* variable (or config key) that is no setting."""
-    from flows.settings import unknown_setting_warnings
+    from warehouse.settings import unknown_setting_warnings
 
     for message in unknown_setting_warnings():
         err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flows.settings import PROJECT_ROOT, Settings
+from warehouse.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.settings import get_settings
-from flows.tasks.lock import warehouse_lock
-from flows.warehouse.ingest import ingest_path
+from warehouse.ingest import ingest_path
+from warehouse.lock import warehouse_lock
+from warehouse.settings import get_settings
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

@@ -32,10 +32,6 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flows.settings import Settings, get_settings
-from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
-from flows.tasks.lock import warehouse_lock
-from flows.tasks.warehouse import connect
 from monitoring.drift import (
     DriftSummary,
     DriftThresholds,
@@ -53,6 +49,10 @@ from monitoring.mail import (
     write_to_outbox,
 )
 from monitoring.recsys import RecsysPeriod, RecsysSummary, recsys_markdown, run_recsys_quality
+from warehouse.db import connect
+from warehouse.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
+from warehouse.lock import warehouse_lock
+from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def _one_or_all(frame: pd.DataFrame, column: str) -> Any:
 
 
 def published_lineage(frame: pd.DataFrame) -> dict[str, Any]:
-    """The lineage columns that `flows.tasks.publish` stamps on every ml.* row."""
+    """The lineage columns that `warehouse.publish` stamps on every ml.* row."""
     return {
         "model_version": _one_or_all(frame, "model_version"),
         "run_id": _one_or_all(frame, "run_id"),

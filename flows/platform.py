@@ -33,9 +33,9 @@ from flows.ingest import ingest_flow
 from flows.monitor import MonitorParams, monitor_flow
 from flows.params import TransformParams, WorldParams
 from flows.recommend import RecommendParams, recommend_flow
-from flows.settings import get_settings
-from flows.tasks.warehouse import CORE_MARTS, row_counts
 from flows.transform import transform_flow
+from warehouse.db import CORE_MARTS, row_counts
+from warehouse.settings import get_settings
 
 #: The model and monitoring stages after the dbt build, in the order they run.
 STAGES = ("recommend", "audience", "monitor")

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,15 +23,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flows.settings import Settings, get_settings
-from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256
-from flows.tasks.lock import warehouse_lock
-from flows.tasks.publish import PublishLineage, publish_table
-from flows.tasks.warehouse import connect
 from ml.recommend.content import ContentModel
 from ml.recommend.homepage import HomepageConfig, TopPicksModel, build_homepages
 from ml.recommend.synthetic import evaluate_temporal, fit_top_picks, make_ranker, temporal_holdout
 from ml.registry import DataWindow, ModelRegistry, ModelVersion, PromotionDecision, PromotionGate
+from warehouse.db import connect
+from warehouse.dbtrun import dbt_target_dir, manifest_sha256
+from warehouse.lock import warehouse_lock
+from warehouse.publish import PublishLineage, publish_table
+from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

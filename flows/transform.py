@@ -1,6 +1,6 @@
 """Transform flow: `dbt build` on the warehouse as one task, its nodes as a table artifact.
 
-dbt runs at its own speed (one task, not one per node: see flows.tasks.dbtrun.run_dbt); the UI
+dbt runs at its own speed (one task, not one per node: see warehouse.dbtrun.run_dbt); the UI
 still shows which models and tests ran, failed or were skipped (the `tastemaker-dbt-nodes`
 table artifact), and each failed node becomes a failed task named after it.
 """
@@ -13,10 +13,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 from flows.params import TransformParams
-from flows.settings import Settings, get_settings
-from flows.tasks.buildstate import build_fingerprint, record_build, unchanged_since_last_build
-from flows.tasks.dbtrun import DbtSummary, run_dbt
-from flows.tasks.lock import warehouse_lock
+from warehouse.buildstate import build_fingerprint, record_build, unchanged_since_last_build
+from warehouse.dbtrun import DbtSummary, run_dbt
+from warehouse.lock import warehouse_lock
+from warehouse.settings import Settings, get_settings
 
 
 class DbtBuildError(RuntimeError):
@@ -53,7 +53,7 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
     The drift window length comes from settings, so the nightly build makes the windows the
     monitor flow compares (it would otherwise rebuild them on a scratch copy every run).
 
-    A successful full build records its inputs' fingerprint (`flows.tasks.buildstate`); with
+    A successful full build records its inputs' fingerprint (`warehouse.buildstate`); with
     `params.skip_unchanged`, a full build whose inputs match that record is skipped and the
     record (manifest hash, built_at) is returned instead of a summary.
     """

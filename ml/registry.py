@@ -294,7 +294,7 @@ class ModelRegistry:
             holdout_id: identifies the holdout the metrics come from (e.g. a hash of its keys);
                 the gate compares only scores from the same holdout.
             data_window, row_counts: what the model was trained on.
-            manifest_sha256: `flows.tasks.dbtrun.manifest_sha256(target_dir)` of the dbt build read.
+            manifest_sha256: `warehouse.dbtrun.manifest_sha256(target_dir)` of the dbt build read.
             parameters: the estimator's parameters (`get_params()`).
             run_id: the Prefect flow run id (or any run identifier) that trained the model.
 

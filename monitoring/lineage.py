@@ -7,7 +7,7 @@ names is still the current one, so a person can tell whether a figure in an emai
 on the data that is in the warehouse now.
 
 Published rows close the loop: every `ml.*` row carries `run_id, model_version,
-dbt_manifest_sha256` (flows/tasks/publish.py). Given a model version, `published_rows` finds
+dbt_manifest_sha256` (warehouse/publish.py). Given a model version, `published_rows` finds
 the tables and runs that published it, so a report that names a model version leads to the
 flow run that wrote the scores it judged.
 """

@@ -73,8 +73,8 @@ def tm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory):
     """A warehouse built from a tiny synthetic world (generate → ingest → dbt build), shared by
     every test in the session. Read it; don't write to it (copy it if you must)."""
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from warehouse.pipeline import build_warehouse
 
     home = tmp_path_factory.mktemp("tiny-warehouse") / "home"
     return build_warehouse(home, WorldConfig(users=300, titles=120, days=120, seed=11))
@@ -84,8 +84,8 @@ def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory):
 def default_warehouse(tmp_path_factory: pytest.TempPathFactory):
     """A warehouse built from the default-size world (2,000 users, 180 days; about 30 s once per
     session). For tests that check planted structure is recovered; mark them `slow`."""
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from warehouse.pipeline import build_warehouse
 
     home = tmp_path_factory.mktemp("default-warehouse") / "home"
     return build_warehouse(home, WorldConfig())
@@ -94,8 +94,8 @@ def default_warehouse(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def drift_warehouse(tmp_path_factory: pytest.TempPathFactory):
     """Like `default_warehouse`, with drift planted in the last quarter of the period."""
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from warehouse.pipeline import build_warehouse
 
     home = tmp_path_factory.mktemp("drift-warehouse") / "home"
     return build_warehouse(home, WorldConfig(drift=True))

@@ -36,7 +36,7 @@ def publish_recommendations(built, home: Path, model: str, run_id: str) -> dict:
         read_marts,
         train_step,
     )
-    from flows.settings import Settings
+    from warehouse.settings import Settings
 
     clone_home(built, home)
     settings = Settings(home=home)

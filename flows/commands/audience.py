@@ -29,8 +29,8 @@ def _read(table: str, hint: str = "") -> Any:
     """`ml.<table>` as a frame, or a one-line error (ending with `hint`) when there is no
     warehouse or no table, or when a run is writing the warehouse for longer than the short
     `read_lock_timeout_s`."""
-    from flows.tasks.lock import WarehouseBusyError, warehouse_lock
-    from flows.tasks.publish import read_table
+    from warehouse.lock import WarehouseBusyError, warehouse_lock
+    from warehouse.publish import read_table
 
     settings = _read_settings()
     if not settings.warehouse_path.is_file():

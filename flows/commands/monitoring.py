@@ -38,7 +38,7 @@ def drift(
 ) -> None:
     """Data drift of user_features (current window vs the one before), churn prediction drift
     and recommendation quality (Evidently reports)."""
-    from flows.tasks.lock import WarehouseBusyError
+    from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
     end = None
@@ -147,9 +147,9 @@ def lineage(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the chain behind a model version or a drift report: run, dbt build, code, data."""
-    from flows.tasks.dbtrun import dbt_target_dir
-    from flows.tasks.lock import WarehouseBusyError, warehouse_lock
     from monitoring.lineage import LineageNotFoundError, resolve
+    from warehouse.dbtrun import dbt_target_dir
+    from warehouse.lock import WarehouseBusyError, warehouse_lock
 
     settings = _read_settings()
     manifest = dbt_target_dir(settings) / "manifest.json"

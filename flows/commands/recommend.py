@@ -176,9 +176,9 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str 
     import datetime as dt
 
     from flows.recommend import MissingMarts, read_marts
-    from flows.tasks.lock import WarehouseBusyError
     from ml.recommend.interactions import InteractionsError
     from ml.recommend.synthetic import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
+    from warehouse.lock import WarehouseBusyError
 
     chosen = [m.strip() for m in models.split(",")] if models else None
     unknown = sorted(set(chosen or []) - {*TOP_PICKS_MODELS, "random"})
@@ -301,7 +301,7 @@ def recommend(
             what = "is not a folder" if folder.exists() else "does not exist"
             _fail(f"--html {html}: the folder {folder} {what}; create it first")
     from flows.recommend import MissingMarts, NoRecommendations, homepage_html, load_homepage
-    from flows.tasks.lock import WarehouseBusyError
+    from warehouse.lock import WarehouseBusyError
 
     try:
         page = load_homepage(_read_settings(), uid)

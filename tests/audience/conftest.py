@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """`Settings().resolved_data_dir`, or skip: the real sets live outside the repository."""
-    from flows.settings import Settings
+    from warehouse.settings import Settings
 
     data = Settings().resolved_data_dir
     if data is None or not data.is_dir():

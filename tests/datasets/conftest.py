@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 
 @pytest.fixture

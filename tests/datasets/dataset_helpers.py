@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 
 def real_file(dataset_folder: str, filename: str) -> Path:

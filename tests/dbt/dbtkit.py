@@ -25,13 +25,13 @@ from typing import Any
 
 import duckdb
 
-from flows.tasks.warehouse import CORE_MARTS
+from warehouse.db import CORE_MARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 #: The marts Python reads (all in the target schema `main`): the platform's core marts (one list,
-#: flows.tasks.warehouse.CORE_MARTS) and the experiment marts.
+#: warehouse.db.CORE_MARTS) and the experiment marts.
 MARTS = (*CORE_MARTS, "experiment_user_exposures", "experiment_variant_metrics")
 
 LEAKAGE_TEST = "test.tastemaker.assert_churn_features_before_snapshot"
@@ -73,8 +73,8 @@ def build_raw_warehouse(
     out_dir: Path, *, users: int, titles: int, days: int, seed: int = 7
 ) -> Path:
     """Generate a world into `out_dir` and ingest it; returns the DuckDB file (raw only)."""
-    from flows.warehouse.ingest import ingest_path
     from ml.world import WorldConfig, generate_world
+    from warehouse.ingest import ingest_path
 
     out_dir.mkdir(parents=True, exist_ok=True)
     generate_world(

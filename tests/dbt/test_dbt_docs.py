@@ -7,7 +7,7 @@ import json
 import pytest
 from dbtkit import run_dbt
 
-from flows.tasks.warehouse import CORE_MARTS
+from warehouse.db import CORE_MARTS
 
 pytestmark = pytest.mark.slow
 

@@ -44,8 +44,8 @@ def test_two_runs_publish_migrate_and_keep_history(
 
     from flows.audience import audience_flow
     from flows.cli import app
-    from flows.tasks.dbtrun import manifest_sha256
     from ml.registry import ModelRegistry
+    from warehouse.dbtrun import manifest_sha256
 
     home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -196,7 +196,7 @@ def test_two_runs_publish_migrate_and_keep_history(
 
 def test_missing_or_bad_marts_are_clear_errors(tmp_path: Path) -> None:
     from flows.audience import AudienceDataError, load_churn_inputs, load_segment_inputs
-    from flows.settings import Settings
+    from warehouse.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
     with pytest.raises(FileNotFoundError, match="no warehouse"):
@@ -227,7 +227,7 @@ def test_missing_or_bad_marts_are_clear_errors(tmp_path: Path) -> None:
 
 def test_scoring_mart_missing_features_is_named(tmp_path: Path) -> None:
     from flows.audience import AudienceDataError, load_churn_inputs
-    from flows.settings import Settings
+    from warehouse.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
     settings.home_dir.mkdir(parents=True)
@@ -309,7 +309,7 @@ def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
     from prefect.states import Failed
 
     from flows.audience import AudienceDataError, _is_transient
-    from flows.tasks.lock import WarehouseBusyError
+    from warehouse.lock import WarehouseBusyError
 
     def state(exc: BaseException):
         return Failed(data=exc)
@@ -322,10 +322,10 @@ def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
 
 def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
     from flows.audience import publish_actions
-    from flows.settings import Settings
-    from flows.tasks.publish import PublishLineage
     from ml.audience.policy import PolicyConfig
     from ml.audience.reengagement import ReengagementInputs, plan_actions
+    from warehouse.publish import PublishLineage
+    from warehouse.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
     settings.home_dir.mkdir(parents=True)
@@ -374,8 +374,8 @@ def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
 def young_warehouse(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
     """A 60-day world: one churn snapshot with a complete 30-day label window, so no time-based
     validation yet (what a service in its second month has)."""
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
+    from warehouse.pipeline import build_warehouse
 
     home = tmp_path_factory.mktemp("young") / "home"
     return build_warehouse(home, WorldConfig(users=150, titles=60, days=60, seed=5))
@@ -389,8 +389,8 @@ def test_a_young_service_skips_churn_and_still_publishes_segments(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.audience import audience_flow
-    from flows.settings import Settings
     from ml.registry import ModelRegistry
+    from warehouse.settings import Settings
 
     home = clone_home(young_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))

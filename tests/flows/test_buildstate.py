@@ -1,4 +1,4 @@
-"""Build fingerprints (flows.tasks.buildstate): what counts as a change since the last build."""
+"""Build fingerprints (warehouse.buildstate): what counts as a change since the last build."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.settings import PROJECT_ROOT, Settings
-from flows.tasks import buildstate
+from warehouse import buildstate
+from warehouse.settings import PROJECT_ROOT, Settings
 
 
 def _project(tmp_path: Path) -> Path:

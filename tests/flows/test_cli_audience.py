@@ -30,9 +30,9 @@ def warehouse(tm_home: Path) -> Path:
 
 def _publish_segments(db: Path) -> pd.DataFrame:
     from flows.audience import SegmentsParams
-    from flows.tasks.publish import PublishLineage, publish_table
     from ml.audience.gates import fit_segmenter
     from ml.audience.publishing import segment_tables
+    from warehouse.publish import PublishLineage, publish_table
 
     users, _ = planted_users(n_per=25)
     users.loc[:2, "views_total"] = 0  # three users too new to tell
@@ -43,7 +43,7 @@ def _publish_segments(db: Path) -> pd.DataFrame:
 
 
 def _publish_scores(db: Path) -> None:
-    from flows.tasks.publish import PublishLineage, publish_table
+    from warehouse.publish import PublishLineage, publish_table
 
     for day, probs in (
         (dt.date(2026, 3, 1), [0.9, 0.1, 0.2]),

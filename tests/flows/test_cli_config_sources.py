@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settings import Settings, setting_sources, unknown_setting_warnings
+from warehouse.settings import Settings, setting_sources, unknown_setting_warnings
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 runner = CliRunner()
 READ_WAIT_S = 1.0
@@ -45,7 +45,7 @@ def busy_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         [
             sys.executable,
             "-c",
-            "import time; from pathlib import Path; from flows.tasks.lock import warehouse_lock\n"
+            "import time; from pathlib import Path; from warehouse.lock import warehouse_lock\n"
             f"with warehouse_lock(Path({str(settings.lock_path)!r})):\n"
             "    print('held', flush=True); time.sleep(120)",
         ],

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from flows.deploy import down, free_port, list_deployments, up
-from flows.settings import get_settings
 from tests.flows.test_prefect_api import tastemaker, user_env
+from warehouse.settings import get_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.tasks.lock import WarehouseBusyError, warehouse_lock
+from warehouse.lock import WarehouseBusyError, warehouse_lock
 
 
 def test_second_writer_waits_then_gives_up_with_a_clear_error(tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_second_writer_waits_then_gives_up_with_a_clear_error(tmp_path: Path) ->
         [
             sys.executable,
             "-c",
-            "import time; from pathlib import Path; from flows.tasks.lock import warehouse_lock\n"
+            "import time; from pathlib import Path; from warehouse.lock import warehouse_lock\n"
             f"with warehouse_lock(Path({str(lock)!r})):\n"
             "    print('held', flush=True); time.sleep(30)",
         ],
@@ -54,7 +54,7 @@ def test_holder_is_recorded_in_the_lock_file(tmp_path: Path) -> None:
     import os
     import socket
 
-    from flows.tasks.lock import LockHolder, read_holder
+    from warehouse.lock import LockHolder, read_holder
 
     lock = tmp_path / "warehouse.lock"
     assert read_holder(lock) is None  # no file yet
@@ -78,7 +78,7 @@ def test_busy_error_keeps_its_details_through_pickling(tmp_path: Path) -> None:
     """Prefect pickles a failed task's exception; the reader message must survive it."""
     import pickle
 
-    from flows.tasks.lock import LockHolder
+    from warehouse.lock import LockHolder
 
     exc = WarehouseBusyError(
         "gave up", lock_path=tmp_path / "w.lock", waited_s=9.6, holder=LockHolder(7, "h", "t")

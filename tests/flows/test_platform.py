@@ -14,7 +14,7 @@ import pytest
 
 from flows.params import WorldParams
 from flows.platform import PlatformParams, platform_flow
-from flows.tasks.warehouse import CORE_MARTS
+from warehouse.db import CORE_MARTS
 
 pytestmark = [pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def test_second_run_changes_no_row_counts(
 def test_idle_refresh_skips_the_build_and_new_data_does_not(
     first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The 15-minute refresh builds only when something landed (flows.tasks.buildstate)."""
+    """The 15-minute refresh builds only when something landed (warehouse.buildstate)."""
     from flows.platform import refresh_flow
 
     monkeypatch.setenv("TASTEMAKER_HOME", str(platform_home))
@@ -107,8 +107,8 @@ def test_idle_refresh_skips_the_build_and_new_data_does_not(
     assert "dbt build skipped" in idle["dbt"]["build_skipped"], idle["dbt"]
     # the record names the manifest the marts on disk were built with (every build writes a new
     # one: dbt stamps it with the invocation)
-    from flows.settings import Settings
-    from flows.tasks.dbtrun import dbt_target_dir, manifest_sha256
+    from warehouse.dbtrun import dbt_target_dir, manifest_sha256
+    from warehouse.settings import Settings
 
     on_disk = manifest_sha256(dbt_target_dir(Settings(home=platform_home)))
     assert idle["dbt"]["manifest_sha256"] == on_disk
@@ -117,7 +117,7 @@ def test_idle_refresh_skips_the_build_and_new_data_does_not(
     # one more view lands: the next refresh must build (checked on the fingerprint, which is
     # what the refresh consults under the lock, to spare the suite another dbt build)
     from flows.ingest import ingest_flow
-    from flows.tasks.buildstate import unchanged_since_last_build
+    from warehouse.buildstate import unchanged_since_last_build
 
     first_file = sorted((platform_home / "landing" / "views").glob("*.jsonl"))[0]
     row = json.loads(first_file.read_text().splitlines()[0])

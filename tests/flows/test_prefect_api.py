@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from flows.prefect_api import STARTUP_TIMEOUT_ENV, recorded_stack_url, startup_timeout_s
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from flows import progress
 from flows.display import PlainReporter, RunFormatter, reporter_for
-from flows.tasks.dbtrun import _node_listener
+from warehouse.dbtrun import _node_listener
 
 
 def plain_console() -> tuple[Console, io.StringIO]:

@@ -1,4 +1,4 @@
-"""flows.tasks.publish: atomic, lineage-stamped writes to the ml schema."""
+"""warehouse.publish: atomic, lineage-stamped writes to the ml schema."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.tasks.publish import PublishError, PublishLineage, publish_table, read_table
+from warehouse.publish import PublishError, PublishLineage, publish_table, read_table
 
 LINEAGE = PublishLineage(run_id="run-1", model_version="m:1", dbt_manifest_sha256="abc")
 

@@ -20,8 +20,8 @@ def test_recommend_flow_registers_gates_and_publishes(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.recommend import RecommendParams, recommend_flow
-    from flows.tasks.dbtrun import manifest_sha256
-    from flows.tasks.publish import read_table
+    from warehouse.dbtrun import manifest_sha256
+    from warehouse.publish import read_table
 
     home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -95,10 +95,10 @@ def test_champion_from_another_holdout_is_rescored_on_the_candidates(
     """Scores from different holdouts are not comparable: the champion's configuration is refit
     on the candidate's training split and judged on the candidate's test pairs."""
     from flows.recommend import RecommendParams, evaluate_step, read_marts, train_step
-    from flows.settings import Settings
     from ml.recommend.evaluate import evaluate_ranking
     from ml.recommend.rankers import ItemKNNRanker
     from ml.recommend.synthetic import temporal_holdout
+    from warehouse.settings import Settings
 
     settings = Settings(home=clone_home(tiny_warehouse, tmp_path / "home"))
     marts = read_marts(settings)

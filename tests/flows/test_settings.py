@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from flows.settings import Settings, get_settings
+from warehouse.settings import Settings, get_settings
 
 
 def test_defaults_derive_every_path_from_home(tm_home: Path) -> None:
@@ -65,8 +65,8 @@ def test_reengagement_settings_map_onto_policy_defaults() -> None:
     """Each `reengage_<field>` setting names a PolicyConfig field and defaults to its value."""
     from dataclasses import fields
 
-    from flows.settings import Settings
     from ml.audience.policy import PolicyConfig
+    from warehouse.settings import Settings
 
     defaults = {f.name: f.default for f in fields(PolicyConfig)}
     mapped = {
@@ -83,8 +83,8 @@ def test_reengagement_settings_map_onto_policy_defaults() -> None:
 
 
 def test_reengagement_setting_from_env_reaches_policy(monkeypatch) -> None:
-    from flows.settings import get_settings
     from ml.audience.policy import PolicyConfig
+    from warehouse.settings import get_settings
 
     monkeypatch.setenv("TASTEMAKER_REENGAGE_MAX_CONTACTS_7D", "1")
     config = PolicyConfig.from_mapping(get_settings().public_dict(), prefix="reengage_")

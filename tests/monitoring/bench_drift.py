@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ["PREFECT_LOGGING_LEVEL"] = "ERROR"  # prefect_dbt rejects "WARNING" (see conftest)
+os.environ["PREFECT_LOGGING_LEVEL"] = "ERROR"
 
 
 def _windows(config) -> tuple[dt.date, int]:
@@ -39,9 +39,9 @@ def _windows(config) -> tuple[dt.date, int]:
 
 def _one(seed: int, drift: bool, work: Path) -> dict:
     from flows.monitor import WINDOWS_MART, drift_step, load_feature_windows
-    from flows.tasks.pipeline import build_warehouse
     from ml.world import WorldConfig
     from monitoring.drift import recall
+    from warehouse.pipeline import build_warehouse
 
     home = work / f"{'drift' if drift else 'same'}-{seed}" / "home"
     started = time.perf_counter()

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from flows.monitor import ACTIVE_FILTER, WINDOWS_MART, drift_step, load_feature_windows
-from flows.settings import Settings
-from flows.tasks.dbtrun import run_dbt
 from tests.homes import clone_home
+from warehouse.dbtrun import run_dbt
+from warehouse.settings import Settings
 
 
 def _clone(built, home: Path) -> Settings:

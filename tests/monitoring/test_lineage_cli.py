@@ -11,9 +11,9 @@ from sklearn.dummy import DummyClassifier
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settings import Settings
 from ml.registry import ModelRegistry, PromotionGate
 from monitoring.drift import DriftSpec, DriftThresholds, run_drift
+from warehouse.settings import Settings
 
 runner = CliRunner()
 
@@ -23,7 +23,7 @@ def _home(tmp_path: Path) -> tuple[Settings, str]:
     target = settings.home_dir / "dbt" / "target"
     target.mkdir(parents=True)
     (target / "manifest.json").write_text('{"nodes": {}}')
-    from flows.tasks.dbtrun import manifest_sha256
+    from warehouse.dbtrun import manifest_sha256
 
     return settings, manifest_sha256(target) or ""
 

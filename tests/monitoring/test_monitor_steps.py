@@ -1,6 +1,6 @@
 """The monitor flow's churn-score and recommendation steps against published ml.* tables.
 
-Tables are written with the project's publish helper (flows/tasks/publish.py), so rows carry
+Tables are written with the project's publish helper (warehouse/publish.py), so rows carry
 run id, model version and dbt manifest hash exactly as the training flows will publish them.
 Churn scores come from the generator's truth; recommendations from the project's rankers.
 """
@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 from flows.monitor import Skipped, prediction_drift_step, recsys_step
-from flows.settings import Settings
-from flows.tasks.publish import PublishLineage, publish_table
 from ml.recommend.rankers import ItemKNNRanker
 from monitoring.drift import DriftSummary
 from monitoring.lineage import resolve
 from monitoring.recsys import RecsysSummary
+from warehouse.publish import PublishLineage, publish_table
+from warehouse.settings import Settings
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from flows.monitor import (
     mail_step,
     summary_markdown,
 )
-from flows.settings import Settings
 from monitoring.drift import DriftSummary, recall
 from tests.homes import clone_home
 from tests.monitoring.conftest import PASSWORD, USER, SmtpServer
+from warehouse.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

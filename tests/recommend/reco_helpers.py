@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 
 def real_data_dir(folder: str, filename: str) -> Path:

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 from flows.recommend import CATALOG_RENAMES, MissingMarts, read_marts
-from flows.settings import Settings
-from flows.tasks.warehouse import CORE_MARTS, row_counts
 from ml.recommend.content import ContentModel
 from tests.homes import clone_home
+from warehouse.db import CORE_MARTS, row_counts
+from warehouse.settings import Settings
 
 pytestmark = pytest.mark.slow  # the session's tiny warehouse (dbt build)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from flows.warehouse.spec import ENTITIES
+from warehouse.spec import ENTITIES
 
 HEADERS: dict[str, tuple[str, ...]] = {name: e.field_names for name, e in ENTITIES.items()}
 

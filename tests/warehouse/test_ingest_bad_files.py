@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import count, query, view, write_csv, write_dims, write_jsonl
 
-from flows.warehouse.ingest import IngestError, ingest_path
+from warehouse.ingest import IngestError, ingest_path
 
 
 def _lines(n: int, start: int = 0) -> list[str]:

@@ -18,8 +18,8 @@ from ingest_helpers import (
     write_jsonl,
 )
 
-from flows.warehouse.ingest import ingest_path
-from flows.warehouse.validate import REASON_SEPARATOR
+from warehouse.ingest import ingest_path
+from warehouse.validate import REASON_SEPARATOR
 
 # (id, entity, format, overrides for the bad row (or a raw line), expected reason fragment)
 CASES: list[tuple[str, str, str, dict[str, Any] | str, str]] = [

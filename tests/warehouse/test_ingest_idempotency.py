@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from ingest_helpers import count, quarantine, query, title, view, write_csv, write_dims, write_jsonl
 
-from flows.warehouse import ingest as ingest_module
-from flows.warehouse.ingest import IngestError, ingest_path
+from warehouse import ingest as ingest_module
+from warehouse.ingest import IngestError, ingest_path
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import quarantine, query, title, view, write_csv, write_dims, write_jsonl
 
-from flows.warehouse.ingest import ingest_path
+from warehouse.ingest import ingest_path
 
 
 def test_csv_line_numbers_survive_multiline_quoted_fields(tmp_path: Path) -> None:

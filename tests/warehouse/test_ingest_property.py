@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_helpers import HEADERS, contents, query, view, write_dims
 
-from flows.warehouse import ingest as ingest_module
-from flows.warehouse.ingest import ingest_path
+from warehouse import ingest as ingest_module
+from warehouse.ingest import ingest_path
 
 OFFSETS = ("-05:00", "Z", "+05:30", "+09:00", "-03:00")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from ingest_helpers import count
 
-from flows.warehouse import spec
-from flows.warehouse.ingest import ingest_path
+from warehouse import spec
+from warehouse.ingest import ingest_path
 
 world = pytest.importorskip("ml.world")
 

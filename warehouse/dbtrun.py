@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.settings import Settings
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from flows.settings import Settings
-from flows.tasks.warehouse import CORE_MARTS, RAW_TABLES, connect, row_counts
+from warehouse.db import CORE_MARTS, RAW_TABLES, connect, row_counts
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ Semantics:
 - a full replace may change the table's columns (the table is recreated); a partial replace must
   match the existing columns exactly, else `PublishError` names the difference.
 
-The caller holds the warehouse lock (`flows.tasks.lock.warehouse_lock`): DuckDB has one writer.
+The caller holds the warehouse lock (`warehouse.lock.warehouse_lock`): DuckDB has one writer.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from flows.tasks.warehouse import connect
+from warehouse.db import connect
 
 log = logging.getLogger(__name__)
 

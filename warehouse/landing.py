@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.warehouse.report import RejectedFile
-from flows.warehouse.spec import ENTITIES
+from warehouse.report import RejectedFile
+from warehouse.spec import ENTITIES
 
 #: Landing formats by file extension (lower-cased).
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}

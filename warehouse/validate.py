@@ -22,7 +22,7 @@ own transaction. The caller registers the chunk's lines as
 
 from __future__ import annotations
 
-from flows.warehouse.spec import ENTITIES, Entity, Field, show
+from warehouse.spec import ENTITIES, Entity, Field, show
 
 #: ISO-8601 date-time with an optional zone; a missing zone is detected (and rejected) separately.
 TS_PATTERN = (

@@ -1,5 +1,5 @@
 -- The `raw` schema: landing files after ingest, typed but otherwise untouched.
--- Owned by flows/warehouse/ingest.py (the only writer); read by dbt sources (dbt_project/models/staging).
+-- Owned by warehouse/ingest.py (the only writer); read by dbt sources (dbt_project/models/staging).
 -- Every timestamp arrives as ISO-8601 with a zone. We keep two columns for it:
 --   <name>       TIMESTAMP  the instant in UTC (zone dropped after conversion)
 --   <name>_local TIMESTAMP  the wall-clock time the viewer saw (the given offset applied), for hour-of-day features

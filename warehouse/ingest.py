@@ -52,8 +52,8 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from flows.warehouse import validate
-from flows.warehouse.landing import (
+from warehouse import validate
+from warehouse.landing import (
     Candidate,
     FileRejected,
     check_bytes,
@@ -62,8 +62,8 @@ from flows.warehouse.landing import (
     file_format,
     sha256,
 )
-from flows.warehouse.report import IngestError, IngestReport, RejectedFile, TableCounts
-from flows.warehouse.spec import ENTITIES, Entity
+from warehouse.report import IngestError, IngestReport, RejectedFile, TableCounts
+from warehouse.spec import ENTITIES, Entity
 
 __all__ = ["IngestError", "IngestReport", "RejectedFile", "TableCounts", "ingest_path"]
 

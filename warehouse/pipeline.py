@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.settings import Settings
-from flows.tasks.dbtrun import DbtSummary, run_dbt
-from flows.tasks.lock import warehouse_lock
+from warehouse.dbtrun import DbtSummary, run_dbt
+from warehouse.lock import warehouse_lock
+from warehouse.settings import Settings
 
 
 class BuildError(RuntimeError):
@@ -42,8 +42,8 @@ def build_warehouse(
     Raises `BuildError` if any file is rejected, any row quarantined or any dbt node fails: a
     generated world is clean by construction, so any of these is a bug worth stopping for.
     """
-    from flows.warehouse.ingest import ingest_path
     from ml.world import generate_world
+    from warehouse.ingest import ingest_path
 
     settings = Settings(home=home)
     world = generate_world(world_config, out=settings.home_dir, progress=False).to_dict()

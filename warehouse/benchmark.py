@@ -1,6 +1,6 @@
 """Ingest throughput against DuckDB's own ``read_json`` on the same files.
 
-Run: ``uv run python -m flows.warehouse.benchmark --rows 1000000`` (``--json`` for machine output).
+Run: ``uv run python -m warehouse.benchmark --rows 1000000`` (``--json`` for machine output).
 
 Writes a landing folder of views (30k lines a file, like one busy day each) plus the users and
 titles they reference, then times, on fresh warehouses in the same process:
@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from flows.warehouse.ingest import ingest_path
+from warehouse.ingest import ingest_path
 
 ROWS_PER_FILE = 30_000
 
