@@ -28,13 +28,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from flows.retry import IO_RETRY
 from ml.audience.churn import ChurnRun, NotEnoughHistory, score_churn
 from ml.audience.gates import (
     CHURN,
@@ -46,7 +46,7 @@ from ml.audience.gates import (
     save_segmenter,
 )
 from ml.audience.ips import PolicyEvaluation
-from ml.audience.policy import PolicyConfig, PolicyInputError
+from ml.audience.policy import PolicyConfig
 from ml.audience.publishing import (
     FEATURES_MART,
     SCORING_MART,
@@ -85,10 +85,9 @@ from ml.audience.segments import (
     plot_segments,
 )
 from ml.registry import ModelRegistry, ModelVersion, PromotionDecision
-from warehouse.db import connect
+from warehouse.db import ML_SCHEMA, Session, Warehouse
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
-from warehouse.lock import warehouse_lock
-from warehouse.publish import PublishError, PublishLineage, publish_table, read_table
+from warehouse.publish import PublishLineage
 from warehouse.settings import Settings, get_settings
 
 # --------------------------------------------------------------------------------------------
@@ -170,52 +169,30 @@ class AudienceParams(BaseModel):
 # --------------------------------------------------------------------------------------------
 
 
-def _find_table(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    """`schema.name` of a mart (any schema but raw and ml), or None when it is not built."""
-    row = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? "
-        "and table_schema not in ('raw', 'ml') order by table_schema = 'main' desc limit 1",
-        [name],
-    ).fetchone()
-    return f'"{row[0]}"."{name}"' if row else None
-
-
-def _read_mart(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    table = _find_table(con, name)
-    if table is None:
+def _mart(db: Session, name: str) -> pd.DataFrame:
+    """A mart to learn from: missing or empty is bad data (fails fast, never retried)."""
+    frame = db.read(name)
+    if frame is None:
         raise AudienceDataError(f"mart {name!r} does not exist: run `tastemaker transform` first")
-    # a fixed row order: fits that depend on it (folds, K-Means init) repeat on unchanged data
-    frame = con.execute(f"select * from {table} order by all").df()
     if frame.empty:
         raise AudienceDataError(f"mart {name!r} is empty: nothing to learn from")
     return frame
 
 
 def load_segment_inputs(settings: Settings) -> SegmentInputs:
-    """Read `user_features` and the current `ml.user_segments` (under the warehouse lock)."""
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            users = _read_mart(con, FEATURES_MART)
-        finally:
-            con.close()
-        previous = read_table(settings.warehouse_path, "user_segments")
+    """Read `user_features` and the current `ml.user_segments`."""
+    with Warehouse(settings).session() as db:
+        users = _mart(db, FEATURES_MART)
+        previous = db.read("user_segments", schema=ML_SCHEMA, order_by=None)
     return check_user_features(users, previous)
 
 
 def load_churn_inputs(settings: Settings) -> ChurnInputs:
     """Read `churn_training_set` and, when dbt builds it, `churn_scoring_set` (see
     `ml.audience.publishing.churn_inputs` for which rows are scored)."""
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            training = _read_mart(con, TRAINING_MART)
-            scoring: pd.DataFrame | None = None
-            scoring_table = _find_table(con, SCORING_MART)
-            if scoring_table is not None:
-                scoring = con.execute(f"select * from {scoring_table}").df()
-        finally:
-            con.close()
+    with Warehouse(settings).session() as db:
+        training = _mart(db, TRAINING_MART)
+        scoring = db.read(SCORING_MART, order_by=None)
     return churn_inputs(training, scoring)
 
 
@@ -231,22 +208,21 @@ def publish_segments(
     lineage: PublishLineage,
 ) -> dict[str, int]:
     """Publish the migration (history kept per model pair and snapshot), the assignment and the
-    profiles (latest only), under the warehouse lock."""
+    profiles (latest only)."""
     assert lineage.model_version is not None
     counts: dict[str, int] = {}
-    db = settings.warehouse_path
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+    with Warehouse(settings).session() as db:
         if migration is not None:
             key = {
                 "from_model_version": migration["from_model_version"].iloc[0],
                 "model_version": lineage.model_version,
                 "snapshot_date": migration["snapshot_date"].iloc[0],
             }
-            counts["segment_migrations"] = publish_table(
-                db, "segment_migrations", migration, lineage, replace_where=key
+            counts["segment_migrations"] = db.publish(
+                "segment_migrations", migration, lineage, replace_where=key
             )
-        counts["user_segments"] = publish_table(db, "user_segments", tables.assignments, lineage)
-        counts["segment_profiles"] = publish_table(db, "segment_profiles", tables.profiles, lineage)
+        counts["user_segments"] = db.publish("user_segments", tables.assignments, lineage)
+        counts["segment_profiles"] = db.publish("segment_profiles", tables.profiles, lineage)
     return counts
 
 
@@ -255,28 +231,20 @@ def publish_churn_scores(settings: Settings, scores: pd.DataFrame, lineage: Publ
     if scores.empty:
         raise AudienceDataError("no users to score: the scoring rows are empty")
     snapshot = scores["snapshot_date"].iloc[0]
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        return publish_table(
-            settings.warehouse_path,
-            "churn_scores",
-            scores,
-            lineage,
-            replace_where={"snapshot_date": snapshot},
+    with Warehouse(settings).session() as db:
+        return db.publish(
+            "churn_scores", scores, lineage, replace_where={"snapshot_date": snapshot}
         )
 
 
 def publish_actions(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
     """Replace this snapshot's plan, keep earlier ones (what was sent when, for fatigue audits)."""
-    snapshot = plan["snapshot_date"].iloc[0] if len(plan) else None
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        if snapshot is None:
-            return 0
-        return publish_table(
-            settings.warehouse_path,
-            "reengagement_actions",
-            plan,
-            lineage,
-            replace_where={"snapshot_date": snapshot},
+    if not len(plan):
+        return 0
+    snapshot = plan["snapshot_date"].iloc[0]
+    with Warehouse(settings).session() as db:
+        return db.publish(
+            "reengagement_actions", plan, lineage, replace_where={"snapshot_date": snapshot}
         )
 
 
@@ -292,30 +260,24 @@ def _run_id() -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_recommendations(con: duckdb.DuckDBPyConnection, notes: list[str]) -> pd.DataFrame | None:
+def _read_recommendations(db: Session, notes: list[str]) -> pd.DataFrame | None:
     """user_id, title_id, title, rank from `ml.recommendations` + `title_features`, or None."""
-    titles = _find_table(con, "title_features")
-    cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'ml' and table_name = 'recommendations'"
-        ).fetchall()
-    }
+    titles = db.find("title_features")
+    cols = set(db.columns("recommendations", schema=ML_SCHEMA))
     needed = {"user_id", "title_id", "rank"}
     if not titles or not needed <= cols:
         why = "does not exist" if not cols else f"lacks {sorted(needed - cols)}"
         notes.append(f"ml.recommendations {why}: teasers cannot name a title")
         return None
     order = "r.user_id, r.rank" + (", r.row_name" if "row_name" in cols else "")
-    return con.execute(
+    return db.con.execute(
         "select r.user_id, r.title_id, t.title_name as title, r.rank "
         f"from ml.recommendations r join {titles} t using (title_id) order by {order}"
     ).df()
 
 
 def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
-    """Read the policy's inputs (under the warehouse lock); each is optional.
+    """Read the policy's inputs; each is optional.
 
     - `ml.user_segments` → responses per segment (else pooled over everyone);
     - `user_contact_history` → contact caps and opt-outs. Without it nobody can be known to be
@@ -327,20 +289,13 @@ def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
     """
     notes: list[str] = []
     frames: dict[str, pd.DataFrame | None] = {}
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            for name in (CONTACTS_MART, HOURS_MART, NUDGES_MART):
-                table = _find_table(con, name)
-                frames[name] = (
-                    con.execute(f"select * from {table} order by all").df() if table else None
-                )
-                if table is None:
-                    notes.append(f"mart {name!r} does not exist")
-            recommendations = _read_recommendations(con, notes)
-        finally:
-            con.close()
-        published = read_table(settings.warehouse_path, "user_segments")
+    with Warehouse(settings).session() as db:
+        for name in (CONTACTS_MART, HOURS_MART, NUDGES_MART):
+            frames[name] = db.read(name)
+            if frames[name] is None:
+                notes.append(f"mart {name!r} does not exist")
+        recommendations = _read_recommendations(db, notes)
+        published = db.read("user_segments", schema=ML_SCHEMA, order_by=None)
     segments = policy_segments(published)
     if segments is None:
         notes.append("no ml.user_segments: responses are pooled over all users")
@@ -363,34 +318,8 @@ def policy_config(settings: Settings) -> PolicyConfig:
 # Prefect wiring: segments
 # --------------------------------------------------------------------------------------------
 
-#: Failures no retry can fix: a missing or malformed mart, a frame the publisher refuses.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    AudienceDataError,
-    FileNotFoundError,
-    PublishError,
-    PolicyInputError,
-)
 
-
-def _is_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what may pass (a busy warehouse, a file system hiccup), not bad data."""
-    try:
-        state.result()
-    except PERMANENT_ERRORS:
-        return False
-    except BaseException:
-        return True
-    return True
-
-
-_RETRY: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [5, 30],
-    "retry_condition_fn": _is_transient,
-}
-
-
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def load_segment_inputs_task(settings: Settings) -> SegmentInputs:
     """Read user_features and the currently published segments."""
     return load_segment_inputs(settings)
@@ -446,7 +375,7 @@ def segment_tables_task(settings: Settings, inputs: SegmentInputs) -> tuple[Segm
     return segment_tables(champion, inputs.users, inputs.snapshot_date), meta.ref
 
 
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def publish_segments_task(
     settings: Settings,
     tables: SegmentTables,
@@ -531,7 +460,7 @@ def segments_flow(params: SegmentsParams | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def load_churn_inputs_task(settings: Settings) -> ChurnInputs:
     """Read churn_training_set and the rows to score."""
     return load_churn_inputs(settings)
@@ -574,13 +503,13 @@ def score_churn_task(
     return score_churn(model, rows, meta.ref, k_reasons=params.top_reasons), meta.ref
 
 
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def publish_churn_task(settings: Settings, scores: pd.DataFrame, lineage: PublishLineage) -> int:
     """Publish this snapshot's ml.churn_scores (earlier snapshots kept)."""
     return publish_churn_scores(settings, scores, lineage)
 
 
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def load_reengagement_inputs_task(settings: Settings) -> ReengagementInputs:
     """Read segments, contact history, viewing hours, the nudge log and recommendations."""
     return load_reengagement_inputs(settings)
@@ -604,7 +533,7 @@ def evaluate_plan_task(
     return evaluate_plan(scores, inputs, config, model)
 
 
-@task(cache_policy=NO_CACHE, **_RETRY)
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def publish_actions_task(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
     """Publish this snapshot's ml.reengagement_actions (earlier snapshots kept)."""
     return publish_actions(settings, plan, lineage)

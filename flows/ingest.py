@@ -9,17 +9,18 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.retry import IO_RETRY
+from warehouse.db import Warehouse
 from warehouse.ingest import ingest_path
-from warehouse.lock import warehouse_lock
-from warehouse.settings import get_settings
+from warehouse.settings import Settings, get_settings
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def ingest_files(landing: Path, db_path: Path, lock_path: Path, lock_timeout_s: float) -> dict:
+@task(cache_policy=NO_CACHE, **IO_RETRY)
+def ingest_files(landing: Path, settings: Settings) -> dict:
     """Load every new landing file (idempotent and transactional per file, so retries are safe)."""
     logger = get_run_logger()
-    with warehouse_lock(lock_path, lock_timeout_s):
-        report = ingest_path(db_path, landing)
+    with Warehouse(settings).locked():
+        report = ingest_path(settings.warehouse_path, landing)
     result = report.to_dict()
     for entity, counts in result["tables"].items():
         logger.info("%s: %s", entity, counts)
@@ -39,9 +40,7 @@ def ingest_flow(landing: str | None = None) -> dict:
     path = Path(landing).expanduser().resolve() if landing else settings.landing_path
     if not path.exists():
         raise FileNotFoundError(f"landing path {path} does not exist")
-    result = ingest_files(
-        path, settings.warehouse_path, settings.lock_path, settings.warehouse_lock_timeout_s
-    )
+    result = ingest_files(path, settings)
     create_table_artifact(
         key="tastemaker-ingest",
         table=_ingest_table(result) or [{"table": "-", "note": "no new files"}],

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from flows.retry import IO_RETRY, SMTP_RETRY
 from monitoring.drift import (
     DriftSummary,
     DriftThresholds,
@@ -49,9 +49,8 @@ from monitoring.mail import (
     write_to_outbox,
 )
 from monitoring.recsys import RecsysPeriod, RecsysSummary, recsys_markdown, run_recsys_quality
-from warehouse.db import connect
+from warehouse.db import Warehouse
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
-from warehouse.lock import warehouse_lock
 from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -199,20 +198,16 @@ def load_feature_windows(
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
     scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
     scratch_db = scratch_home / "warehouse.duckdb"
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            built = _built_windows(con)
-            if _matches(built, days, current_end):
-                ref, cur, bounds = _frames(con)
-                source, notes = WINDOWS_MART, []
-            else:
-                ref = cur = None
-        finally:
-            con.close()
+    with Warehouse(settings).session() as db:
+        con = db.con
+        built = _built_windows(con)
+        if _matches(built, days, current_end):
+            ref, cur, bounds = _frames(con)
+            source, notes = WINDOWS_MART, []
+        else:
+            ref = cur = None
         if ref is None:
-            scratch_home.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(settings.warehouse_path, scratch_db)
+            db.copy_to(scratch_db)
 
     if ref is None or cur is None:
         dbt_vars: dict[str, Any] = {"drift_window_days": days}
@@ -326,35 +321,32 @@ def load_churn_scores(
     """The two latest snapshot dates of `ml.churn_scores` (reference = previous, current =
     latest), or why prediction drift cannot run."""
     check = "churn_scores"
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            if not _has_table(con, CHURN_TABLE, ML_SCHEMA):
-                return Skipped(check, f"{ML_SCHEMA}.{CHURN_TABLE} does not exist (no scores yet)")
-            dates = [
-                row[0]
-                for row in con.execute(
-                    f"select distinct snapshot_date from {ML_SCHEMA}.{CHURN_TABLE} "
-                    "where snapshot_date is not null order by snapshot_date desc limit 2"
-                ).fetchall()
-            ]
-            if len(dates) < 2:
-                found = ", ".join(str(d) for d in dates) or "none"
-                return Skipped(
-                    check,
-                    f"{ML_SCHEMA}.{CHURN_TABLE} has {len(dates)} snapshot date(s) ({found}); "
-                    "prediction drift needs a previous one to compare with",
-                )
-            frames = [
-                _read(
-                    con,
-                    f"select * from {ML_SCHEMA}.{CHURN_TABLE} where snapshot_date = ?",
-                    [d],
-                )
-                for d in dates
-            ]
-        finally:
-            con.close()
+    with Warehouse(settings).session() as db:
+        con = db.con
+        if not _has_table(con, CHURN_TABLE, ML_SCHEMA):
+            return Skipped(check, f"{ML_SCHEMA}.{CHURN_TABLE} does not exist (no scores yet)")
+        dates = [
+            row[0]
+            for row in con.execute(
+                f"select distinct snapshot_date from {ML_SCHEMA}.{CHURN_TABLE} "
+                "where snapshot_date is not null order by snapshot_date desc limit 2"
+            ).fetchall()
+        ]
+        if len(dates) < 2:
+            found = ", ".join(str(d) for d in dates) or "none"
+            return Skipped(
+                check,
+                f"{ML_SCHEMA}.{CHURN_TABLE} has {len(dates)} snapshot date(s) ({found}); "
+                "prediction drift needs a previous one to compare with",
+            )
+        frames = [
+            _read(
+                con,
+                f"select * from {ML_SCHEMA}.{CHURN_TABLE} where snapshot_date = ?",
+                [d],
+            )
+            for d in dates
+        ]
     current, reference = frames
 
     def window(frame: pd.DataFrame, date: dt.date) -> dict[str, Any]:
@@ -445,21 +437,18 @@ def load_recsys_periods(
     """
     check = "recommendations"
     days = window_days or settings.drift_window_days
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            if not _has_table(con, RECS_TABLE, ML_SCHEMA):
-                return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} does not exist (none published)")
-            recs = _read(con, f"select * from {ML_SCHEMA}.{RECS_TABLE}")
-            if not _has_table(con, INTERACTIONS_MART):
-                return Skipped(check, f"{INTERACTIONS_MART} does not exist: build the marts first")
-            watched = _read(
-                con,
-                f"select user_id, title_id, first_watched_at from {INTERACTIONS_MART} "
-                "where first_watched_at is not null",
-            )
-        finally:
-            con.close()
+    with Warehouse(settings).session() as db:
+        con = db.con
+        if not _has_table(con, RECS_TABLE, ML_SCHEMA):
+            return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} does not exist (none published)")
+        recs = _read(con, f"select * from {ML_SCHEMA}.{RECS_TABLE}")
+        if not _has_table(con, INTERACTIONS_MART):
+            return Skipped(check, f"{INTERACTIONS_MART} does not exist: build the marts first")
+        watched = _read(
+            con,
+            f"select user_id, title_id, first_watched_at from {INTERACTIONS_MART} "
+            "where first_watched_at is not null",
+        )
     if recs.empty:
         return Skipped(check, f"{ML_SCHEMA}.{RECS_TABLE} is empty")
     if "row_name" in recs.columns and recs["row_name"].nunique() > 1:
@@ -599,7 +588,7 @@ def summary_markdown(summary: DriftSummary) -> str:
 # --- Prefect wiring -------------------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def load_windows_task(settings: Settings, params: MonitorParams) -> FeatureWindows:
     """Read the reference and current feature windows from the marts."""
     return load_feature_windows(
@@ -613,18 +602,19 @@ def drift_task(settings: Settings, windows: FeatureWindows, run_id: str | None) 
     return drift_step(settings, windows, run_id=run_id)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def compose_mail_task(settings: Settings, summary: DriftSummary) -> str | None:
     """Put the drift email in the outbox if the mail policy asks for one."""
     path = mail_step(settings, summary, today=dt.datetime.now(dt.UTC).date())
     return str(path) if path else None
 
 
-class MailQueuedError(RuntimeError):
-    """SMTP delivery failed; the messages stay in the outbox for the next run."""
+class MailQueuedError(ConnectionError):
+    """SMTP delivery failed; the messages stay in the outbox for the next run (transient, so
+    the one retry policy retries it; SMTP gets a longer schedule than the warehouse)."""
 
 
-@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 60, 300])
+@task(cache_policy=NO_CACHE, **SMTP_RETRY)
 def deliver_task(settings: Settings) -> dict[str, Any]:
     """Deliver the outbox over SMTP; raises (so Prefect retries) while messages stay queued."""
     result = deliver_step(settings)

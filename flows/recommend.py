@@ -23,14 +23,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from flows.retry import IO_RETRY
 from ml.recommend.content import ContentModel
 from ml.recommend.homepage import HomepageConfig, TopPicksModel, build_homepages
 from ml.recommend.synthetic import evaluate_temporal, fit_top_picks, make_ranker, temporal_holdout
 from ml.registry import DataWindow, ModelRegistry, ModelVersion, PromotionDecision, PromotionGate
-from warehouse.db import connect
+from warehouse.db import Warehouse, connect
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
 from warehouse.lock import warehouse_lock
-from warehouse.publish import PublishLineage, publish_table
+from warehouse.publish import PublishLineage
 from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -107,20 +108,15 @@ def read_marts(settings: Settings) -> Marts:
     renamed per CATALOG_RENAMES). A missing mart says what to run: Python never rebuilds one."""
     if not settings.warehouse_path.is_file():
         raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            frames: dict[str, pd.DataFrame] = {}
-            for mart in MARTS:
-                schema = _schema_of(con, mart)
-                if schema is None:
-                    raise MissingMarts(
-                        f"mart {mart} is missing from {settings.warehouse_path}: run "
-                        "`tastemaker run` (or `tastemaker transform`) first"
-                    )
-                frames[mart] = con.execute(f'select * from "{schema}"."{mart}"').df()
-        finally:
-            con.close()
+    frames: dict[str, pd.DataFrame | None] = {}
+    with Warehouse(settings).session() as db:
+        for mart in MARTS:
+            frames[mart] = db.read(mart)
+            if frames[mart] is None:
+                raise MissingMarts(
+                    f"mart {mart} is missing from {settings.warehouse_path}: run "
+                    "`tastemaker run` (or `tastemaker transform`) first"
+                )
     return Marts(
         interactions=frames["user_title_interactions"],
         title_features=frames["title_features"],
@@ -262,12 +258,12 @@ def homepage_step(
 def publish_step(
     settings: Settings, frame: pd.DataFrame, run_id: str | None, manifest: str | None
 ) -> int:
-    """Replace `ml.recommendations` atomically (under the warehouse lock)."""
+    """Replace `ml.recommendations` atomically."""
     lineage = PublishLineage(
         run_id, str(frame["model_version"].iloc[0]) if len(frame) else None, manifest
     )
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        return publish_table(settings.warehouse_path, TABLE, frame, lineage)
+    with Warehouse(settings).session() as db:
+        return db.publish(TABLE, frame, lineage)
 
 
 def metrics_markdown(
@@ -306,7 +302,7 @@ def metrics_markdown(
 # --- Prefect wiring -------------------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def read_marts_task(settings: Settings) -> Marts:
     """Read user_title_interactions, title_features, user_features, title_catalog (locked)."""
     return read_marts(settings)
@@ -338,7 +334,7 @@ def homepage_task(
     return homepage_step(settings, marts, params)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(cache_policy=NO_CACHE, **IO_RETRY)
 def publish_task(
     settings: Settings, frame: pd.DataFrame, run_id: str | None, manifest: str | None
 ) -> int:

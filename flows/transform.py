@@ -14,8 +14,8 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 from flows.params import TransformParams
 from warehouse.buildstate import build_fingerprint, record_build, unchanged_since_last_build
+from warehouse.db import Warehouse
 from warehouse.dbtrun import DbtSummary, run_dbt
-from warehouse.lock import warehouse_lock
 from warehouse.settings import Settings, get_settings
 
 
@@ -59,7 +59,7 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
     """
     dbt_vars = {"drift_window_days": settings.drift_window_days, **params.dbt_vars()}
     full = params.select is None
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+    with Warehouse(settings).locked():
         if full and params.skip_unchanged:
             before = unchanged_since_last_build(settings, dbt_vars)
             if before is not None:

@@ -28,6 +28,11 @@ _PASSED = {"success", "pass"}
 _FAILED = {"error", "fail", "runtime error"}
 
 
+class DbtInvocationError(ValueError):
+    """dbt could not start the build (the project does not compile, a var is malformed); the
+    message is dbt's own. Bad input, so never retried."""
+
+
 @dataclass(frozen=True)
 class NodeResult:
     unique_id: str
@@ -204,6 +209,10 @@ def run_dbt(
     finally:
         release_duckdb()
     elapsed = time.perf_counter() - started
+    if result.exception is not None and not getattr(result.result, "results", None):
+        # dbt stopped before running any node (a compile or parse error, a bad var): no summary
+        # to read, so the error itself is the message.
+        raise DbtInvocationError(f"dbt {command} failed: {result.exception}") from None
 
     nodes: list[NodeResult] = []
     for item in getattr(result.result, "results", None) or []:

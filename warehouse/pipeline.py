@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.db import Warehouse
 from warehouse.dbtrun import DbtSummary, run_dbt
-from warehouse.lock import warehouse_lock
 from warehouse.settings import Settings
 
 
@@ -47,7 +47,7 @@ def build_warehouse(
 
     settings = Settings(home=home)
     world = generate_world(world_config, out=settings.home_dir, progress=False).to_dict()
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
+    with Warehouse(settings).locked():
         report = ingest_path(settings.warehouse_path, settings.landing_path)
         ingest = report.to_dict()
         quarantined = sum(t["quarantined"] for t in ingest["tables"].values())

@@ -92,6 +92,21 @@ def publish_table(
     lineage: PublishLineage,
     replace_where: Mapping[str, Any] | None = None,
 ) -> int:
+    """`publish_frame` on a connection of its own (the caller holds the warehouse lock)."""
+    con = connect(db_path)
+    try:
+        return publish_frame(con, table, frame, lineage, replace_where)
+    finally:
+        con.close()
+
+
+def publish_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    lineage: PublishLineage,
+    replace_where: Mapping[str, Any] | None = None,
+) -> int:
     """Write `frame` to `ml.<table>` atomically, stamped with `lineage`; returns rows written."""
     _check_ident(table, "table")
     for col in frame.columns:
@@ -104,37 +119,30 @@ def publish_table(
             raise PublishError(f"replace_where keys {missing} are not columns of the frame")
     data = stamp(frame, lineage)
     qualified = f"{SCHEMA}.{table}"
-    con = connect(db_path)
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.register("_publish_frame", data)
+    con.execute("begin transaction")
     try:
-        con.execute(f"create schema if not exists {SCHEMA}")
-        con.register("_publish_frame", data)
-        con.execute("begin transaction")
-        try:
-            existing = _existing_columns(con, table)
-            if replace_where is None:
-                con.execute(f"create or replace table {qualified} as select * from _publish_frame")
-            else:
-                if existing is None:
-                    con.execute(f"create table {qualified} as select * from _publish_frame")
-                else:
-                    if existing != list(data.columns):
-                        raise PublishError(
-                            f"{qualified} has columns {existing}; the frame has "
-                            f"{list(data.columns)}: publish a full replace to change the schema"
-                        )
-                    where = " and ".join(f"{k} = ?" for k in replace_where)
-                    con.execute(
-                        f"delete from {qualified} where {where}", list(replace_where.values())
-                    )
-                    con.execute(f"insert into {qualified} select * from _publish_frame")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        finally:
-            con.unregister("_publish_frame")
+        existing = _existing_columns(con, table)
+        if replace_where is None:
+            con.execute(f"create or replace table {qualified} as select * from _publish_frame")
+        elif existing is None:
+            con.execute(f"create table {qualified} as select * from _publish_frame")
+        else:
+            if existing != list(data.columns):
+                raise PublishError(
+                    f"{qualified} has columns {existing}; the frame has "
+                    f"{list(data.columns)}: publish a full replace to change the schema"
+                )
+            where = " and ".join(f"{k} = ?" for k in replace_where)
+            con.execute(f"delete from {qualified} where {where}", list(replace_where.values()))
+            con.execute(f"insert into {qualified} select * from _publish_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     finally:
-        con.close()
+        con.unregister("_publish_frame")
     log.info("published %d rows to %s (%s)", len(data), qualified, lineage.model_version)
     return len(data)
 

@@ -29,15 +29,15 @@ def _read(table: str, hint: str = "") -> Any:
     """`ml.<table>` as a frame, or a one-line error (ending with `hint`) when there is no
     warehouse or no table, or when a run is writing the warehouse for longer than the short
     `read_lock_timeout_s`."""
-    from warehouse.lock import WarehouseBusyError, warehouse_lock
-    from warehouse.publish import read_table
+    from warehouse.db import ML_SCHEMA, Warehouse
+    from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     try:
-        with warehouse_lock(settings.lock_path, timeout_s=settings.read_lock_timeout_s):
-            frame = read_table(settings.warehouse_path, table)
+        with Warehouse(settings, reader=True).session() as db:
+            frame = db.read(table, schema=ML_SCHEMA, order_by=None)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     if frame is None:

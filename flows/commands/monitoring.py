@@ -148,14 +148,15 @@ def lineage(
 ) -> None:
     """Print the chain behind a model version or a drift report: run, dbt build, code, data."""
     from monitoring.lineage import LineageNotFoundError, resolve
+    from warehouse.db import Warehouse
     from warehouse.dbtrun import dbt_target_dir
-    from warehouse.lock import WarehouseBusyError, warehouse_lock
+    from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
     manifest = dbt_target_dir(settings) / "manifest.json"
     # The published rows come from the warehouse, which a writing run keeps closed to others.
     reading = (
-        warehouse_lock(settings.lock_path, settings.read_lock_timeout_s)
+        Warehouse(settings, reader=True).locked()
         if settings.warehouse_path.is_file()
         else contextlib.nullcontext()
     )

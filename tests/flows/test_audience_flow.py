@@ -305,21 +305,6 @@ def test_a_failed_stage_does_not_stop_the_other(
     assert "churn_scores" in tables and "user_segments" not in tables
 
 
-def test_bad_data_is_not_retried_but_a_busy_warehouse_is() -> None:
-    from prefect.states import Failed
-
-    from flows.audience import AudienceDataError, _is_transient
-    from warehouse.lock import WarehouseBusyError
-
-    def state(exc: BaseException):
-        return Failed(data=exc)
-
-    assert not _is_transient(None, None, state(AudienceDataError("mart 'x' is empty")))
-    assert not _is_transient(None, None, state(FileNotFoundError("no warehouse")))
-    assert _is_transient(None, None, state(WarehouseBusyError("busy")))
-    assert _is_transient(None, None, state(OSError("disk hiccup")))
-
-
 def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
     from flows.audience import publish_actions
     from ml.audience.policy import PolicyConfig
