@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import clone
 
 from ml.recommend.metrics import beyond_accuracy, ranking_metrics, rmse_mae
 from ml.recommend.rankers import (
@@ -37,7 +38,9 @@ from ml.recommend.rankers import (
     RatingScoreRanker,
     UserEASERanker,
     _standardize,
+    ease_training_scores,
     top_k,
+    user_ease_training_scores,
 )
 from ml.recommend.rating import (
     BaselineOnlyRating,
@@ -163,8 +166,9 @@ def tune_ease(
     for seed in seeds:
         fit, held = _validation_split(X, holdout, seed)
         for l2, alpha in grid:
-            model = EASERanker(l2=l2, diag_dropout=alpha).fit(fit)
-            score = ranking_metrics(model.recommend(fit, k), held, k).ndcg_at_k
+            # = EASERanker(l2, alpha).fit(fit).recommend(fit, k), without B when users < items.
+            scores = ease_training_scores(fit, l2, alpha)
+            score = ranking_metrics(top_k(scores, k, fit), held, k).ndcg_at_k
             table[(l2, alpha)] += score / len(seeds)
     best = max(table, key=lambda p: (round(table[p], 12), p[0], -p[1]))
     return best, table
@@ -220,8 +224,9 @@ def tune_ease_item_user(
     splits = [_validation_split(X, holdout, seed) for seed in seeds]
     for fit, held in splits:
         for p, l2, a in item_table:
-            model = EASERanker(l2, a, binary=p == 0.0, power=p).fit(fit)
-            score = ranking_metrics(model.recommend(fit, k), held, k).ndcg_at_k
+            # The training rows' scores only: no items × items matrix when users < items.
+            scores = ease_training_scores(fit, l2, a, binary=p == 0.0, power=p)
+            score = ranking_metrics(top_k(scores, k, fit), held, k).ndcg_at_k
             item_table[(p, l2, a)] += score / len(seeds)
 
     def key(point: tuple[float, ...]) -> tuple:
@@ -233,11 +238,13 @@ def tune_ease_item_user(
     binary = max((pt for pt in item_table if pt[0] == 0.0), key=key, default=(0.0, 500.0, 0.0))
     user_table: dict[tuple[float, float], float] = {pt: 0.0 for pt in user_grid}
     for fit, held in splits:
-        item = EASERanker(best_l2, best_a, binary=best_p == 0.0, power=best_p).fit(fit)
-        item_z = _standardize(item.score(fit))
+        binary_input = best_p == 0.0
+        item_z = _standardize(
+            ease_training_scores(fit, best_l2, best_a, binary=binary_input, power=best_p)
+        )
         for l2, a in user_grid:
-            user = UserEASERanker(l2, a, binary=best_p == 0.0, power=best_p).fit(fit)
-            scores = 0.5 * item_z + 0.5 * _standardize(user.score(fit))
+            user = user_ease_training_scores(fit, l2, a, binary=binary_input, power=best_p)
+            scores = 0.5 * item_z + 0.5 * _standardize(user)
             recs = top_k(scores, k, fit)
             user_table[(l2, a)] += ranking_metrics(recs, held, k).ndcg_at_k / len(seeds)
     return ItemUserParams(
@@ -293,9 +300,15 @@ def evaluate_ranking(
     k: int = 10,
     item_vectors: sp.csr_matrix | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit each ranker on the training matrix and score every training user's top-k."""
+    """Fit each ranker on the training matrix and score every training user's top-k.
+
+    Each ranker is fitted as a fresh clone that is dropped once scored (the given rankers stay
+    unfitted): at 10k items every EASE or item-kNN model holds one or two 0.75 GB
+    items × items arrays, and keeping all of them alive until the end cost 4 GB.
+    """
     results: dict[str, dict[str, float]] = {}
-    for name, ranker in rankers.items():
+    for name, template in rankers.items():
+        ranker = clone(template)
         start = time.perf_counter()
         ranker.fit(split.train)
         fit_s = time.perf_counter() - start
@@ -317,6 +330,7 @@ def evaluate_ranking(
                     if not est.binary:
                         row["confidence_power"] = est.power
         results[name] = row
+        del ranker, scores
     return results
 
 

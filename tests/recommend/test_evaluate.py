@@ -80,6 +80,71 @@ def test_tune_ease_item_user_picks_grid_points_from_training_only() -> None:
     assert a == tune_ease_item_user(X, **kwargs)  # deterministic
 
 
+def _textbook_tables(X, powers, item_grid, seeds, k=10):
+    """`tune_ease_item_user`'s item table the slow way: every grid point a direct
+    items × items inverse, as before the fast paths."""
+    from ml.recommend.evaluate import _validation_split
+    from ml.recommend.metrics import ranking_metrics
+    from ml.recommend.rankers import EASERanker, _standardize, top_k
+
+    def ease(W, lam, alpha):
+        g = W.T @ W
+        p = np.linalg.inv(g + np.diag(lam + alpha * np.diag(g)))
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        return W @ b
+
+    splits = [_validation_split(X, 0.1, seed) for seed in seeds]
+    item = {}
+    for fit, held in splits:
+        for p in powers:
+            W = EASERanker(binary=p == 0.0, power=p)._input(fit, fit=True).toarray()
+            for lam, alpha in item_grid:
+                ndcg = ranking_metrics(top_k(ease(W, lam, alpha), k, fit), held, k).ndcg_at_k
+                item[(p, lam, alpha)] = item.get((p, lam, alpha), 0.0) + ndcg / len(seeds)
+    return splits, item, ease, _standardize, top_k, ranking_metrics
+
+
+def test_tune_ease_item_user_fast_path_equals_the_direct_inverses() -> None:
+    """The tuning tables from the Woodbury/no-B path equal the direct-inverse tables (to
+    rounding), so the same grid point is chosen — with fewer users than items and with more."""
+    import scipy.sparse as sp
+
+    from ml.recommend.rankers import EASERanker
+
+    grid = dict(
+        powers=(0.0, 0.5, 1.0),
+        item_grid=((2.0, 0.0), (20.0, 0.0), (20.0, 1.0)),
+        user_grid=((2.0, 0.0), (20.0, 2.0)),
+        seeds=(0, 1),
+    )
+    for n_users, n_items in ((30, 70), (70, 30)):
+        rng = np.random.default_rng(n_users)
+        dense = (rng.random((n_users, n_items)) < 0.3) * rng.integers(1, 6, (n_users, n_items))
+        X = sp.csr_matrix(dense.astype(float))
+        fast = tune_ease_item_user(X, **grid)
+        splits, item, ease, standardize, top_k, metrics = _textbook_tables(
+            X, grid["powers"], grid["item_grid"], grid["seeds"]
+        )
+        assert fast.item_table == pytest.approx(item, abs=1e-12)
+        assert (fast.power, *fast.item) == max(
+            item, key=lambda pt: (round(item[pt], 12), pt[1], -pt[2], -pt[0])
+        )
+        p = fast.power
+        user = {}
+        for fit, held in splits:
+            W = EASERanker(binary=p == 0.0, power=p)._input(fit, fit=True).toarray()
+            item_z = standardize(ease(W, *fast.item))
+            for lam, alpha in grid["user_grid"]:
+                q = np.linalg.inv(W @ W.T + np.diag(lam + alpha * (W**2).sum(axis=1)))
+                scores = W - (q @ W) / np.diag(q)[:, None]
+                recs = top_k(0.5 * item_z + 0.5 * standardize(scores), 10, fit)
+                user[(lam, alpha)] = user.get((lam, alpha), 0.0) + metrics(
+                    recs, held, 10
+                ).ndcg_at_k / len(splits)
+        assert fast.user_table == pytest.approx(user, abs=1e-12)
+
+
 def test_rating_cv_uses_surprise_folds() -> None:
     df = toy_ratings()
     out = evaluate_rating(df, {"baseline_only": BaselineOnlyRating}, n_splits=3)
