@@ -153,6 +153,30 @@ def test_rating_cv_uses_surprise_folds() -> None:
     assert 0 < row["mae"] < row["rmse"] < 2
 
 
+def test_rating_cv_in_worker_processes_gives_the_same_figures() -> None:
+    """The (model, fold) fits are the same computations in workers: identical figures."""
+    from ml.recommend.rating import SVDRating
+
+    df = toy_ratings()
+    models = {"baseline_only": BaselineOnlyRating, "svd": lambda: SVDRating(n_epochs=5)}
+    serial = evaluate_rating(df, models, n_splits=3)
+    parallel = evaluate_rating(df, models, n_splits=3, n_jobs=2)
+    for name in models:
+        for metric in ("rmse", "mae", "rmse_folds"):
+            assert parallel[name][metric] == serial[name][metric]
+
+
+def test_similarity_budget_counts_surprises_five_arrays() -> None:
+    from ml.recommend.evaluate import similarity_bytes
+    from ml.recommend.rating import KNNBaselineRating
+
+    df = toy_ratings(n_users=60, n_items=40)
+    item_based = KNNBaselineRating(sim_options={"user_based": False})
+    assert similarity_bytes(item_based, df) == 5 * 8 * df["item_id"].nunique() ** 2
+    assert similarity_bytes(KNNBaselineRating(), df) == 5 * 8 * df["user_id"].nunique() ** 2
+    assert similarity_bytes(BaselineOnlyRating(), df) == 0
+
+
 @pytest.mark.integration
 def test_ml100k_rating_protocol_matches_surprise_benchmark() -> None:
     from ml.datasets import load_ml100k_ratings
