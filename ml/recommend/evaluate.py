@@ -437,7 +437,11 @@ class RatingRun:
             self.pool = ProcessPoolExecutor(
                 n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
             )
-            for name in self.names:
+            # SVD++ first: its fits cost ≈ 10× the others' (its SGD touches every rated item's
+            # implicit factor for every rating), so starting them last would leave one worker
+            # alone with the tail.
+            slow_first = sorted(self.names, key=lambda n: not isinstance(models[n](), SVDppRating))
+            for name in slow_first:
                 for fold in range(n_splits):
                     self.futures[(name, fold)] = self.pool.submit(_rating_fold, name, fold)
 
@@ -503,12 +507,49 @@ def genre_vectors(items: pd.DataFrame, item_ids: np.ndarray) -> sp.csr_matrix:
     )
 
 
+#: The ranking protocol's split seeds: `n` seeds from 42 (MS Recommenders' seed) upwards, so
+#: one seed is exactly the published protocol and more seeds only add splits.
+FIRST_SPLIT_SEED = 42
+DEFAULT_SPLIT_SEEDS = 5
+#: Row keys that are choices (tuned hyper-parameters), not figures: reported per seed only.
+_CHOICE_SUFFIXES = ("l2", "diag_dropout", "confidence_power")
+
+
+def split_seeds(n: int = DEFAULT_SPLIT_SEEDS) -> tuple[int, ...]:
+    """The first `n` split seeds (42, 43, ...)."""
+    if n < 1:
+        raise ValueError(f"at least one split seed is needed, got {n}")
+    return tuple(range(FIRST_SPLIT_SEED, FIRST_SPLIT_SEED + n))
+
+
+def summarize_seeds(per_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One row per model from each seed's rows: every figure's mean (under its own name, so
+    readers of one-seed rows keep working), `<figure>_sd` (sample sd; None for one seed), and
+    `per_seed` ({figure or choice: [value per seed]}, seeds in `per_seed`'s order)."""
+    seeds = list(per_seed)
+    out: dict[str, dict[str, Any]] = {}
+    for model in per_seed[seeds[0]]:
+        row: dict[str, Any] = {}
+        values: dict[str, list] = {}
+        for key in per_seed[seeds[0]][model]:
+            values[key] = [per_seed[s][model][key] for s in seeds]
+            if key.endswith(_CHOICE_SUFFIXES):
+                if len(seeds) == 1:
+                    row[key] = values[key][0]
+                continue
+            row[key] = float(np.mean(values[key]))
+            row[f"{key}_sd"] = float(np.std(values[key], ddof=1)) if len(seeds) > 1 else None
+        row["per_seed"] = values
+        out[model] = row
+    return out
+
+
 def evaluate_movielens(
     name: str,
     data_dir: Any,
     protocol: str = "all",
     k: int = 10,
-    seed: int = 42,
+    seeds: tuple[int, ...] = (FIRST_SPLIT_SEED,),
     split_by: str = "user",
     rating_models: list[str] | None = None,
     rankers: list[str] | None = None,
@@ -516,8 +557,12 @@ def evaluate_movielens(
 ) -> dict[str, Any]:
     """Both protocols on a MovieLens release; returns the `--json` shape of the CLI:
     `{"dataset", "protocol", "models": {name: {metric: value}}, "resources": {wall_seconds,
-    peak_rss_mb, peak_rss_children_mb}}`. The rating protocol's fits run in `n_jobs` worker
-    processes alongside the ranking protocol."""
+    peak_rss_mb, peak_rss_children_mb}}`.
+
+    The ranking protocol runs once per split seed (each with its own tuning on its own
+    training part) and reports mean, sd and per-seed values (`summarize_seeds`); the rating
+    protocol is Surprise's fixed 5 folds. Its fits run in `n_jobs` worker processes alongside
+    the ranking protocol."""
     from ml.datasets import load_items, load_ratings
 
     started = time.perf_counter()
@@ -545,28 +590,36 @@ def evaluate_movielens(
                 del factories[model_name]
         rating_run = RatingRun(ratings, factories, n_jobs=n_jobs)
     if protocol in ("all", "ranking"):
-        train, test = stratified_split(ratings, 0.75, seed, by=split_by)
-        # Ratings as the confidence values: binary rankers ignore them, `ease_item_user`
-        # weighs by them (its exponent, 0 = binary, is chosen on validation).
-        split = IndexedSplit.build(train, test, weight_col=RATING)
+        per_seed, sizes = {}, []
+        items = load_items(name, data_dir)
         # While rating workers run, one BLAS thread here too: n_jobs busy processes already
         # fill the cores, and oversubscribed BLAS threads spin instead of working.
         with threadpool_limits(1) if rating_run and rating_run.pool else nullcontext():
-            chosen = default_rankers(split, random_state=seed, names=rankers)
-            vectors = genre_vectors(load_items(name, data_dir), split.items)
-            for model, row in evaluate_ranking(split, chosen, k, vectors).items():
-                models.setdefault(model, {}).update(row)
+            for seed in seeds:
+                train, test = stratified_split(ratings, 0.75, seed, by=split_by)
+                sizes.append((len(train), len(test)))
+                # Ratings as the confidence values: binary rankers ignore them,
+                # `ease_item_user` weighs by them (its exponent, 0 = binary, is chosen on
+                # validation).
+                split = IndexedSplit.build(train, test, weight_col=RATING)
+                chosen = default_rankers(split, random_state=seed, names=rankers)
+                vectors = genre_vectors(items, split.items)
+                per_seed[seed] = evaluate_ranking(split, chosen, k, vectors)
+                del split, chosen
+        for model, row in summarize_seeds(per_seed).items():
+            models.setdefault(model, {}).update(row)
         described["ranking"] = {
-            "split": f"per-{split_by} random 75/25, seed {seed} (MS Recommenders "
-            "python_stratified_split)",
+            "split": f"per-{split_by} random 75/25 (MS Recommenders python_stratified_split), "
+            f"one per seed; figures are means over seeds, with `_sd` and `per_seed`",
+            "seeds": list(seeds),
             "k": k,
             "candidates": "items in training, minus each user's training items",
             "relevance": "any held-out item",
             "tuning": "hyper-parameters chosen on validation splits of the training part only "
             "(10% of each user's training items held out, seeds 0-2)",
             "diversity_vectors": "genres",
-            "train_rows": len(train),
-            "test_rows": len(test),
+            "train_rows": [n for n, _ in sizes],
+            "test_rows": [n for _, n in sizes],
         }
     if rating_run is not None:
         for model, row in rating_run.results().items():

@@ -145,6 +145,59 @@ def test_tune_ease_item_user_fast_path_equals_the_direct_inverses() -> None:
         assert fast.user_table == pytest.approx(user, abs=1e-12)
 
 
+def _planted_ratings(seed: int = 0) -> pd.DataFrame:
+    """Two taste groups of 60 users over 50 items: each user watches a third of every item,
+    but rates their own group's items 4–5 and the other group's 1–2, so what a user will love
+    next is written in the ratings, and only weakly in who watched what."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(120):
+        own = u % 2
+        for i in range(50):
+            if rng.random() < (0.45 if i % 2 == own else 0.25):
+                stars = rng.integers(4, 6) if i % 2 == own else rng.integers(1, 3)
+                rows.append((u, i, float(stars)))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+
+
+def test_tuning_on_validation_finds_the_signal_planted_in_the_ratings() -> None:
+    """On a world whose taste lives in the ratings, validation alone (training part only)
+    picks a confidence exponent > 0, and the tuned models beat popularity on held-out items
+    of the user's own group, on every split seed."""
+    from ml.recommend.evaluate import default_rankers, evaluate_ranking, split_seeds
+
+    ratings = _planted_ratings()
+    for seed in split_seeds(3):
+        train, test = stratified_split(ratings, 0.75, seed)
+        own = test["item_id"] % 2 == test["user_id"] % 2
+        split = IndexedSplit.build(train, test[own], weight_col="rating")
+        tuned = tune_ease_item_user(split.train, seeds=(0,))
+        assert tuned.power > 0.0
+        names = ["popularity", "ease", "ease_item_user"]
+        rows = evaluate_ranking(split, default_rankers(split, seed, names), k=10)
+        assert rows["ease_item_user"]["ndcg_at_k"] > rows["ease"]["ndcg_at_k"]
+        assert rows["ease"]["ndcg_at_k"] > rows["popularity"]["ndcg_at_k"]
+
+
+def test_seed_summary_reports_mean_sd_and_every_seed() -> None:
+    from ml.recommend.evaluate import split_seeds, summarize_seeds
+
+    assert split_seeds(1) == (42,) and split_seeds(3) == (42, 43, 44)
+    with pytest.raises(ValueError, match="at least one"):
+        split_seeds(0)
+    per_seed = {
+        42: {"ease": {"ndcg_at_k": 0.4, "l2": 200.0}},
+        43: {"ease": {"ndcg_at_k": 0.5, "l2": 300.0}},
+    }
+    row = summarize_seeds(per_seed)["ease"]
+    assert row["ndcg_at_k"] == pytest.approx(0.45)
+    assert row["ndcg_at_k_sd"] == pytest.approx(np.std([0.4, 0.5], ddof=1))
+    assert row["per_seed"] == {"ndcg_at_k": [0.4, 0.5], "l2": [200.0, 300.0]}
+    assert "l2" not in row  # a choice differs per seed: reported per seed only
+    one = summarize_seeds({42: per_seed[42]})["ease"]
+    assert one["ndcg_at_k"] == 0.4 and one["ndcg_at_k_sd"] is None and one["l2"] == 200.0
+
+
 def test_rating_cv_uses_surprise_folds() -> None:
     df = toy_ratings()
     out = evaluate_rating(df, {"baseline_only": BaselineOnlyRating}, n_splits=3)
@@ -194,11 +247,10 @@ def test_ml100k_ranking_protocol_orders_models_as_the_anchors_say() -> None:
     data_dir = real_data_dir("ml-100k", "u.data")
     out = evaluate_movielens("movielens-100k", data_dir, protocol="ranking")
     m = {name: row["ndcg_at_k"] for name, row in out["models"].items()}
-    assert m["random"] < m["svd"] < m["popularity"] < m["item_knn"] < m["ease"]
-    # MS Recommenders: SVD as a ranker ≈ 0.096; popularity P@10 ≈ 0.2–0.3; BiVAE 0.475.
+    # The harness reproduces the published protocol: its baselines land on MS Recommenders'
+    # figures (SVD as a ranker ≈ 0.096; popularity P@10 ≈ 0.2–0.3). Which tuned model is best,
+    # and by how much, is a claim about the test split and is not asserted here (issue 17):
+    # the tuning is tested on validation data and planted worlds above.
     assert m["svd"] < 0.15
     assert 0.18 < out["models"]["popularity"]["precision_at_k"] < 0.32
-    assert m["ease"] > 0.475
-    # The issue's target, with every hyper-parameter chosen on the training part only.
-    assert m["ease_item_user"] >= 0.49
-    assert m["ease_item_user"] == max(m.values())
+    assert m["random"] < m["svd"] < m["popularity"]
