@@ -12,7 +12,7 @@ Three tables:
     uv run python bench/recommenders.py                 # all three (≈ 5 min)
     uv run python bench/recommenders.py --skip-rating   # tables 1 and 3
     uv run python bench/recommenders.py --json
-    uv run python bench/recommenders.py --evaluation-cost [--repeat 3]
+    uv run python bench/recommenders.py --evaluation-cost [--repeat 3] [--seeds 5]
 
 `--evaluation-cost` prints one more table instead: what `tastemaker evaluate recommender
 --dataset D --json` costs end to end on ml-100k and ml-latest-small (targets: 2 and 5 min at
@@ -84,14 +84,15 @@ def score_all_table(sample: int, full_loop: bool, seed: int = 0) -> dict[str, di
 COST_DATASETS = ("movielens-100k", "movielens-latest-small")
 
 
-def evaluation_cost(dataset: str) -> dict[str, float]:
-    """One end-to-end `tastemaker evaluate recommender --dataset D --json` in a new process."""
+def evaluation_cost(dataset: str, seeds: int) -> dict[str, float]:
+    """One end-to-end `tastemaker evaluate recommender --dataset D --seeds N --json` in a new
+    process."""
     cli = [sys.executable, "-c", "from flows.cli import main; main()"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run(
-        [*cli, "evaluate", "recommender", "--dataset", dataset, "--json"],
+        [*cli, "evaluate", "recommender", "--dataset", dataset, "--seeds", str(seeds), "--json"],
         capture_output=True,
         text=True,
         check=True,
@@ -101,6 +102,7 @@ def evaluation_cost(dataset: str) -> dict[str, float]:
     out = json.loads(done.stdout)
     ndcg = out["models"].get("ease_item_user", {}).get("ndcg_at_k", float("nan"))
     return {
+        "seeds": seeds,
         "wall_seconds": wall,
         "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak_rss_main_mb": out["resources"]["peak_rss_mb"],
@@ -137,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         "--evaluation-cost", action="store_true", help="Only the end-to-end cost table."
     )
     parser.add_argument("--repeat", type=int, default=1, help="Runs per data set (median).")
+    parser.add_argument("--seeds", type=int, default=1, help="Split seeds per run (CLI --seeds).")
     args = parser.parse_args(argv)
     if args.evaluation_cost:
         rows = {}
         for dataset in COST_DATASETS:
-            runs = [evaluation_cost(dataset) for _ in range(args.repeat)]
+            runs = [evaluation_cost(dataset, args.seeds) for _ in range(args.repeat)]
             rows[dataset] = runs[int(np.argsort([r["wall_seconds"] for r in runs])[len(runs) // 2])]
             rows[dataset]["runs"] = len(runs)
             rows[dataset]["wall_all"] = " / ".join(f"{r['wall_seconds']:.0f}" for r in runs)
