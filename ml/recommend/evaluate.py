@@ -10,9 +10,17 @@ Ranking protocol (comparable with Microsoft Recommenders, ANCHORS.md §B):
     present in training (an item only in the test set cannot be scored by any model here, as in
     MS's models; it still counts as relevant, so recall is not flattered);
   - relevance = any held-out item (no rating threshold); metrics in `metrics.py`.
+  - repeated over split seeds 42, 43, ... (`split_seeds`; the CLI's default is 5): every
+    seed is a new split with its own tuning on its own training part, and each figure is
+    reported as the mean over seeds with its sd and the per-seed values (`summarize_seeds`),
+    so a difference between models can be read against the split-to-split spread. One seed
+    (42) is exactly the published protocol.
 Rating protocol (comparable with Surprise's benchmark, ANCHORS.md §A): 5-fold
 `surprise.model_selection.KFold(random_state=0)` over the ratings in file order, the same folds
-for every model; RMSE and MAE averaged over folds.
+for every model; RMSE and MAE averaged over folds. Its (model, fold) fits run in worker
+processes beside the ranking protocol (`RatingRun`; same figures), and a neighbourhood model
+whose similarity would not fit `SIMILARITY_BUDGET_BYTES` is skipped by default, with the reason
+in the output.
 """
 
 from __future__ import annotations
