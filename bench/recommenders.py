@@ -12,6 +12,14 @@ Three tables:
     uv run python bench/recommenders.py                 # all three (≈ 5 min)
     uv run python bench/recommenders.py --skip-rating   # tables 1 and 3
     uv run python bench/recommenders.py --json
+    uv run python bench/recommenders.py --evaluation-cost [--repeat 3] [--seeds 5]
+
+`--evaluation-cost` prints one more table instead: what `tastemaker evaluate recommender
+--dataset D --json` costs end to end on ml-100k and ml-latest-small (targets: 2 and 5 min at
+idle), each run a fresh process: wall and CPU seconds (the process and its rating workers),
+peak RSS of the main process and of the largest worker (from the command's own `resources`),
+the largest process's peak seen by the OS, and the load average before and after (the machine
+is shared: compare runs side by side, read medians).
 
 Data: TASTEMAKER_DATA_DIR (or ../shared/data beside the checkout). Results go in
 docs/benchmarks.md under "## Recommenders".
@@ -21,7 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 
@@ -70,6 +81,40 @@ def score_all_table(sample: int, full_loop: bool, seed: int = 0) -> dict[str, di
     return rows
 
 
+COST_DATASETS = ("movielens-100k", "movielens-latest-small")
+
+
+def evaluation_cost(dataset: str, seeds: int) -> dict[str, float]:
+    """One end-to-end `tastemaker evaluate recommender --dataset D --seeds N --json` in a new
+    process."""
+    cli = [sys.executable, "-c", "from flows.cli import main; main()"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*cli, "evaluate", "recommender", "--dataset", dataset, "--seeds", str(seeds), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = json.loads(done.stdout)
+    ndcg = out["models"].get("ease_item_user", {}).get("ndcg_at_k", float("nan"))
+    return {
+        "seeds": seeds,
+        "wall_seconds": wall,
+        "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "peak_rss_main_mb": out["resources"]["peak_rss_mb"],
+        "peak_rss_worker_mb": out["resources"]["peak_rss_children_mb"],
+        "peak_rss_os_mb": after.ru_maxrss / 1024,
+        "ease_item_user_ndcg": ndcg,
+        "skipped": ", ".join(out["protocol"].get("rating", {}).get("skipped", {})) or "-",
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.2e}" if (v != 0 and abs(v) < 1e-3) else f"{v:.4f}" if v < 100 else f"{v:,.0f}"
@@ -90,7 +135,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=20_000, help="predict() pairs timed.")
     parser.add_argument("--full-loop", action="store_true", help="Time predict() on all pairs.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--evaluation-cost", action="store_true", help="Only the end-to-end cost table."
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="Runs per data set (median).")
+    parser.add_argument("--seeds", type=int, default=1, help="Split seeds per run (CLI --seeds).")
     args = parser.parse_args(argv)
+    if args.evaluation_cost:
+        rows = {}
+        for dataset in COST_DATASETS:
+            runs = [evaluation_cost(dataset, args.seeds) for _ in range(args.repeat)]
+            rows[dataset] = runs[int(np.argsort([r["wall_seconds"] for r in runs])[len(runs) // 2])]
+            rows[dataset]["runs"] = len(runs)
+            rows[dataset]["wall_all"] = " / ".join(f"{r['wall_seconds']:.0f}" for r in runs)
+        if args.json:
+            json.dump(rows, sys.stdout, indent=2)
+            return 0
+        _print(
+            "End-to-end `evaluate recommender` (median run by wall time)",
+            rows,
+            list(next(iter(rows.values())).keys()),
+        )
+        return 0
 
     data_dir = Settings().resolved_data_dir
     protocol = "ranking" if args.skip_rating else "all"

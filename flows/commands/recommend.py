@@ -130,6 +130,14 @@ def evaluate_recommender(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated subset of model names.")
     ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Ranking protocol: this many split seeds 42, 43, ... reported as mean ± sd "
+            "(default: ml.recommend.evaluate.DEFAULT_SPLIT_SEEDS, 5); 1 = seed 42 alone.",
+        ),
+    ] = None,
     holdout_days: Annotated[
         int, typer.Option(min=1, help="synthetic: the last N days of history are the test period.")
     ] = 28,
@@ -153,7 +161,7 @@ def evaluate_recommender(
     if split_by not in ("user", "item"):
         _fail("--split-by must be user or item")
     from ml.datasets import DatasetNotFound
-    from ml.recommend.evaluate import evaluate_movielens
+    from ml.recommend.evaluate import evaluate_movielens, split_seeds
 
     chosen = [m.strip() for m in models.split(",")] if models else None
     try:
@@ -162,6 +170,7 @@ def evaluate_recommender(
             _settings().resolved_data_dir,
             protocol=protocol,
             k=k,
+            seeds=split_seeds() if seeds is None else split_seeds(seeds),
             split_by=split_by,
             rating_models=chosen,
             rankers=chosen,

@@ -10,21 +10,33 @@ Ranking protocol (comparable with Microsoft Recommenders, ANCHORS.md §B):
     present in training (an item only in the test set cannot be scored by any model here, as in
     MS's models; it still counts as relevant, so recall is not flattered);
   - relevance = any held-out item (no rating threshold); metrics in `metrics.py`.
+  - repeated over split seeds 42, 43, ... (`split_seeds`; the CLI's default is 5): every
+    seed is a new split with its own tuning on its own training part, and each figure is
+    reported as the mean over seeds with its sd and the per-seed values (`summarize_seeds`),
+    so a difference between models can be read against the split-to-split spread. One seed
+    (42) is exactly the published protocol.
 Rating protocol (comparable with Surprise's benchmark, ANCHORS.md §A): 5-fold
 `surprise.model_selection.KFold(random_state=0)` over the ratings in file order, the same folds
-for every model; RMSE and MAE averaged over folds.
+for every model; RMSE and MAE averaged over folds. Its (model, fold) fits run in worker
+processes beside the ranking protocol (`RatingRun`; same figures), and a neighbourhood model
+whose similarity would not fit `SIMILARITY_BUDGET_BYTES` is skipped by default, with the reason
+in the output.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 
 from ml.recommend.metrics import beyond_accuracy, ranking_metrics, rmse_mae
 from ml.recommend.rankers import (
@@ -37,7 +49,9 @@ from ml.recommend.rankers import (
     RatingScoreRanker,
     UserEASERanker,
     _standardize,
+    ease_training_scores,
     top_k,
+    user_ease_training_scores,
 )
 from ml.recommend.rating import (
     BaselineOnlyRating,
@@ -163,8 +177,9 @@ def tune_ease(
     for seed in seeds:
         fit, held = _validation_split(X, holdout, seed)
         for l2, alpha in grid:
-            model = EASERanker(l2=l2, diag_dropout=alpha).fit(fit)
-            score = ranking_metrics(model.recommend(fit, k), held, k).ndcg_at_k
+            # = EASERanker(l2, alpha).fit(fit).recommend(fit, k), without B when users < items.
+            scores = ease_training_scores(fit, l2, alpha)
+            score = ranking_metrics(top_k(scores, k, fit), held, k).ndcg_at_k
             table[(l2, alpha)] += score / len(seeds)
     best = max(table, key=lambda p: (round(table[p], 12), p[0], -p[1]))
     return best, table
@@ -220,8 +235,9 @@ def tune_ease_item_user(
     splits = [_validation_split(X, holdout, seed) for seed in seeds]
     for fit, held in splits:
         for p, l2, a in item_table:
-            model = EASERanker(l2, a, binary=p == 0.0, power=p).fit(fit)
-            score = ranking_metrics(model.recommend(fit, k), held, k).ndcg_at_k
+            # The training rows' scores only: no items × items matrix when users < items.
+            scores = ease_training_scores(fit, l2, a, binary=p == 0.0, power=p)
+            score = ranking_metrics(top_k(scores, k, fit), held, k).ndcg_at_k
             item_table[(p, l2, a)] += score / len(seeds)
 
     def key(point: tuple[float, ...]) -> tuple:
@@ -233,11 +249,13 @@ def tune_ease_item_user(
     binary = max((pt for pt in item_table if pt[0] == 0.0), key=key, default=(0.0, 500.0, 0.0))
     user_table: dict[tuple[float, float], float] = {pt: 0.0 for pt in user_grid}
     for fit, held in splits:
-        item = EASERanker(best_l2, best_a, binary=best_p == 0.0, power=best_p).fit(fit)
-        item_z = _standardize(item.score(fit))
+        binary_input = best_p == 0.0
+        item_z = _standardize(
+            ease_training_scores(fit, best_l2, best_a, binary=binary_input, power=best_p)
+        )
         for l2, a in user_grid:
-            user = UserEASERanker(l2, a, binary=best_p == 0.0, power=best_p).fit(fit)
-            scores = 0.5 * item_z + 0.5 * _standardize(user.score(fit))
+            user = user_ease_training_scores(fit, l2, a, binary=binary_input, power=best_p)
+            scores = 0.5 * item_z + 0.5 * _standardize(user)
             recs = top_k(scores, k, fit)
             user_table[(l2, a)] += ranking_metrics(recs, held, k).ndcg_at_k / len(seeds)
     return ItemUserParams(
@@ -293,9 +311,15 @@ def evaluate_ranking(
     k: int = 10,
     item_vectors: sp.csr_matrix | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit each ranker on the training matrix and score every training user's top-k."""
+    """Fit each ranker on the training matrix and score every training user's top-k.
+
+    Each ranker is fitted as a fresh clone that is dropped once scored (the given rankers stay
+    unfitted): at 10k items every EASE or item-kNN model holds one or two 0.75 GB
+    items × items arrays, and keeping all of them alive until the end cost 4 GB.
+    """
     results: dict[str, dict[str, float]] = {}
-    for name, ranker in rankers.items():
+    for name, template in rankers.items():
+        ranker = clone(template)
         start = time.perf_counter()
         ranker.fit(split.train)
         fit_s = time.perf_counter() - start
@@ -317,6 +341,7 @@ def evaluate_ranking(
                     if not est.binary:
                         row["confidence_power"] = est.power
         results[name] = row
+        del ranker, scores
     return results
 
 
@@ -337,44 +362,141 @@ def default_rating_models() -> dict[str, RatingFactory]:
     }
 
 
+#: Worker processes for the rating protocol's (model, fold) fits: Surprise's SGD and
+#: similarity loops are single-threaded, and the folds are independent.
+RATING_JOBS = min(2, os.cpu_count() or 1)
+#: Memory a neighbourhood model's similarity may take. Surprise's `pearson_baseline` holds five
+#: n × n arrays of 8 bytes while it computes (n = items for item-based): 3.75 GB per fit at
+#: ml-latest-small's 9.7k items, once per worker; over this a default model is skipped.
+SIMILARITY_BUDGET_BYTES = 2 * 1024**3
+_SIMILARITY_ARRAYS = 5
+
+# What forked rating workers inherit: (ratings, factories, n_splits, random_state), and the
+# folds each worker builds once.
+_RATING_STATE: tuple | None = None
+_RATING_FOLDS: list | None = None
+
+
+def _init_worker() -> None:
+    # One BLAS thread per worker: the machine's cores are the workers (and the ranking
+    # protocol in the parent); spinning BLAS threads on top made every fit ≈ 5× slower.
+    threadpool_limits(1)
+
+
+def _rating_folds() -> list:
+    global _RATING_FOLDS
+    if _RATING_FOLDS is None:
+        from surprise import Dataset, Reader
+        from surprise.model_selection import KFold
+
+        ratings, _, n_splits, random_state = _RATING_STATE
+        scale = (float(ratings[RATING].min()), float(ratings[RATING].max()))
+        data = Dataset.load_from_df(ratings[[USER, ITEM, RATING]], Reader(rating_scale=scale))
+        _RATING_FOLDS = list(KFold(n_splits=n_splits, random_state=random_state).split(data))
+    return _RATING_FOLDS
+
+
+def _rating_fold(name: str, fold: int) -> tuple[float, float, float, float]:
+    """RMSE, MAE, fit and predict seconds of model `name` on fold `fold`."""
+    trainset, testset = _rating_folds()[fold]
+    model = _RATING_STATE[1][name]()
+    start = time.perf_counter()
+    model.fit_trainset(trainset)
+    fit_s = time.perf_counter() - start
+    users = [u for u, _, _ in testset]
+    items = [i for _, i, _ in testset]
+    truth = np.array([r for _, _, r in testset])
+    start = time.perf_counter()
+    estimate = model.predict(users, items)
+    predict_s = time.perf_counter() - start
+    rmse, mae = rmse_mae(truth, estimate)
+    return rmse, mae, fit_s, predict_s
+
+
+class RatingRun:
+    """The rating protocol's (model, fold) fits, started at construction and collected by
+    `results()`, so the caller can do other work (the ranking protocol) meanwhile.
+
+    With `n_jobs` > 1 the fits run in forked worker processes (forked before the caller starts
+    any other thread); every fit is the same deterministic computation as in one process, so
+    the figures do not depend on `n_jobs`.
+    """
+
+    def __init__(
+        self,
+        ratings: pd.DataFrame,
+        models: dict[str, RatingFactory],
+        n_splits: int = 5,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ):
+        global _RATING_STATE, _RATING_FOLDS
+        _RATING_STATE, _RATING_FOLDS = (ratings, models, n_splits, random_state), None
+        self.names = list(models)
+        self.n_splits = n_splits
+        self.pool = None
+        self.futures: dict[tuple[str, int], Any] = {}
+        if n_jobs > 1 and models:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # Fork: workers inherit the state above (factories may be lambdas), and with fork
+            # every worker is started by the first submit, from this thread.
+            self.pool = ProcessPoolExecutor(
+                n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
+            )
+            # SVD++ first: its fits cost ≈ 10× the others' (its SGD touches every rated item's
+            # implicit factor for every rating), so starting them last would leave one worker
+            # alone with the tail.
+            slow_first = sorted(self.names, key=lambda n: not isinstance(models[n](), SVDppRating))
+            for name in slow_first:
+                for fold in range(n_splits):
+                    self.futures[(name, fold)] = self.pool.submit(_rating_fold, name, fold)
+
+    def results(self) -> dict[str, dict[str, float]]:
+        """{model: rmse, mae (means over folds), rmse_folds, cv_fit/predict_seconds}."""
+        global _RATING_STATE, _RATING_FOLDS
+        try:
+            results: dict[str, dict[str, float]] = {}
+            for name in self.names:
+                runs = [
+                    self.futures[(name, f)].result() if self.pool else _rating_fold(name, f)
+                    for f in range(self.n_splits)
+                ]
+                rmses, maes, fits, preds = (list(x) for x in zip(*runs, strict=True))
+                results[name] = {
+                    "rmse": float(np.mean(rmses)),
+                    "mae": float(np.mean(maes)),
+                    "rmse_folds": [round(x, 6) for x in rmses],
+                    "cv_fit_seconds": float(np.mean(fits)),
+                    "cv_predict_seconds": float(np.mean(preds)),
+                }
+            return results
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+            _RATING_STATE, _RATING_FOLDS = None, None
+
+
 def evaluate_rating(
     ratings: pd.DataFrame,
     models: dict[str, RatingFactory],
     n_splits: int = 5,
     random_state: int = 0,
+    n_jobs: int = 1,
 ) -> dict[str, dict[str, float]]:
-    """k-fold RMSE/MAE with Surprise's own KFold, so the folds equal its benchmark's."""
-    from surprise import Dataset, Reader
-    from surprise.model_selection import KFold
+    """k-fold RMSE/MAE with Surprise's own KFold, so the folds equal its benchmark's; with
+    `n_jobs` > 1 the (model, fold) fits run in that many processes (same figures)."""
+    return RatingRun(ratings, models, n_splits, random_state, n_jobs).results()
 
-    scale = (float(ratings[RATING].min()), float(ratings[RATING].max()))
-    data = Dataset.load_from_df(ratings[[USER, ITEM, RATING]], Reader(rating_scale=scale))
-    folds = list(KFold(n_splits=n_splits, random_state=random_state).split(data))
-    results: dict[str, dict[str, float]] = {}
-    for name, factory in models.items():
-        rmses, maes, fits, preds = [], [], [], []
-        for trainset, testset in folds:
-            model = factory()
-            start = time.perf_counter()
-            model.fit_trainset(trainset)
-            fits.append(time.perf_counter() - start)
-            users = [u for u, _, _ in testset]
-            items = [i for _, i, _ in testset]
-            truth = np.array([r for _, _, r in testset])
-            start = time.perf_counter()
-            estimate = model.predict(users, items)
-            preds.append(time.perf_counter() - start)
-            rmse, mae = rmse_mae(truth, estimate)
-            rmses.append(rmse)
-            maes.append(mae)
-        results[name] = {
-            "rmse": float(np.mean(rmses)),
-            "mae": float(np.mean(maes)),
-            "rmse_folds": [round(x, 6) for x in rmses],
-            "cv_fit_seconds": float(np.mean(fits)),
-            "cv_predict_seconds": float(np.mean(preds)),
-        }
-    return results
+
+def similarity_bytes(model: SurpriseRatingModel, ratings: pd.DataFrame) -> int:
+    """Peak bytes of a neighbourhood model's similarity computation (0 for other models)."""
+    if not isinstance(model, KNNBaselineRating):
+        return 0
+    user_based = (model.sim_options or {}).get("user_based", True)
+    n = ratings[USER if user_based else ITEM].nunique()
+    return _SIMILARITY_ARRAYS * 8 * n * n
 
 
 def genre_vectors(items: pd.DataFrame, item_ids: np.ndarray) -> sp.csr_matrix:
@@ -393,52 +515,149 @@ def genre_vectors(items: pd.DataFrame, item_ids: np.ndarray) -> sp.csr_matrix:
     )
 
 
+#: The ranking protocol's split seeds: `n` seeds from 42 (MS Recommenders' seed) upwards, so
+#: one seed is exactly the published protocol and more seeds only add splits.
+FIRST_SPLIT_SEED = 42
+DEFAULT_SPLIT_SEEDS = 5
+#: Row keys that are choices (tuned hyper-parameters), not figures: reported per seed only.
+_CHOICE_SUFFIXES = ("l2", "diag_dropout", "confidence_power")
+
+
+def split_seeds(n: int = DEFAULT_SPLIT_SEEDS) -> tuple[int, ...]:
+    """The first `n` split seeds (42, 43, ...)."""
+    if n < 1:
+        raise ValueError(f"at least one split seed is needed, got {n}")
+    return tuple(range(FIRST_SPLIT_SEED, FIRST_SPLIT_SEED + n))
+
+
+def summarize_seeds(per_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One row per model from each seed's rows: every figure's mean (under its own name, so
+    readers of one-seed rows keep working), `<figure>_sd` (sample sd; None for one seed), and
+    `per_seed` ({figure or choice: [value per seed]}, seeds in `per_seed`'s order)."""
+    seeds = list(per_seed)
+    out: dict[str, dict[str, Any]] = {}
+    for model in per_seed[seeds[0]]:
+        row: dict[str, Any] = {}
+        values: dict[str, list] = {}
+        for key in per_seed[seeds[0]][model]:
+            values[key] = [per_seed[s][model][key] for s in seeds]
+            if key.endswith(_CHOICE_SUFFIXES):
+                if len(seeds) == 1:
+                    row[key] = values[key][0]
+                continue
+            row[key] = float(np.mean(values[key]))
+            row[f"{key}_sd"] = float(np.std(values[key], ddof=1)) if len(seeds) > 1 else None
+        row["per_seed"] = values
+        out[model] = row
+    return out
+
+
 def evaluate_movielens(
     name: str,
     data_dir: Any,
     protocol: str = "all",
     k: int = 10,
-    seed: int = 42,
+    seeds: tuple[int, ...] = (FIRST_SPLIT_SEED,),
     split_by: str = "user",
     rating_models: list[str] | None = None,
     rankers: list[str] | None = None,
+    n_jobs: int = RATING_JOBS,
 ) -> dict[str, Any]:
     """Both protocols on a MovieLens release; returns the `--json` shape of the CLI:
-    `{"dataset", "protocol", "models": {name: {metric: value}}}`."""
+    `{"dataset", "protocol", "models": {name: {metric: value}}, "resources": {wall_seconds,
+    peak_rss_mb, peak_rss_children_mb}}`.
+
+    The ranking protocol runs once per split seed (each with its own tuning on its own
+    training part) and reports mean, sd and per-seed values (`summarize_seeds`); the rating
+    protocol is Surprise's fixed 5 folds. Its fits run in `n_jobs` worker processes alongside
+    the ranking protocol."""
     from ml.datasets import load_items, load_ratings
+
+    started = time.perf_counter()
 
     ratings = load_ratings(name, data_dir)
     models: dict[str, dict[str, Any]] = {}
     described: dict[str, Any] = {}
+    rating_run, skipped = None, {}
+    if protocol in ("all", "rating"):
+        # Started first: the rating fits run in worker processes while the ranking protocol
+        # runs here.
+        factories = default_rating_models()
+        if rating_models:
+            factories = {n: f for n, f in factories.items() if n in rating_models}
+        for model_name, factory in list(factories.items()):
+            need = similarity_bytes(factory(), ratings)
+            if need > SIMILARITY_BUDGET_BYTES and not (
+                rating_models and model_name in rating_models
+            ):
+                skipped[model_name] = (
+                    f"its similarity computation needs {need / 1024**3:.1f} GB per fit "
+                    f"(> {SIMILARITY_BUDGET_BYTES / 1024**3:.0f} GB budget); name it in "
+                    "--models to run it anyway"
+                )
+                del factories[model_name]
+        rating_run = RatingRun(ratings, factories, n_jobs=n_jobs)
     if protocol in ("all", "ranking"):
-        train, test = stratified_split(ratings, 0.75, seed, by=split_by)
-        # Ratings as the confidence values: binary rankers ignore them, `ease_item_user`
-        # weighs by them (its exponent, 0 = binary, is chosen on validation).
-        split = IndexedSplit.build(train, test, weight_col=RATING)
-        chosen = default_rankers(split, random_state=seed, names=rankers)
-        vectors = genre_vectors(load_items(name, data_dir), split.items)
-        for model, row in evaluate_ranking(split, chosen, k, vectors).items():
+        per_seed, sizes = {}, []
+        items = load_items(name, data_dir)
+        # While rating workers run, one BLAS thread here too: n_jobs busy processes already
+        # fill the cores, and oversubscribed BLAS threads spin instead of working.
+        with threadpool_limits(1) if rating_run and rating_run.pool else nullcontext():
+            for seed in seeds:
+                train, test = stratified_split(ratings, 0.75, seed, by=split_by)
+                sizes.append((len(train), len(test)))
+                # Ratings as the confidence values: binary rankers ignore them,
+                # `ease_item_user` weighs by them (its exponent, 0 = binary, is chosen on
+                # validation).
+                split = IndexedSplit.build(train, test, weight_col=RATING)
+                chosen = default_rankers(split, random_state=seed, names=rankers)
+                vectors = genre_vectors(items, split.items)
+                per_seed[seed] = evaluate_ranking(split, chosen, k, vectors)
+                del split, chosen
+        for model, row in summarize_seeds(per_seed).items():
             models.setdefault(model, {}).update(row)
         described["ranking"] = {
-            "split": f"per-{split_by} random 75/25, seed {seed} (MS Recommenders "
-            "python_stratified_split)",
+            "split": f"per-{split_by} random 75/25 (MS Recommenders python_stratified_split), "
+            f"one per seed; figures are means over seeds, with `_sd` and `per_seed`",
+            "seeds": list(seeds),
             "k": k,
             "candidates": "items in training, minus each user's training items",
             "relevance": "any held-out item",
             "tuning": "hyper-parameters chosen on validation splits of the training part only "
             "(10% of each user's training items held out, seeds 0-2)",
             "diversity_vectors": "genres",
-            "train_rows": len(train),
-            "test_rows": len(test),
+            "train_rows": [n for n, _ in sizes],
+            "test_rows": [n for _, n in sizes],
         }
-    if protocol in ("all", "rating"):
-        factories = default_rating_models()
-        if rating_models:
-            factories = {n: f for n, f in factories.items() if n in rating_models}
-        for model, row in evaluate_rating(ratings, factories).items():
+    if rating_run is not None:
+        for model, row in rating_run.results().items():
             models.setdefault(model, {}).update(row)
         described["rating"] = {
             "cv": "5-fold surprise KFold(random_state=0), same folds for every model",
             "defaults": "Surprise defaults; SVD/SVD++ random_state=0",
+            "processes": n_jobs,
         }
-    return {"dataset": name, "protocol": described, "models": models}
+        if skipped:
+            described["rating"]["skipped"] = skipped
+    return {
+        "dataset": name,
+        "protocol": described,
+        "models": models,
+        "resources": {
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            **peak_rss_mb(),
+        },
+    }
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory so far: this process's, and the largest finished child's (the
+    rating workers), in MB (Linux reports ru_maxrss in kB)."""
+    import resource
+
+    return {
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_children_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }

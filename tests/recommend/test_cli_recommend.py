@@ -53,7 +53,8 @@ def test_evaluate_json_shape_rating_protocol() -> None:
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert set(payload) == {"dataset", "protocol", "models"}
+    assert set(payload) == {"dataset", "protocol", "models", "resources"}
+    assert payload["resources"]["peak_rss_mb"] > 0 and payload["resources"]["wall_seconds"] > 0
     assert payload["dataset"] == "movielens-100k"
     assert list(payload["models"]) == ["baseline_only"]
     assert payload["models"]["baseline_only"]["rmse"] == pytest.approx(0.944, abs=0.002)

@@ -80,12 +80,154 @@ def test_tune_ease_item_user_picks_grid_points_from_training_only() -> None:
     assert a == tune_ease_item_user(X, **kwargs)  # deterministic
 
 
+def _textbook_tables(X, powers, item_grid, seeds, k=10):
+    """`tune_ease_item_user`'s item table the slow way: every grid point a direct
+    items × items inverse, as before the fast paths."""
+    from ml.recommend.evaluate import _validation_split
+    from ml.recommend.metrics import ranking_metrics
+    from ml.recommend.rankers import EASERanker, _standardize, top_k
+
+    def ease(W, lam, alpha):
+        g = W.T @ W
+        p = np.linalg.inv(g + np.diag(lam + alpha * np.diag(g)))
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        return W @ b
+
+    splits = [_validation_split(X, 0.1, seed) for seed in seeds]
+    item = {}
+    for fit, held in splits:
+        for p in powers:
+            W = EASERanker(binary=p == 0.0, power=p)._input(fit, fit=True).toarray()
+            for lam, alpha in item_grid:
+                ndcg = ranking_metrics(top_k(ease(W, lam, alpha), k, fit), held, k).ndcg_at_k
+                item[(p, lam, alpha)] = item.get((p, lam, alpha), 0.0) + ndcg / len(seeds)
+    return splits, item, ease, _standardize, top_k, ranking_metrics
+
+
+def test_tune_ease_item_user_fast_path_equals_the_direct_inverses() -> None:
+    """The tuning tables from the Woodbury/no-B path equal the direct-inverse tables (to
+    rounding), so the same grid point is chosen — with fewer users than items and with more."""
+    import scipy.sparse as sp
+
+    from ml.recommend.rankers import EASERanker
+
+    grid = dict(
+        powers=(0.0, 0.5, 1.0),
+        item_grid=((2.0, 0.0), (20.0, 0.0), (20.0, 1.0)),
+        user_grid=((2.0, 0.0), (20.0, 2.0)),
+        seeds=(0, 1),
+    )
+    for n_users, n_items in ((30, 70), (70, 30)):
+        rng = np.random.default_rng(n_users)
+        dense = (rng.random((n_users, n_items)) < 0.3) * rng.integers(1, 6, (n_users, n_items))
+        X = sp.csr_matrix(dense.astype(float))
+        fast = tune_ease_item_user(X, **grid)
+        splits, item, ease, standardize, top_k, metrics = _textbook_tables(
+            X, grid["powers"], grid["item_grid"], grid["seeds"]
+        )
+        assert fast.item_table == pytest.approx(item, abs=1e-12)
+        assert (fast.power, *fast.item) == max(
+            item, key=lambda pt: (round(item[pt], 12), pt[1], -pt[2], -pt[0])
+        )
+        p = fast.power
+        user = {}
+        for fit, held in splits:
+            W = EASERanker(binary=p == 0.0, power=p)._input(fit, fit=True).toarray()
+            item_z = standardize(ease(W, *fast.item))
+            for lam, alpha in grid["user_grid"]:
+                q = np.linalg.inv(W @ W.T + np.diag(lam + alpha * (W**2).sum(axis=1)))
+                scores = W - (q @ W) / np.diag(q)[:, None]
+                recs = top_k(0.5 * item_z + 0.5 * standardize(scores), 10, fit)
+                user[(lam, alpha)] = user.get((lam, alpha), 0.0) + metrics(
+                    recs, held, 10
+                ).ndcg_at_k / len(splits)
+        assert fast.user_table == pytest.approx(user, abs=1e-12)
+
+
+def _planted_ratings(seed: int = 0) -> pd.DataFrame:
+    """Two taste groups of 60 users over 50 items: each user watches a third of every item,
+    but rates their own group's items 4–5 and the other group's 1–2, so what a user will love
+    next is written in the ratings, and only weakly in who watched what."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(120):
+        own = u % 2
+        for i in range(50):
+            if rng.random() < (0.45 if i % 2 == own else 0.25):
+                stars = rng.integers(4, 6) if i % 2 == own else rng.integers(1, 3)
+                rows.append((u, i, float(stars)))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+
+
+def test_tuning_on_validation_finds_the_signal_planted_in_the_ratings() -> None:
+    """On a world whose taste lives in the ratings, validation alone (training part only)
+    picks a confidence exponent > 0, and the tuned models beat popularity on held-out items
+    of the user's own group, on every split seed."""
+    from ml.recommend.evaluate import default_rankers, evaluate_ranking, split_seeds
+
+    ratings = _planted_ratings()
+    for seed in split_seeds(3):
+        train, test = stratified_split(ratings, 0.75, seed)
+        own = test["item_id"] % 2 == test["user_id"] % 2
+        split = IndexedSplit.build(train, test[own], weight_col="rating")
+        tuned = tune_ease_item_user(split.train, seeds=(0,))
+        assert tuned.power > 0.0
+        names = ["popularity", "ease", "ease_item_user"]
+        rows = evaluate_ranking(split, default_rankers(split, seed, names), k=10)
+        assert rows["ease_item_user"]["ndcg_at_k"] > rows["ease"]["ndcg_at_k"]
+        assert rows["ease"]["ndcg_at_k"] > rows["popularity"]["ndcg_at_k"]
+
+
+def test_seed_summary_reports_mean_sd_and_every_seed() -> None:
+    from ml.recommend.evaluate import split_seeds, summarize_seeds
+
+    assert split_seeds(1) == (42,) and split_seeds(3) == (42, 43, 44)
+    with pytest.raises(ValueError, match="at least one"):
+        split_seeds(0)
+    per_seed = {
+        42: {"ease": {"ndcg_at_k": 0.4, "l2": 200.0}},
+        43: {"ease": {"ndcg_at_k": 0.5, "l2": 300.0}},
+    }
+    row = summarize_seeds(per_seed)["ease"]
+    assert row["ndcg_at_k"] == pytest.approx(0.45)
+    assert row["ndcg_at_k_sd"] == pytest.approx(np.std([0.4, 0.5], ddof=1))
+    assert row["per_seed"] == {"ndcg_at_k": [0.4, 0.5], "l2": [200.0, 300.0]}
+    assert "l2" not in row  # a choice differs per seed: reported per seed only
+    one = summarize_seeds({42: per_seed[42]})["ease"]
+    assert one["ndcg_at_k"] == 0.4 and one["ndcg_at_k_sd"] is None and one["l2"] == 200.0
+
+
 def test_rating_cv_uses_surprise_folds() -> None:
     df = toy_ratings()
     out = evaluate_rating(df, {"baseline_only": BaselineOnlyRating}, n_splits=3)
     row = out["baseline_only"]
     assert len(row["rmse_folds"]) == 3
     assert 0 < row["mae"] < row["rmse"] < 2
+
+
+def test_rating_cv_in_worker_processes_gives_the_same_figures() -> None:
+    """The (model, fold) fits are the same computations in workers: identical figures."""
+    from ml.recommend.rating import SVDRating
+
+    df = toy_ratings()
+    models = {"baseline_only": BaselineOnlyRating, "svd": lambda: SVDRating(n_epochs=5)}
+    serial = evaluate_rating(df, models, n_splits=3)
+    parallel = evaluate_rating(df, models, n_splits=3, n_jobs=2)
+    for name in models:
+        for metric in ("rmse", "mae", "rmse_folds"):
+            assert parallel[name][metric] == serial[name][metric]
+
+
+def test_similarity_budget_counts_surprises_five_arrays() -> None:
+    from ml.recommend.evaluate import similarity_bytes
+    from ml.recommend.rating import KNNBaselineRating
+
+    df = toy_ratings(n_users=60, n_items=40)
+    item_based = KNNBaselineRating(sim_options={"user_based": False})
+    assert similarity_bytes(item_based, df) == 5 * 8 * df["item_id"].nunique() ** 2
+    assert similarity_bytes(KNNBaselineRating(), df) == 5 * 8 * df["user_id"].nunique() ** 2
+    assert similarity_bytes(BaselineOnlyRating(), df) == 0
 
 
 @pytest.mark.integration
@@ -105,11 +247,10 @@ def test_ml100k_ranking_protocol_orders_models_as_the_anchors_say() -> None:
     data_dir = real_data_dir("ml-100k", "u.data")
     out = evaluate_movielens("movielens-100k", data_dir, protocol="ranking")
     m = {name: row["ndcg_at_k"] for name, row in out["models"].items()}
-    assert m["random"] < m["svd"] < m["popularity"] < m["item_knn"] < m["ease"]
-    # MS Recommenders: SVD as a ranker ≈ 0.096; popularity P@10 ≈ 0.2–0.3; BiVAE 0.475.
+    # The harness reproduces the published protocol: its baselines land on MS Recommenders'
+    # figures (SVD as a ranker ≈ 0.096; popularity P@10 ≈ 0.2–0.3). Which tuned model is best,
+    # and by how much, is a claim about the test split and is not asserted here (issue 17):
+    # the tuning is tested on validation data and planted worlds above.
     assert m["svd"] < 0.15
     assert 0.18 < out["models"]["popularity"]["precision_at_k"] < 0.32
-    assert m["ease"] > 0.475
-    # The issue's target, with every hyper-parameter chosen on the training part only.
-    assert m["ease_item_user"] >= 0.49
-    assert m["ease_item_user"] == max(m.values())
+    assert m["random"] < m["svd"] < m["popularity"]

@@ -14,7 +14,9 @@ from ml.recommend.rankers import (
     RandomRanker,
     UserEASERanker,
     confidence,
+    ease_training_scores,
     top_k,
+    user_ease_training_scores,
 )
 
 
@@ -167,3 +169,72 @@ def test_confidence_weighting_changes_the_ranking() -> None:
     binary = EASERanker(l2=2.0).fit(X).score(probe)[0]
     assert weighted[1] > weighted[2]
     assert binary[1] == pytest.approx(binary[2], rel=1e-9)
+
+
+def _ease_by_direct_inverse(W: np.ndarray, lam: float, alpha: float) -> np.ndarray:
+    """The textbook closed form: B = I − P diag(1/P_jj), P = (WᵀW + λI + α diag(WᵀW))⁻¹."""
+    g = W.T @ W
+    p = np.linalg.inv(g + np.diag(lam + alpha * np.diag(g)))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def _weighted(n_users: int, n_items: int, seed: int) -> sp.csr_matrix:
+    """Ratings 1–5 on a random 30 % of cells, plus one item nobody rated and one empty user."""
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < 0.3) * rng.integers(1, 6, (n_users, n_items))
+    dense[:, 3] = 0
+    dense[5] = 0
+    return sp.csr_matrix(dense.astype(float))
+
+
+@pytest.mark.parametrize("shape", [(15, 40), (40, 15)])  # fewer users than items, and more
+@pytest.mark.parametrize("lam, alpha", [(0.5, 0.0), (5.0, 0.0), (50.0, 0.0), (5.0, 1.0)])
+@pytest.mark.parametrize("binary, power", [(True, 1.0), (False, 0.5)])
+def test_ease_fast_paths_equal_the_direct_inverse(shape, lam, alpha, binary, power) -> None:
+    """Both EASE forms (items × items, users × users by Woodbury) and the training-row scores
+    without B equal the textbook inverse, for several λ and α, whichever side is smaller."""
+    X = _weighted(*shape, seed=1)
+    model = EASERanker(l2=lam, diag_dropout=alpha, binary=binary, power=power).fit(X)
+    W = model._input(X).toarray()
+    b = _ease_by_direct_inverse(W, lam, alpha)
+    np.testing.assert_allclose(model.weights_, b, atol=1e-8)
+    fast = ease_training_scores(X, lam, alpha, binary, power)
+    np.testing.assert_allclose(fast, W @ b, atol=1e-8)
+    # Same top-5 up to exact ties (two items the formula scores equally may swap on rounding):
+    # the scores of the chosen items agree rank by rank.
+    ref = W @ b
+    chosen_fast = np.take_along_axis(ref, top_k(fast, 5, X), axis=1)
+    chosen_ref = np.take_along_axis(ref, top_k(ref, 5, X), axis=1)
+    np.testing.assert_allclose(chosen_fast, chosen_ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(15, 40), (40, 15)])
+@pytest.mark.parametrize("lam, alpha", [(0.5, 0.0), (5.0, 2.0)])
+def test_user_ease_fast_paths_equal_the_user_space_closed_form(shape, lam, alpha) -> None:
+    X = _weighted(*shape, seed=2)
+    model = UserEASERanker(l2=lam, diag_dropout=alpha, binary=False, power=0.5).fit(X)
+    W = model._input(X).toarray()
+    q = np.linalg.inv(W @ W.T + np.diag(lam + alpha * (W**2).sum(axis=1)))
+    c = -q / np.diag(q)[None, :]
+    np.fill_diagonal(c, 0.0)
+    reference = c.T @ W
+    np.testing.assert_allclose(model.score(X), reference, atol=1e-8)
+    fast = user_ease_training_scores(X, lam, alpha, binary=False, power=0.5)
+    np.testing.assert_allclose(fast, reference, atol=1e-8)
+    # M from either inverse is the same matrix.
+    inner = np.linalg.inv(np.eye(W.shape[1]) + W.T @ np.diag(1 / (lam + alpha * (W**2).sum(1))) @ W)
+    np.testing.assert_allclose(model.weights_, inner, atol=1e-8)
+
+
+def test_item_knn_blocks_equal_the_whole_matrix(monkeypatch) -> None:
+    """The in-place, block-by-block similarity equals the one-shot computation exactly."""
+    import ml.recommend.rankers as rankers
+
+    X = _weighted(40, 30, seed=3)
+    whole = ItemKNNRanker(k=5, shrink=2.0).fit(X).similarity_
+    monkeypatch.setattr(rankers, "_BLOCK", 7)
+    blocks = ItemKNNRanker(k=5, shrink=2.0).fit(X).similarity_
+    np.testing.assert_array_equal(whole, blocks)
+    assert ((blocks > 0).sum(axis=0) <= 5).all()

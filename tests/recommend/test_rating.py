@@ -164,3 +164,17 @@ def test_ml100k_knn_baseline_vectorized_is_identical_and_100x_faster(user_based:
     loop_per_pair = (time.perf_counter() - start) / len(u)
     np.testing.assert_allclose(scores[u, i], reference, rtol=0, atol=1e-9)
     assert loop_per_pair * scores.size / min(times) >= 100
+
+
+def test_knn_prepare_in_row_blocks_equals_one_block(monkeypatch) -> None:
+    """Ranking the similarity rows a few at a time builds the very same neighbour keys."""
+    import ml.recommend.rating as rating
+
+    df = _tied_ratings()
+    sim = {"name": "msd", "user_based": False}
+    whole = KNNBaselineRating(k=4, sim_options=sim).fit(df)
+    monkeypatch.setattr(rating, "_PREPARE_ROWS", 3)
+    blocks = KNNBaselineRating(k=4, sim_options=sim).fit(df)
+    np.testing.assert_array_equal(whole._sim_key_t, blocks._sim_key_t)
+    np.testing.assert_array_equal(whole._sim_sorted, blocks._sim_sorted)
+    np.testing.assert_array_equal(whole.score_all(), blocks.score_all())
