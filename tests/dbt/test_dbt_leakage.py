@@ -1,7 +1,8 @@
 """The leakage test's own test: break the churn cut-off on purpose and watch the build catch it.
 
-The copy is built with `--exclude test_type:unit`: the unit test on churn_training_set pins the
-same boundary and would fail first, and dbt then skips the model and the data tests after it.
+The copy is built with `--exclude test_type:unit`: the unit test on int_churn_features_snapshotted
+pins the same boundary and would fail first, and dbt then skips the model and the data tests after
+it.
 Here we want the model built with the leak, so that the singular data test
 `assert_churn_features_before_snapshot` is what has to catch it.
 """
@@ -16,9 +17,9 @@ from dbtkit import LEAKAGE_TEST, copy_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
-# The churn features (and their cut-off) live in a macro shared by churn_training_set and
-# churn_scoring_set, so a leak injected there reaches both marts.
-CHURN_SQL = Path("macros/churn_features.sql")
+# The churn features (and their cut-off) live in one model read by churn_training_set,
+# churn_scoring_set and nudge_outcomes, so a leak injected there reaches all three marts.
+CHURN_SQL = Path("models/intermediate/int_churn_features_snapshotted.sql")
 EVENTS_SQL = Path("models/intermediate/int_user_events.sql")
 CUT_OFF = "and events.event_at < snapshots.snapshot_at  -- point-in-time cut-off"
 
