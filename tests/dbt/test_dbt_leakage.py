@@ -1,10 +1,12 @@
 """The leakage test's own test: break the churn cut-off on purpose and watch the build catch it.
 
-The copy is built with `--exclude test_type:unit`: the unit test on int_churn_features_snapshotted
-pins the same boundary and would fail first, and dbt then skips the model and the data tests after
-it.
-Here we want the model built with the leak, so that the singular data test
-`assert_churn_features_before_snapshot` is what has to catch it.
+The copy is built without the unit tests and without the data test
+`int_churn_features_snapshotted_only_facts_before_the_cutoff`: the unit test on
+int_churn_features_snapshotted pins the same boundary and the data test checks each row's latest
+fact against its cut-off, so either would fail first, and dbt would then skip the marts and the
+data tests after them. Here we want the marts built with the leak, so that the singular data test
+`assert_churn_features_before_snapshot` (which re-derives the features independently) is what has
+to catch it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def _build_with(source: Path, raw_db: Path, tmp_path: Path) -> object:
             "+churn_training_set",
             "--exclude",
             "test_type:unit",
+            "int_churn_features_snapshotted_only_facts_before_the_cutoff",
             # only tests whose parents are all selected (not the relationships of other marts)
             "--indirect-selection",
             "cautious",
