@@ -1,9 +1,12 @@
 """The leakage test's own test: break the churn cut-off on purpose and watch the build catch it.
 
-The copy is built with `--exclude test_type:unit`: the unit test on churn_training_set pins the
-same boundary and would fail first, and dbt then skips the model and the data tests after it.
-Here we want the model built with the leak, so that the singular data test
-`assert_churn_features_before_snapshot` is what has to catch it.
+The copy is built without the unit tests and without the data test
+`int_churn_features_snapshotted_only_facts_before_the_cutoff`: the unit test on
+int_churn_features_snapshotted pins the same boundary and the data test checks each row's latest
+fact against its cut-off, so either would fail first, and dbt would then skip the marts and the
+data tests after them. Here we want the marts built with the leak, so that the singular data test
+`assert_churn_features_before_snapshot` (which re-derives the features independently) is what has
+to catch it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from dbtkit import LEAKAGE_TEST, copy_project, run_dbt
 
 pytestmark = pytest.mark.slow
 
-# The churn features (and their cut-off) live in a macro shared by churn_training_set and
-# churn_scoring_set, so a leak injected there reaches both marts.
-CHURN_SQL = Path("macros/churn_features.sql")
+# The churn features (and their cut-off) live in one model read by churn_training_set,
+# churn_scoring_set and nudge_outcomes, so a leak injected there reaches all three marts.
+CHURN_SQL = Path("models/intermediate/int_churn_features_snapshotted.sql")
 EVENTS_SQL = Path("models/intermediate/int_user_events.sql")
 CUT_OFF = "and events.event_at < snapshots.snapshot_at  -- point-in-time cut-off"
 
@@ -51,6 +54,7 @@ def _build_with(source: Path, raw_db: Path, tmp_path: Path) -> object:
             "+churn_training_set",
             "--exclude",
             "test_type:unit",
+            "int_churn_features_snapshotted_only_facts_before_the_cutoff",
             # only tests whose parents are all selected (not the relationships of other marts)
             "--indirect-selection",
             "cautious",

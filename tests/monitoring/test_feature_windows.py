@@ -2,8 +2,9 @@
 
 Checked against the tiny world's warehouse (built by the real dbt project): the default windows
 (two adjacent 28-day windows ending at the marts' snapshot date), watch time per window against
-the views themselves, the macro's equivalence with `user_features` when a window covers all
-history, other windows rebuilt by dbt on a scratch copy, and a bad var named in the error.
+the views themselves, the shared feature model's equivalence with `user_features` when a window
+covers all history, other windows rebuilt by dbt on a scratch copy, and a bad var named in the
+error.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def test_default_windows_are_read_without_a_dbt_run(tiny_warehouse, tmp_path: Pa
 
 @pytest.mark.slow
 def test_other_windows_are_rebuilt_by_dbt_on_a_scratch_copy(tiny_warehouse, tmp_path: Path) -> None:
-    """A window covering all history reproduces user_features exactly (the macro holds the same
+    """A window covering all history reproduces user_features exactly (one feature model holds the
     logic), and the shared mart is left as the platform built it."""
     settings = _clone(tiny_warehouse, tmp_path / "home")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)

@@ -10,33 +10,20 @@
 -- Windows are left-open: a view or cancel at exactly sent_at happened before the nudge could act.
 -- Point in time: only facts strictly before snapshot_at are read.
 --
--- The user's churn features at the decision (the columns of churn_training_set, computed by the
--- same macro with the snapshot at sent_at: only facts strictly before sent_at) follow the
--- outcomes, so a churn model trained on churn_training_set scores the user's risk at the time of
--- each logged decision (tenure_days counts to the UTC date of sent_at).
-
-{%- set feature_columns = [
-    'plan', 'monthly_price', 'tenure_days', 'n_plan_changes', 'n_past_cancels', 'has_reactivated',
-    'country', 'age_band', 'views_total', 'views_7d', 'views_28d', 'views_prior_28d',
-    'watch_hours_7d', 'watch_hours_28d', 'watch_hours_prior_28d', 'active_days_7d',
-    'active_days_28d', 'active_days_prior_28d', 'distinct_titles_28d', 'binge_views_28d',
-    'ratings_28d', 'is_prior_window_observed', 'engagement_trend', 'watch_hours_trend',
-    'abandonment_rate_28d', 'mean_completion_28d', 'days_since_last_view', 'top_device_share_28d',
-] %}
-
-{%- set snapshots_sql -%}
-    select
-        nudges.nudge_id as churn_snapshot_id,
-        nudges.user_id,
-        cast(nudges.sent_at as date) as snapshot_date,
-        nudges.sent_at as snapshot_at
-    from {{ ref('stg_raw__nudges') }} as nudges
-    where nudges.sent_at < (select snapshot_at from {{ ref('int_snapshot_date') }})
-{%- endset %}
+-- The user's churn features at the decision (the columns of churn_training_set, from
+-- int_churn_features_snapshotted at the `nudge_send` cut-off of int_feature_cutoffs: only facts
+-- strictly before sent_at) follow the outcomes, so a churn model trained on churn_training_set
+-- scores the user's risk at the time of each logged decision (tenure_days counts to the UTC date
+-- of sent_at).
 
 with
 
-{{ churn_feature_ctes(snapshots_sql, keep_key=true) }},
+features as (
+
+    select * from {{ ref('int_churn_features_snapshotted') }}
+    where cutoff_kind = 'nudge_send'
+
+),
 
 as_of as (
 
@@ -113,13 +100,12 @@ final as (
         cast(nudges.title_id as {{ dbt.type_string() }}) as title_id,
         returned.nudge_id is not null as returned_7d,
         cancelled.nudge_id is not null as cancelled_30d,
-        nudges.cancel_window_end_at <= nudges.snapshot_at as outcome_observed
-        {%- for column in feature_columns %},
-        churn_features.{{ column }}
-        {%- endfor %}
+        nudges.cancel_window_end_at <= nudges.snapshot_at as outcome_observed,
+        {{- select_columns('features', churn_feature_columns()) }}
     from nudges
-    left join churn_features
-        on nudges.nudge_id = churn_features.churn_snapshot_id
+    left join features
+        on nudges.user_id = features.user_id
+        and nudges.sent_at = features.snapshot_at
     left join returned
         on nudges.nudge_id = returned.nudge_id
     left join cancelled

@@ -8,26 +8,24 @@
 -- non-trivial sessions only and are null when there are none; mean_episode_minutes,
 -- days_since_last_view and mean_rating are null without views / ratings. Counts and hours are 0.
 
--- The logic is the macro windowed_user_features (macros/monitoring_user_features.sql), called
--- with one window covering all history before the as-of date, so this mart and the drift
--- monitor's user_feature_windows compute every column the same way.
-
-{%- set windows_sql %}
-    select
-        cast('all' as {{ dbt.type_string() }}) as window_name,
-        cast(null as date) as window_start,
-        as_of.snapshot_date as window_end,
-        cast(null as {{ dbt.type_timestamp() }}) as window_start_at,
-        as_of.snapshot_at as window_end_at
-    from {{ ref('int_snapshot_date') }} as as_of
-{%- endset %}
+-- The features are computed by int_user_features_windowed at the spine's `as_of` cut-off (one
+-- window covering all history before the as-of date, int_feature_cutoffs), the same model that
+-- computes the drift monitor's user_feature_windows, so both marts compute every column the same way.
 
 with
 
 features as (
 
-    {{ windowed_user_features(windows_sql, window_columns=false) | indent(4) }}
+    select * from {{ ref('int_user_features_windowed') }}
+    where cutoff_kind = 'as_of'
+
+),
+
+final as (
+
+    select {{ select_columns('features', user_feature_columns()) }}
+    from features
 
 )
 
-select * from features
+select * from final

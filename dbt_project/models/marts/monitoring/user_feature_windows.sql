@@ -2,53 +2,31 @@
 --   reference = [current_end - 2w, current_end - w), current = [current_end - w, current_end),
 -- w = var('drift_window_days', 28), current_end = var('drift_current_end') or, when null, the
 -- project's as-of date (int_snapshot_date: the snapshot_date var or the day after the last view).
--- One row per (window_name, user who signed up before the window's end). Features come from the
--- facts inside each window (see macros/monitoring_user_features.sql), so a shift confined to the
+-- One row per (window_name, user who signed up before the window's end): the `drift_window`
+-- cut-offs of int_feature_cutoffs. Features come from the facts inside each window
+-- (int_user_features_windowed, the model behind user_features), so a shift confined to the
 -- current window is not diluted by months of history as it is in the cumulative user_features.
-
-{%- set window_days = monitoring_window_days_var() %}
-{%- set current_end = monitoring_current_end_var() %}
-
-{%- set windows_sql %}
-    select
-        bounds.window_name,
-        bounds.window_start,
-        bounds.window_end,
-        {{ start_of_day('bounds.window_start') }} as window_start_at,
-        {{ start_of_day('bounds.window_end') }} as window_end_at
-    from (
-        select
-            cast('current' as {{ dbt.type_string() }}) as window_name,
-            {{ add_days(-window_days, 'ends.current_end') }} as window_start,
-            ends.current_end as window_end
-        from ends
-        union all
-        select
-            cast('reference' as {{ dbt.type_string() }}) as window_name,
-            {{ add_days(-2 * window_days, 'ends.current_end') }} as window_start,
-            {{ add_days(-window_days, 'ends.current_end') }} as window_end
-        from ends
-    ) as bounds
-{%- endset %}
+-- The spine and the feature model are ephemeral, so `dbt run --select user_feature_windows
+-- --vars {drift_window_days: ..}` (the monitoring flow's scratch rebuild) recomputes the windows.
 
 with
 
-ends as (
+features as (
 
-    select
-        {%- if current_end is none %}
-        snapshot_date as current_end
-        {%- else %}
-        cast('{{ current_end }}' as date) as current_end
-        {%- endif %}
-    from {{ ref('int_snapshot_date') }}
+    select * from {{ ref('int_user_features_windowed') }}
+    where cutoff_kind = 'drift_window'
 
 ),
 
-windowed as (
+final as (
 
-    {{ windowed_user_features(windows_sql) | indent(4) }}
+    select
+        features.window_name,
+        features.window_start,
+        features.window_end,
+        {{- select_columns('features', user_feature_columns()) }}
+    from features
 
 )
 
-select * from windowed
+select * from final

@@ -1,90 +1,90 @@
-{#
-    The user_features columns computed per window, for drift monitoring.
+-- The user_features columns, once per cut-off of feature_set 'user_features' in
+-- int_feature_cutoffs: the as-of cut-off (user_features, all history) and the drift windows
+-- (user_feature_windows). One row per cutoff_id, i.e. per (cutoff_kind, window_name, user).
+--
+-- Per row: activity, taste and habit features from the user's facts inside
+-- [window_start_at, cutoff_at) (views by ended_at, ratings by rated_at; window_start_at null =
+-- all history); `_28d` columns from the last 28 days before cutoff_at; state columns (plan,
+-- is_active, tenure_days) as of cutoff_at; snapshot_date = window_end = cutoff_date. Users
+-- without views in the window: counts 0, shares 0, rates and means null (see user_features).
+-- A window covering all history therefore reproduces user_features row for row
+-- (tests/monitoring/test_feature_windows.py checks it).
+--
+-- Ephemeral like its spine: the drift windows follow the vars of the run that builds the mart.
 
-    Why a macro: data drift compares how people watch in two equal, adjacent windows. The
-    `user_features` mart is cumulative (everything before its as-of date), so a shift confined to
-    the last weeks is diluted by months of history. This macro holds the feature logic once,
-    parameterised by a set of windows, so the windowed mart and the cumulative mart compute the
-    same columns the same way (tests/monitoring/test_feature_windows.py checks that a window
-    covering all history reproduces user_features row for row). `user_features.sql` can call it
-    with a single window whose start is null, and does (window_columns=false: the mart has no
-    window columns).
+{{ config(materialized='ephemeral') }}
 
-    windows_sql: a query with one row per window and the columns
-        window_name (string), window_start (date, null = all history), window_end (date, exclusive),
-        window_start_at, window_end_at (timestamps: midnight UTC of those dates; start may be null).
-
-    Per (window, user who signed up before window_end): activity, taste and habit features from
-    the facts inside [window_start_at, window_end_at) (views by ended_at, ratings by rated_at);
-    `_28d` columns from the last 28 days of the window; state columns (plan, is_active,
-    tenure_days) as of window_end_at; snapshot_date = window_end. Conventions for users without
-    views in a window are those of user_features (counts 0, shares 0, rates/means null).
-#}
-{% macro windowed_user_features(windows_sql, window_columns=true) -%}
 {%- set genres = genre_slugs() %}
 {%- set device_list = devices() %}
 {%- set bucket_list = hour_buckets() %}
 
 with
 
-windows as (
+cutoffs as (
 
-    {{ windows_sql }}
+    select cutoff_id, cutoff_kind, window_name, user_id, window_start, window_start_at, cutoff_date, cutoff_at
+    from {{ ref('int_feature_cutoffs') }}
+    where feature_set = 'user_features'
 
 ),
 
 users as (
 
     select
-        windows.window_name,
-        windows.window_start,
-        windows.window_end,
-        windows.window_end_at,
-        users.*
-    from {{ ref('stg_raw__users') }} as users
-    inner join windows
-        on users.signup_date < windows.window_end
+        cutoffs.*,
+        users.signup_date,
+        users.signup_plan,
+        users.country,
+        users.age_band
+    from cutoffs
+    inner join {{ ref('stg_raw__users') }} as users
+        on cutoffs.user_id = users.user_id
 
 ),
 
 views as (
 
     select
-        windows.window_name,
+        cutoffs.cutoff_id,
         views.*,
-        views.ended_at >= {{ dbt.dateadd('day', -28, 'windows.window_end_at') }} as is_in_28d
+        views.ended_at >= {{ dbt.dateadd('day', -28, 'cutoffs.cutoff_at') }} as is_in_28d
     from {{ ref('int_views_enriched') }} as views
-    inner join windows
-        on views.ended_at < windows.window_end_at
-        and (windows.window_start_at is null or views.ended_at >= windows.window_start_at)
+    inner join cutoffs
+        on views.user_id = cutoffs.user_id
+        and views.ended_at < cutoffs.cutoff_at
+        and (cutoffs.window_start_at is null or views.ended_at >= cutoffs.window_start_at)
 
 ),
 
 ratings as (
 
-    select windows.window_name, ratings.*
+    select cutoffs.cutoff_id, ratings.rating
     from {{ ref('stg_raw__ratings') }} as ratings
-    inner join windows
-        on ratings.rated_at < windows.window_end_at
-        and (windows.window_start_at is null or ratings.rated_at >= windows.window_start_at)
+    inner join cutoffs
+        on ratings.user_id = cutoffs.user_id
+        and ratings.rated_at < cutoffs.cutoff_at
+        and (cutoffs.window_start_at is null or ratings.rated_at >= cutoffs.window_start_at)
 
 ),
 
+-- states (plan, subscribed) look at the whole history before the cut-off, not just the window
 subscription_events as (
 
-    select windows.window_name, subscriptions.*
+    select cutoffs.cutoff_id, subscriptions.plan, subscriptions.occurred_at
     from {{ ref('stg_raw__subscriptions') }} as subscriptions
-    inner join windows
-        on subscriptions.occurred_at < windows.window_end_at
+    inner join cutoffs
+        on subscriptions.user_id = cutoffs.user_id
+        and subscriptions.occurred_at < cutoffs.cutoff_at
 
 ),
 
 spells as (
 
-    select windows.window_name, windows.window_end_at, spells.*
+    select cutoffs.cutoff_id, cutoffs.cutoff_at, spells.ended_at
     from {{ ref('int_subscription_spells') }} as spells
-    inner join windows
-        on spells.started_at < windows.window_end_at
+    inner join cutoffs
+        on spells.user_id = cutoffs.user_id
+        and spells.started_at < cutoffs.cutoff_at
 
 ),
 
@@ -97,8 +97,7 @@ title_genres as (
 view_stats as (
 
     select
-        window_name,
-        user_id,
+        cutoff_id,
         count(*) as views_total,
         sum(watch_seconds) as watch_seconds,
         sum(case when is_in_28d then watch_seconds else 0 end) as watch_seconds_28d,
@@ -122,15 +121,14 @@ view_stats as (
         {%- endfor %}
         max(ended_at) as last_view_ended_at
     from views
-    group by window_name, user_id
+    group by cutoff_id
 
 ),
 
 genre_stats as (
 
     select
-        views.window_name,
-        views.user_id,
+        views.cutoff_id,
         {%- for slug in genres %}
         sum(case when title_genres.genre_slug = '{{ slug }}'
             then views.watch_seconds * title_genres.genre_weight else 0 end) as seconds_{{ slug }}
@@ -139,33 +137,29 @@ genre_stats as (
     from views
     inner join title_genres
         on views.title_id = title_genres.title_id
-    group by views.window_name, views.user_id
+    group by views.cutoff_id
 
 ),
 
 rating_stats as (
 
     select
-        window_name,
-        user_id,
+        cutoff_id,
         count(*) as n_ratings,
         avg(rating) as mean_rating
     from ratings
-    group by window_name, user_id
+    group by cutoff_id
 
 ),
 
 latest_plan as (
 
-    select window_name, user_id, plan
+    select cutoff_id, plan
     from (
         select
-            window_name,
-            user_id,
+            cutoff_id,
             plan,
-            row_number() over (
-                partition by window_name, user_id order by occurred_at desc
-            ) as nth_latest
+            row_number() over (partition by cutoff_id order by occurred_at desc) as nth_latest
         from subscription_events
         where plan is not null
     ) as ordered
@@ -173,31 +167,31 @@ latest_plan as (
 
 ),
 
-active_at_end as (
+active_at_cutoff as (
 
-    select distinct window_name, user_id
+    select distinct cutoff_id
     from spells
-    where ended_at is null or ended_at >= window_end_at
+    where ended_at is null or ended_at >= cutoff_at
 
 ),
 
 final as (
 
     select
-        {%- if window_columns %}
+        users.cutoff_id,
+        users.cutoff_kind,
         users.window_name,
         users.window_start,
-        users.window_end,
-        {%- endif %}
+        users.cutoff_date as window_end,
         users.user_id,
-        users.window_end as snapshot_date,
+        users.cutoff_date as snapshot_date,
         cast(coalesce(latest_plan.plan, users.signup_plan) as {{ dbt.type_string() }}) as plan,
         users.country,
         users.age_band,
         users.signup_date,
-        cast({{ dbt.datediff('users.signup_date', 'users.window_end', 'day') }} as {{ dbt.type_int() }})
+        cast({{ dbt.datediff('users.signup_date', 'users.cutoff_date', 'day') }} as {{ dbt.type_int() }})
             as tenure_days,
-        active_at_end.user_id is not null as is_active,
+        active_at_cutoff.cutoff_id is not null as is_active,
 
         -- activity
         cast(coalesce(view_stats.views_total, 0) as {{ dbt.type_bigint() }}) as views_total,
@@ -206,7 +200,7 @@ final as (
         cast(coalesce(view_stats.sessions_28d, 0) as {{ dbt.type_bigint() }}) as sessions_28d,
         cast(coalesce(view_stats.active_days_28d, 0) as {{ dbt.type_bigint() }}) as active_days_28d,
         cast(coalesce(view_stats.active_days_total, 0) as {{ dbt.type_bigint() }}) as active_days_total,
-        cast({{ dbt.datediff('view_stats.last_view_ended_at', 'users.window_end_at', 'day') }}
+        cast({{ dbt.datediff('view_stats.last_view_ended_at', 'users.cutoff_at', 'day') }}
             as {{ dbt.type_int() }}) as days_since_last_view,
         cast(coalesce(view_stats.n_titles, 0) as {{ dbt.type_bigint() }}) as n_titles,
 
@@ -242,43 +236,16 @@ final as (
 
     from users
     left join view_stats
-        on users.window_name = view_stats.window_name
-        and users.user_id = view_stats.user_id
+        on users.cutoff_id = view_stats.cutoff_id
     left join genre_stats
-        on users.window_name = genre_stats.window_name
-        and users.user_id = genre_stats.user_id
+        on users.cutoff_id = genre_stats.cutoff_id
     left join rating_stats
-        on users.window_name = rating_stats.window_name
-        and users.user_id = rating_stats.user_id
+        on users.cutoff_id = rating_stats.cutoff_id
     left join latest_plan
-        on users.window_name = latest_plan.window_name
-        and users.user_id = latest_plan.user_id
-    left join active_at_end
-        on users.window_name = active_at_end.window_name
-        and users.user_id = active_at_end.user_id
+        on users.cutoff_id = latest_plan.cutoff_id
+    left join active_at_cutoff
+        on users.cutoff_id = active_at_cutoff.cutoff_id
 
 )
 
 select * from final
-{%- endmacro %}
-
-
-{#
-    Validated monitoring vars (inline defaults: dbt_project.yml need not declare them).
-    drift_window_days: a positive whole number of days (default 28).
-    drift_current_end: an ISO date (YYYY-MM-DD) or null (default: int_snapshot_date's date).
-    Anything else stops the compile with a message naming the var and the value.
-#}
-{% macro monitoring_window_days_var() -%}
-    {%- set value = var('drift_window_days', 28) -%}
-    {%- set text = value | string | trim -%}
-    {%- if not modules.re.match('^[0-9]+$', text) or (text | int) < 1 -%}
-        {{ exceptions.raise_compiler_error(
-            "var drift_window_days must be a whole number of days >= 1, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text | int) }}
-{%- endmacro %}
-
-{% macro monitoring_current_end_var() -%}
-    {{ return(iso_date_var('drift_current_end')) }}
-{%- endmacro %}

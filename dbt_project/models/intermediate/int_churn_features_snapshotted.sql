@@ -1,21 +1,37 @@
-{#
-    The point-in-time churn features of a set of (user, snapshot) rows, shared by
-    churn_training_set (the spine of past snapshots, joined to labels) and churn_scoring_set (the
-    active subscribers at the as-of snapshot date), so both marts have exactly the same feature
-    columns, computed the same way.
+-- The churn features (the columns of churn_training_set), once per cut-off of feature_set
+-- 'churn_features' in int_feature_cutoffs: the churn snapshot spine (churn_training_set), the
+-- users subscribed at the as-of snapshot (churn_scoring_set) and each nudge's send instant
+-- (nudge_outcomes). One row per cutoff_id; the three marts read the same rows, so they have
+-- exactly the same feature columns, computed the same way.
+--
+-- Point in time: every feature comes from int_user_events rows with event_at STRICTLY BEFORE
+-- snapshot_at (= the spine's cutoff_at), the single cut-off below; features_max_event_at is the
+-- latest event that fed the features (the singular test assert_churn_features_before_snapshot
+-- checks it and re-derives the counts).
+--
+-- Windows, relative to snapshot_at: 7d = [-7d, 0), 28d = [-28d, 0), prior_28d = [-56d, -28d).
+-- engagement_trend = (views_28d + 1) / (views_prior_28d + 1) and
+-- watch_hours_trend = (watch_hours_28d + 1) / (watch_hours_prior_28d + 1): below 1 = declining.
+-- The data start at observed_from: for a user who signed up before it, a prior_28d window that
+-- reaches before observed_from is censored, not empty, so the prior_28d columns and the trends
+-- are null there (is_prior_window_observed = false) instead of faking a surge in engagement.
+--
+-- A table: three marts read it, and none of its cut-offs depends on the drift-window vars.
 
-    `snapshots_sql` is a select of churn_snapshot_id, user_id, snapshot_date, snapshot_at;
-    `labels_sql` (optional) a select of churn_snapshot_id, churned_30d. The macro emits CTEs (no
-    leading `with`) ending in `churn_features`: the columns of the training set, with the label
-    last when `labels_sql` is given (inner join) and without it otherwise; `keep_key` puts
-    churn_snapshot_id first (for a caller that joins the features back to its own rows). Every feature comes
-    from int_user_events rows with event_at STRICTLY BEFORE snapshot_at (see
-    churn_training_set.sql for the windows).
-#}
-{% macro churn_feature_ctes(snapshots_sql, labels_sql=none, keep_key=false) %}
+{{ config(materialized='table') }}
+
+with
+
 snapshots as (
 
-    {{ snapshots_sql }}
+    select
+        cutoff_id,
+        cutoff_kind,
+        user_id,
+        cutoff_date as snapshot_date,
+        cutoff_at as snapshot_at
+    from {{ ref('int_feature_cutoffs') }}
+    where feature_set = 'churn_features'
 
 ),
 
@@ -40,7 +56,7 @@ events as (
 point_in_time as (
 
     select
-        snapshots.churn_snapshot_id,
+        snapshots.cutoff_id,
         snapshots.snapshot_at,
         events.*,
         events.event_at >= {{ dbt.dateadd('day', -7, 'snapshots.snapshot_at') }} as is_in_7d,
@@ -59,7 +75,7 @@ point_in_time as (
 activity as (
 
     select
-        churn_snapshot_id,
+        cutoff_id,
         max(event_at) as features_max_event_at,
         max(case when event_source = 'view' then event_at end) as last_view_at,
 
@@ -93,39 +109,39 @@ activity as (
         sum(case when event_type = 'cancel' then 1 else 0 end) as n_past_cancels,
         max(case when event_type = 'reactivate' then 1 else 0 end) as has_reactivated
     from point_in_time
-    group by churn_snapshot_id
+    group by cutoff_id
 
 ),
 
 device_seconds_28d as (
 
-    select churn_snapshot_id, device, sum(watch_seconds) as watch_seconds
+    select cutoff_id, device, sum(watch_seconds) as watch_seconds
     from point_in_time
     where event_source = 'view' and is_in_28d
-    group by churn_snapshot_id, device
+    group by cutoff_id, device
 
 ),
 
 device_concentration as (
 
     select
-        churn_snapshot_id,
+        cutoff_id,
         {{ safe_divide('max(watch_seconds)', 'sum(watch_seconds)') }} as top_device_share_28d
     from device_seconds_28d
-    group by churn_snapshot_id
+    group by cutoff_id
 
 ),
 
 current_plan as (
 
-    select churn_snapshot_id, plan, monthly_price
+    select cutoff_id, plan, monthly_price
     from (
         select
-            churn_snapshot_id,
+            cutoff_id,
             plan,
             monthly_price,
             row_number() over (
-                partition by churn_snapshot_id order by event_at desc, event_id desc
+                partition by cutoff_id order by event_at desc, event_id desc
             ) as nth_latest
         from point_in_time
         where event_source = 'subscription' and plan is not null
@@ -137,7 +153,7 @@ current_plan as (
 observed as (
 
     select
-        snapshots.churn_snapshot_id,
+        snapshots.cutoff_id,
         (
             {{ add_days(-56, 'snapshots.snapshot_date') }} >= period.observed_from
             or users.signup_date >= period.observed_from
@@ -149,23 +165,15 @@ observed as (
 
 ),
 
-{%- if labels_sql is not none %}
 
-labels as (
-
-    {{ labels_sql }}
-
-),
-{%- endif %}
-
-churn_features as (
+final as (
 
     select
-        {%- if keep_key %}
-        snapshots.churn_snapshot_id,
-        {%- endif %}
+        snapshots.cutoff_id,
+        snapshots.cutoff_kind,
         snapshots.user_id,
         snapshots.snapshot_date,
+        snapshots.snapshot_at,
         activity.features_max_event_at,
 
         -- subscription
@@ -213,27 +221,19 @@ churn_features as (
         cast({{ dbt.datediff('activity.last_view_at', 'snapshots.snapshot_at', 'day') }}
             as {{ dbt.type_int() }}) as days_since_last_view,
         cast(device_concentration.top_device_share_28d as {{ type_double() }}) as top_device_share_28d
-        {%- if labels_sql is not none %},
-
-        -- label
-        labels.churned_30d
-        {%- endif %}
 
     from snapshots
     inner join users
         on snapshots.user_id = users.user_id
-    {%- if labels_sql is not none %}
-    inner join labels
-        on snapshots.churn_snapshot_id = labels.churn_snapshot_id
-    {%- endif %}
     inner join observed
-        on snapshots.churn_snapshot_id = observed.churn_snapshot_id
+        on snapshots.cutoff_id = observed.cutoff_id
     left join activity
-        on snapshots.churn_snapshot_id = activity.churn_snapshot_id
+        on snapshots.cutoff_id = activity.cutoff_id
     left join device_concentration
-        on snapshots.churn_snapshot_id = device_concentration.churn_snapshot_id
+        on snapshots.cutoff_id = device_concentration.cutoff_id
     left join current_plan
-        on snapshots.churn_snapshot_id = current_plan.churn_snapshot_id
+        on snapshots.cutoff_id = current_plan.cutoff_id
 
 )
-{% endmacro %}
+
+select * from final

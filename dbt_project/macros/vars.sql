@@ -22,3 +22,24 @@
     {%- endif -%}
     {{ return(text) }}
 {%- endmacro %}
+
+{#
+    Validated drift-window vars (inline defaults: dbt_project.yml need not declare them), read by
+    int_feature_cutoffs.
+    drift_window_days: a positive whole number of days (default 28).
+    drift_current_end: an ISO date (YYYY-MM-DD) or null (default: int_snapshot_date's date).
+    Anything else stops the compile with a message naming the var and the value.
+#}
+{% macro monitoring_window_days_var() -%}
+    {%- set value = var('drift_window_days', 28) -%}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]+$', text) or (text | int) < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var drift_window_days must be a whole number of days >= 1, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text | int) }}
+{%- endmacro %}
+
+{% macro monitoring_current_end_var() -%}
+    {{ return(iso_date_var('drift_current_end')) }}
+{%- endmacro %}
