@@ -60,7 +60,7 @@ def export_project(ref: str, dest: Path) -> Path:
 
 def raw_warehouse(out: Path, users: int, titles: int, days: int, seed: int) -> Path:
     """Generate a world and ingest it: a warehouse with `raw.*` only."""
-    from flows.warehouse.ingest import ingest_path
+    from warehouse.ingest import ingest_path
     from ml.world import WorldConfig, generate_world
 
     generate_world(
