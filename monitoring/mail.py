@@ -91,6 +91,10 @@ class MailContent:
     chart_png: bytes | None = None
     report_path: Path | None = None
     notes: Sequence[str] = ()
+    #: How many columns were compared and how many drifted, when `rows` shows only some of
+    #: them (the largest statistics): the counts a reader sees must be of all columns.
+    column_count: int | None = None
+    drifted_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,22 @@ def _attachment_plan(
     return None, None, None, note
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 column`, `2 columns`: counts in mail read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _count_sentence(content: MailContent, flagged_rows: int) -> str:
+    """`1 of 41 columns drifted; the 15 largest statistics are shown.` (or the table's own
+    counts when the caller gave no totals)."""
+    total = len(content.rows) if content.column_count is None else content.column_count
+    drifted = flagged_rows if content.drifted_count is None else content.drifted_count
+    sentence = f"{drifted} of {plural(total, 'column')} drifted"
+    if len(content.rows) < total:
+        sentence += f"; the {len(content.rows)} largest statistics are shown"
+    return sentence + "."
+
+
 def render_text(content: MailContent, notes: Sequence[str]) -> str:
     """The plain-text part: the same facts as the HTML, readable in any client."""
     lines = [content.title, "=" * min(len(content.title), 78), "", content.headline, ""]
@@ -166,7 +186,7 @@ def render_text(content: MailContent, notes: Sequence[str]) -> str:
                 f"{'YES' if row.flagged else 'no'}"
             )
         lines.append("")
-        lines.append(f"{len(flagged)} of {len(content.rows)} monitored columns drifted.")
+        lines.append(_count_sentence(content, len(flagged)))
     lines += ["", "Lineage"]
     lines += [f"  {k}: {v if v is not None else '—'}" for k, v in content.lineage.items()]
     if notes:
@@ -198,10 +218,12 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
         else ""
     )
     notes_html = "".join(f"<p><i>{esc(n)}</i></p>" for n in notes)
+    flagged = sum(row.flagged for row in content.rows)
     table = (
         "<table border='1' cellpadding='4' cellspacing='0' style='border-collapse:collapse'>"
         "<tr><th>column</th><th>kind</th><th>test</th><th>statistic</th><th>threshold</th>"
         f"<th>result</th></tr>{''.join(rows_html)}</table>"
+        f"<p>{esc(_count_sentence(content, flagged))}</p>"
         if rows_html
         else ""
     )
