@@ -43,6 +43,7 @@ from monitoring.drift import (
     run_prediction_drift,
     user_features_spec,
 )
+from monitoring.lineage import report_links_markdown, report_url
 from monitoring.mail import (
     DeliveryResult,
     SmtpConfig,
@@ -551,7 +552,7 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
         log.info("mail policy %s: no mail for status %s", policy, summary.status)
         return None
     message = build_message(
-        mail_content(summary),
+        mail_content(summary, reports_base_url=settings.reports_base_url),
         smtp_config(settings),
         max_attachment_bytes=settings.mail_max_attachment_bytes,
     )
@@ -571,7 +572,15 @@ def deliver_step(settings: Settings) -> DeliveryResult:
     )
 
 
-def summary_markdown(summary: DriftSummary) -> str:
+def publish_report_link(key: str, base_url: str | None, html_path: str | None, text: str) -> None:
+    """A link artifact to the served report; none without a base URL (the markdown artifact
+    names the path: a file:// link would be refused by the browser showing the Prefect UI)."""
+    url = report_url(base_url, html_path)
+    if url:
+        create_link_artifact(key=key, link=url, link_text=text, description=text)
+
+
+def summary_markdown(summary: DriftSummary, reports_base_url: str | None = None) -> str:
     """The drift summary as a Prefect markdown artifact (values are ours or column names)."""
     lines = [
         f"# Drift: {summary.dataset}",
@@ -592,7 +601,7 @@ def summary_markdown(summary: DriftSummary) -> str:
         )
     lines += ["", "## Lineage", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary.lineage.items()]
-    lines += [f"- report: `{summary.html_path}`", f"- summary: `{summary.json_path}`"]
+    lines += report_links_markdown(reports_base_url, summary.html_path, summary.json_path)
     return "\n".join(lines)
 
 
@@ -648,33 +657,29 @@ def recsys_task(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_recsys_task(summary: RecsysSummary) -> None:
+def publish_recsys_task(settings: Settings, summary: RecsysSummary) -> None:
     """Markdown table of the quality metrics and a link to the Evidently report."""
     key = "tastemaker-recsys-quality"
-    create_markdown_artifact(
-        key=key, markdown=recsys_markdown(summary), description="recommendation quality"
+    base = settings.reports_base_url
+    markdown = recsys_markdown(summary, base)
+    create_markdown_artifact(key=key, markdown=markdown, description="recommendation quality")
+    publish_report_link(
+        f"{key}-report", base, summary.html_path, f"Evidently report {summary.report_id}"
     )
-    if summary.html_path:
-        create_link_artifact(
-            key=f"{key}-report",
-            link=Path(summary.html_path).resolve().as_uri(),
-            link_text=f"Evidently report {summary.report_id}",
-            description="Evidently recsys report (HTML)",
-        )
 
 
 @task(cache_policy=NO_CACHE)
-def publish_task(summary: DriftSummary) -> None:
+def publish_task(settings: Settings, summary: DriftSummary) -> None:
     """Markdown summary and a link to the Evidently report as Prefect artifacts."""
     key = f"tastemaker-drift-{summary.dataset.replace('_', '-')}"
-    create_markdown_artifact(key=key, markdown=summary_markdown(summary), description="drift")
-    if summary.html_path:
-        create_link_artifact(
-            key=f"{key}-report",
-            link=Path(summary.html_path).resolve().as_uri(),
-            link_text=f"Evidently report {summary.report_id}",
-            description="Evidently drift report (HTML)",
-        )
+    markdown = summary_markdown(summary, settings.reports_base_url)
+    create_markdown_artifact(key=key, markdown=markdown, description="drift")
+    publish_report_link(
+        f"{key}-report",
+        settings.reports_base_url,
+        summary.html_path,
+        f"Evidently report {summary.report_id}",
+    )
 
 
 @flow(name="monitor", log_prints=True)
@@ -691,17 +696,17 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
     for note in windows.notes:
         logger.info(note)
     summary = drift_task(settings, windows, run_id)
-    publish_task(summary)
+    publish_task(settings, summary)
     prediction = prediction_drift_task(settings, run_id)
     if isinstance(prediction, Skipped):
         logger.info("prediction drift skipped: %s", prediction.reason)
     else:
-        publish_task(prediction)
+        publish_task(settings, prediction)
     quality = recsys_task(settings, params, run_id)
     if isinstance(quality, Skipped):
         logger.info("recommendation quality skipped: %s", quality.reason)
     else:
-        publish_recsys_task(quality)
+        publish_recsys_task(settings, quality)
     delivery: dict[str, Any] = {"sent": [], "queued": []}
     mails: list[str] = []
     if params.email:

@@ -436,8 +436,13 @@ _VERDICT: dict[str, str] = {
 }
 
 
-def mail_content(summary: DriftSummary, *, max_rows: int = 15):
-    """The email for a drift summary: headline, table of the largest statistics, chart, lineage."""
+def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url: str | None = None):
+    """The email for a drift summary: headline, table of the largest statistics, chart, lineage.
+
+    With `reports_base_url` (where the reports folder is served) the mail links the report and
+    its JSON summary; without, it names their paths and the host they are on: a local path is
+    all there is, and a `file://` link would not open from a mail or web page anyway."""
+    from monitoring.lineage import report_location, report_url
     from monitoring.mail import MailContent, SummaryRow, bar_chart_png, plural
 
     ranked = sorted(
@@ -466,8 +471,8 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15):
     lineage = {
         "report_id": summary.report_id,
         **{k: v for k, v in summary.lineage.items() if k != "report_id"},
-        "report_html": summary.html_path,
-        "report_json": summary.json_path,
+        "report_html": report_location(reports_base_url, summary.html_path),
+        "report_json": report_location(reports_base_url, summary.json_path),
     }
     return MailContent(
         subject=mail_subject(summary),
@@ -479,6 +484,8 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15):
         report_path=Path(summary.html_path) if summary.html_path else None,
         column_count=summary.column_count,
         drifted_count=summary.drifted_count,
+        report_url=report_url(reports_base_url, summary.html_path),
+        report_location=report_location(reports_base_url, summary.html_path),
     )
 
 

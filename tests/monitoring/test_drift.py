@@ -224,6 +224,24 @@ def test_mail_says_one_count_of_drifted_columns_and_reads_as_english(tmp_path: P
     assert "0 of 1 column drifted, no dataset drift" in mail_content(single).subject
 
 
+def test_mail_lineage_links_served_reports_and_names_local_paths(tmp_path: Path) -> None:
+    import socket
+
+    rng = np.random.default_rng(1)
+    summary = run_drift(
+        _frame(300, rng), _frame(300, rng), SPEC, DriftThresholds(permutations=0), tmp_path
+    )
+    served = mail_content(summary, reports_base_url="https://r.example.org/tm")
+    day, stem = summary.report_id.split("/")
+    assert served.lineage["report_html"] == f"https://r.example.org/tm/{day}/{stem}.html"
+    assert served.lineage["report_json"] == f"https://r.example.org/tm/{day}/{stem}.json"
+    assert served.report_url == served.lineage["report_html"]
+    local = mail_content(summary)
+    assert local.report_url is None
+    assert local.lineage["report_html"] == f"{summary.html_path} on host {socket.gethostname()}"
+    assert not any("file://" in str(v) for v in local.lineage.values())
+
+
 def test_recall() -> None:
     assert recall(["a", "b", "x"], ["a", "b", "c", "d"]) == 0.5
     assert recall([], []) == 1.0

@@ -175,7 +175,9 @@ def _assert_one_drift_mail(server: SmtpServer, checked: Checked, settings: Setti
     assert checked.summary.report_id in html and "test-run" in html
     assert checked.windows.manifest_sha256 in html
     (attachment,) = list(msg.iter_attachments())
-    assert attachment.get_filename().startswith(Path(checked.summary.html_path).name)
+    # the real report fits the default cap as plain HTML (mail clients preview it; not .gz)
+    assert attachment.get_filename() == Path(checked.summary.html_path).name
+    assert attachment.get_content_type() == "text/html"
     assert len(attachment.get_content()) > 1000
     assert [p for p in msg.walk() if p.get_content_type() == "image/png"]
     # the SMTP password is nowhere: logs, outbox (incl. sent/), reports, the message itself
