@@ -32,6 +32,17 @@ err = Console(stderr=True)
 CLI_SOURCES: dict[str, str] = {}
 
 
+def cli_run_id() -> str:
+    """The run id of a command run outside Prefect: `cli-20260603T040012Z-1a2b3c4d`.
+
+    Reports and lineage carry a run id so `tastemaker lineage` and a mail reader can tell runs
+    apart; a Prefect flow run has its own id, a terminal command gets this one (the ingest batch
+    id's form: sortable by time, unique across processes, and saying where it came from)."""
+    from flows.warehouse.ingest import new_batch_id
+
+    return f"cli-{new_batch_id()}"
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one `error:` line on stderr and exit with `code` (no traceback)."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)

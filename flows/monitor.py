@@ -50,6 +50,7 @@ from monitoring.mail import (
     build_message,
     flush_outbox,
     mark_digest_sent,
+    plural,
     should_send,
     write_to_outbox,
 )
@@ -562,6 +563,31 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     return path
 
 
+def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[Path]) -> str:
+    """One line saying what happened to the mail, and why when there is none.
+
+    With the default policy (`drift_only`) a run on an undrifted world mails nothing; without
+    this line a newcomer following the README waits for a mail that was never meant to come."""
+    policy = settings.mail_policy
+    setting = f"TASTEMAKER_MAIL_POLICY={policy}"
+    if written:
+        if settings.smtp_host:
+            return f"mail: {len(written)} message(s) for {settings.smtp_host} ({setting})"
+        return (
+            f"mail: {len(written)} message(s) written to {settings.outbox_path} (no "
+            "TASTEMAKER_SMTP_HOST, so nothing is sent: open the .eml with a mail client)"
+        )
+    if policy == "daily_digest":
+        return f"no mail: today's digest already went out and nothing new drifted ({setting})"
+    drifted = sum(s.drifted_count for s in summaries)
+    if drifted == 0:
+        return f"no mail: nothing drifted and {setting}"
+    return (
+        f"no mail: no dataset drift ({plural(drifted, 'column')} drifted, below the "
+        f"{settings.drift_share_threshold:.0%} share) and {setting}"
+    )
+
+
 def deliver_step(settings: Settings) -> DeliveryResult:
     """Send everything waiting in the outbox (this run's mail and any left by earlier runs)."""
     return flush_outbox(
@@ -709,10 +735,11 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
         publish_recsys_task(settings, quality)
     delivery: dict[str, Any] = {"sent": [], "queued": []}
     mails: list[str] = []
+    checked = [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
     if params.email:
         # user_features first: under daily_digest it is the day's digest; churn drift mails
         # whenever it drifts (the digest marker is set by then).
-        for drift_summary in [summary] + ([] if isinstance(prediction, Skipped) else [prediction]):
+        for drift_summary in checked:
             path = compose_mail_task(settings, drift_summary)
             if path:
                 mails.append(path)
@@ -723,14 +750,19 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
             queued = [p.name for p in settings.outbox_path.glob("*.eml")]
             delivery = {"sent": [], "queued": queued, "error": str(state.message)}
             logger.error("mail stays in the outbox for the next run: %s", state.message)
+    note = (
+        mail_note(settings, checked, [Path(m) for m in mails])
+        if params.email
+        else "no mail: the email parameter is off"
+    )
     logger.info(
-        "drift %s: %d/%d columns; churn scores %s; recommendations %s; mail %s",
+        "drift %s: %d of %d columns; churn scores %s; recommendations %s; %s",
         summary.status,
         summary.drifted_count,
         summary.column_count,
         prediction.status if isinstance(prediction, DriftSummary) else "skipped",
         quality.status if isinstance(quality, RecsysSummary) else "skipped",
-        ", ".join(mails) or "not needed",
+        note,
     )
     return {
         "run_id": run_id,
@@ -739,5 +771,6 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
         "recsys": quality.to_dict(),
         "mail": mails[0] if mails else None,
         "mails": mails,
+        "mail_note": note,
         "delivery": delivery,
     }

@@ -99,8 +99,9 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
         "reference_window": data.get("reference_window"),
         "current_window": data.get("current_window"),
         "published": {k: v for k, v in lineage.items() if k not in _TOP_KEYS},
+        # absolute, like report_html: a relative path (as typed) means nothing elsewhere
         "report_html": data.get("html_path"),
-        "report_json": str(path),
+        "report_json": str(Path(path).resolve()),
     }
 
 
