@@ -166,8 +166,8 @@ def evaluate_recommender(
             rating_models=chosen,
             rankers=chosen,
         )
-    except DatasetNotFound as exc:
-        _fail(str(exc), EXIT_FAILED)
+    except DatasetNotFound as exc:  # configuration: where the data set lives (exit 2)
+        _fail(str(exc))
     _print_evaluation(dataset, result, as_json)
 
 
@@ -244,8 +244,8 @@ def similar(
 
     try:
         titles = load_netflix_titles(_settings().resolved_data_dir)
-    except DatasetNotFound as exc:
-        _fail(str(exc), EXIT_FAILED)
+    except DatasetNotFound as exc:  # configuration: where the data set lives (exit 2)
+        _fail(str(exc))
     model = ContentModel().fit(titles)
     try:
         found = model.titles_[model.find(title)]
