@@ -26,12 +26,13 @@ def test_unknown_dataset_is_a_bad_input() -> None:
     assert result.exit_code == 2 and "unknown data set" in result.output
 
 
-def test_missing_ml1m_ratings_is_a_clear_failure() -> None:
+def test_missing_ml1m_ratings_is_a_configuration_error() -> None:
+    """A data set file not where the settings point is configuration: exit 2, saying where."""
     data_dir = real_data_dir("ml-1m", "movies.dat")
     if (data_dir / "ml-1m" / "ratings.dat").exists():
         pytest.skip("ratings.dat is present here")
     result = runner.invoke(app, ["evaluate", "recommender", "--dataset", "movielens-1m"])
-    assert result.exit_code == 1 and "ratings.dat not found" in result.output
+    assert result.exit_code == 2 and "ratings.dat not found" in result.output
 
 
 @pytest.mark.integration
