@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from monitoring.mail import DEFAULT_MAX_ATTACHMENT_BYTES
+from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
 
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.

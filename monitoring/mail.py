@@ -44,14 +44,12 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+
 log = logging.getLogger(__name__)
 
 MailPolicy = Literal["drift_only", "daily_digest"]
-#: Largest report attachment, counted as it travels (base64: a third larger than the file).
-#: Many servers refuse messages over 10 MB (Postfix's default limit is 10,240,000 bytes, the
-#: whole message); the drift report of the default world is 6.3 MB, 8.7 MB encoded, so it is
-#: attached as plain HTML that mail clients open, with room left for the text, HTML and chart.
-DEFAULT_MAX_ATTACHMENT_BYTES = 10_000_000
+
 SENT_DIR = "sent"
 REJECTED_DIR = "rejected"
 DIGEST_STATE = ".digest-state"
