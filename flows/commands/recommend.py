@@ -300,7 +300,9 @@ def recommend(
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "does not exist"
             _fail(f"--html {html}: the folder {folder} {what}; create it first")
-    from flows.recommend import MissingMarts, NoRecommendations, homepage_html, load_homepage
+    # flows.homepage, not flows.recommend: reading one homepage must not import Prefect,
+    # pandas and scikit-learn (seconds) for a query of milliseconds.
+    from flows.homepage import MissingMarts, NoRecommendations, homepage_html, load_homepage
     from flows.tasks.lock import WarehouseBusyError
 
     try:
@@ -321,10 +323,15 @@ def recommend(
         _emit_json(page)
         return
     typer.echo(f"Homepage for {uid} (model {page['model_version']})")
+    typer.echo(
+        "relevance: each title's score relative to the best in its row (1.00); "
+        "raw scores with --json"
+    )
+    width = max((len(t["title"]) for row in page["rows"] for t in row["titles"]), default=0)
     for row in page["rows"]:
-        typer.echo(f"\n{row['position']}. {row['row_title']}")
+        typer.echo(f"\n{row['position']}. {row['row_title']}  (ranked by {row['score_meaning']})")
         for t in row["titles"]:
-            typer.echo(f"   {t['rank']:>2}. {t['title']}  ({t['score']:.3f})")
+            typer.echo(f"   {t['rank']:>2}. {t['title']:<{width}}  {t['relative_score']:.2f}")
     if html is not None:
         typer.echo(f"\npreview: {html}")
 
