@@ -59,6 +59,18 @@ def test_evaluate_json_shape_rating_protocol() -> None:
     assert list(payload["models"]) == ["baseline_only"]
     assert payload["models"]["baseline_only"]["rmse"] == pytest.approx(0.944, abs=0.002)
 
+    args = ["evaluate", "recommender", "--dataset", "movielens-100k", "--protocol", "rating"]
+    text = runner.invoke(app, [*args, "--models", "baseline_only"])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[:2] == ["movielens-100k", "rating protocol:"]  # readable, not one JSON line
+    assert "  cv: 5-fold surprise KFold(random_state=0), same folds for every model" in lines
+    assert "n/a" in text.stdout and "-  " not in text.stdout
+    assert lines[-1] == (
+        "ranking metrics for baseline_only: n/a: the ranking protocol did not run "
+        "(--protocol all or ranking runs it)"
+    )
+
 
 # --- tastemaker recommend USER_ID ---------------------------------------------------------
 
@@ -79,8 +91,9 @@ def published_home(tiny_warehouse, tmp_path_factory):
     top = frame[(frame["user_id"] == user) & (frame["row_position"] == 1)].iloc[0]["title_id"]
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     try:
+        # cards take their titles from title_catalog (the catalogue), not title_features
         con.execute(
-            "update title_features set title_name = ? where title_id = ?",
+            "update title_catalog set title_name = ? where title_id = ?",
             ["<script>alert('x')</script> & Friends", top],
         )
     finally:
