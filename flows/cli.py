@@ -365,6 +365,7 @@ def config(as_json: JsonOpt = False) -> None:
     The source column says `default`, `env TASTEMAKER_X`, `file <config path>` or `option
     --home`; the derived paths name the setting they follow. With --json: {"settings": {name:
     value}, "sources": {name: source}}."""
+    from flows.cli_support import rows_table, stdout_console
     from flows.settings import setting_sources
 
     settings = _settings()
@@ -373,9 +374,12 @@ def config(as_json: JsonOpt = False) -> None:
     if as_json:
         _emit_json({"settings": data, "sources": {k: sources.get(k) for k in data}})
     else:
-        _print_table(
-            "settings",
-            [{"name": k, "value": v, "source": sources.get(k, "")} for k, v in data.items()],
+        # piped or redirected: the table's natural width, never values cut at 80 columns
+        stdout_console().print(
+            rows_table(
+                "settings",
+                [{"name": k, "value": v, "source": sources.get(k, "")} for k, v in data.items()],
+            )
         )
 
 

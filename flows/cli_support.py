@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 if TYPE_CHECKING:
     from flows.settings import Settings
@@ -26,6 +27,37 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 err = Console(stderr=True)
+
+#: Width given to tables written to a pipe or file: wide enough that no value is ever cut.
+PIPE_WIDTH = 100_000
+
+
+def stdout_console() -> Console:
+    """A console for stdout that never truncates when stdout is not a terminal.
+
+    Rich lays a table out for 80 columns when it cannot ask a terminal, so `tastemaker config |
+    grep home` used to show paths cut to `/work/…`. Into a pipe or file there is no screen to fit:
+    the table takes its natural width. On a terminal, the terminal's width as usual."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=PIPE_WIDTH)
+    return console
+
+
+def rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """One rich table: a column per key of the first row, the first left-aligned."""
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(rows[0]):
+        table.add_column(str(column), justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(
+            *(
+                f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in row.values()
+            )
+        )
+    return table
+
 
 #: Where a setting came from when the command line set it (e.g. `{"home": "option --home"}`);
 #: filled by the main callback on every invocation, read by `tastemaker config`.
