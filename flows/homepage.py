@@ -1,10 +1,11 @@
 """Reading one published homepage (`tastemaker recommend USER_ID`), kept light on purpose.
 
 A person typing `tastemaker recommend u000042` waits for every module the command imports:
-through flows.recommend that was Prefect, pandas, scikit-learn and SciPy, about 15 s on a busy
-machine for a query that takes milliseconds. This module imports DuckDB, the lock and the row
-names only, reads only that user's rows (and the titles on them), and builds the result with
-plain Python. flows/recommend.py re-exports its names for the flow's callers.
+through flows.recommend that was Prefect, pandas, scikit-learn and SciPy, 8-20 s on a busy
+machine (docs/benchmarks.md) for a query that takes milliseconds. This module imports DuckDB,
+the lock and the row names only, reads only that user's rows (and the titles on them), and
+builds the result with plain Python. flows/recommend.py re-exports its names for the flow's
+callers.
 
 Titles come from the `title_catalog` mart (the catalogue: names, kind, genres, runtime), not
 `title_features` (viewing statistics per title).
