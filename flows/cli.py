@@ -330,13 +330,22 @@ def up(
 ) -> None:
     """Start a local Prefect server and worker, and register the deployments in prefect.yaml."""
     settings = _settings()
+    import time
+
     from flows.deploy import DeployError
     from flows.deploy import up as start_stack
 
-    if not as_json:
-        err.print(f"starting Prefect server on 127.0.0.1:{port} (about 15 s)...")
+    started = time.monotonic()
+
+    def progress(step: str) -> None:
+        """Each step on stderr as it happens (a busy machine takes minutes, not seconds)."""
+        if not as_json:
+            err.print(
+                f"[{time.monotonic() - started:>4.0f} s] {step}", highlight=False, soft_wrap=True
+            )
+
     try:
-        stack = start_stack(settings, port=port, worker=worker)
+        stack = start_stack(settings, port=port, worker=worker, progress=progress)
     except DeployError as exc:
         _fail(str(exc), EXIT_FAILED)
     if as_json:
