@@ -76,7 +76,7 @@ def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
     with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
         con = connect(settings.warehouse_path)
         try:
-            if schema_of_ml(con) is None:
+            if not _published(con):
                 raise NoRecommendations(
                     f"no recommendations yet in {settings.warehouse_path}: run "
                     "`tastemaker train recommender` (or `tastemaker run`) first"
@@ -135,14 +135,14 @@ def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
     }
 
 
-def schema_of_ml(con: Any) -> str | None:
-    """'ml' when `ml.recommendations` has been published, else None."""
+def _published(con: Any) -> bool:
+    """Has `ml.recommendations` been published?"""
     found = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'ml' and table_name = ?",
         [TABLE],
     ).fetchone()
-    return "ml" if found and found[0] else None
+    return bool(found and found[0])
 
 
 def homepage_html(page: dict[str, Any]) -> str:
