@@ -60,8 +60,8 @@ def export_project(ref: str, dest: Path) -> Path:
 
 def raw_warehouse(out: Path, users: int, titles: int, days: int, seed: int) -> Path:
     """Generate a world and ingest it: a warehouse with `raw.*` only."""
-    from warehouse.ingest import ingest_path
     from ml.world import WorldConfig, generate_world
+    from warehouse.ingest import ingest_path
 
     generate_world(
         WorldConfig(users=users, titles=titles, days=days, seed=seed), out=out, progress=False

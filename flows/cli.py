@@ -390,13 +390,22 @@ def up(
 ) -> None:
     """Start a local Prefect server and worker, and register the deployments in prefect.yaml."""
     settings = _settings()
+    import time
+
     from flows.deploy import DeployError
     from flows.deploy import up as start_stack
 
-    if not as_json:
-        err.print(f"starting Prefect server on 127.0.0.1:{port} (about 15 s)...")
+    started = time.monotonic()
+
+    def progress(step: str) -> None:
+        """Each step on stderr as it happens (a busy machine takes minutes, not seconds)."""
+        if not as_json:
+            err.print(
+                f"[{time.monotonic() - started:>4.0f} s] {step}", highlight=False, soft_wrap=True
+            )
+
     try:
-        stack = start_stack(settings, port=port, worker=worker)
+        stack = start_stack(settings, port=port, worker=worker, progress=progress)
     except DeployError as exc:
         _fail(str(exc), EXIT_FAILED)
     if as_json:
@@ -425,6 +434,7 @@ def config(as_json: JsonOpt = False) -> None:
     The source column says `default`, `env TASTEMAKER_X`, `file <config path>` or `option
     --home`; the derived paths name the setting they follow. With --json: {"settings": {name:
     value}, "sources": {name: source}}."""
+    from flows.cli_support import rows_table, stdout_console
     from warehouse.settings import setting_sources
 
     settings = _settings()
@@ -433,9 +443,12 @@ def config(as_json: JsonOpt = False) -> None:
     if as_json:
         _emit_json({"settings": data, "sources": {k: sources.get(k) for k in data}})
     else:
-        _print_table(
-            "settings",
-            [{"name": k, "value": v, "source": sources.get(k, "")} for k, v in data.items()],
+        # piped or redirected: the table's natural width, never values cut at 80 columns
+        stdout_console().print(
+            rows_table(
+                "settings",
+                [{"name": k, "value": v, "source": sources.get(k, "")} for k, v in data.items()],
+            )
         )
 
 

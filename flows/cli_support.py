@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 if TYPE_CHECKING:
     from warehouse.lock import WarehouseBusyError
@@ -27,9 +28,51 @@ EXIT_BAD_INPUT = 2
 
 err = Console(stderr=True)
 
+#: Width given to tables written to a pipe or file: wide enough that no value is ever cut.
+PIPE_WIDTH = 100_000
+
+
+def stdout_console() -> Console:
+    """A console for stdout that never truncates when stdout is not a terminal.
+
+    Rich lays a table out for 80 columns when it cannot ask a terminal, so `tastemaker config |
+    grep home` used to show paths cut to `/work/…`. Into a pipe or file there is no screen to fit:
+    the table takes its natural width. On a terminal, the terminal's width as usual."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=PIPE_WIDTH)
+    return console
+
+
+def rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """One rich table: a column per key of the first row, the first left-aligned."""
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(rows[0]):
+        table.add_column(str(column), justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(
+            *(
+                f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in row.values()
+            )
+        )
+    return table
+
+
 #: Where a setting came from when the command line set it (e.g. `{"home": "option --home"}`);
 #: filled by the main callback on every invocation, read by `tastemaker config`.
 CLI_SOURCES: dict[str, str] = {}
+
+
+def cli_run_id() -> str:
+    """The run id of a command run outside Prefect: `cli-20260603T040012Z-1a2b3c4d`.
+
+    Reports and lineage carry a run id so `tastemaker lineage` and a mail reader can tell runs
+    apart; a Prefect flow run has its own id, a terminal command gets this one (the ingest batch
+    id's form: sortable by time, unique across processes, and saying where it came from)."""
+    from warehouse.ingest import new_batch_id
+
+    return f"cli-{new_batch_id()}"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -59,7 +102,7 @@ def read_settings() -> Settings:
     """Settings for a command that only reads the warehouse: its lock wait is the short
     `read_lock_timeout_s` instead of a writer's `warehouse_lock_timeout_s`.
 
-    The library functions these commands call (flows.recommend.load_homepage, read_marts, the
+    The library functions these commands call (flows.homepage.load_homepage, read_marts, the
     monitoring readers) take the lock with `settings.warehouse_lock_timeout_s`; handing them this
     copy is how a read gives up after seconds rather than half an hour."""
     settings = load_settings()

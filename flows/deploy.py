@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,10 +58,25 @@ def _prefect_bin() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
 
+#: Report progress: one short line per step of `up` (the CLI prints them as they come).
+Progress = Callable[[str], None]
+#: A step still running says so this often, so a slow start on a busy machine is not silence.
+TICK_S = 15.0
+
+
+def _quiet(_: str) -> None:
+    """The default progress reporter: say nothing."""
+
+
 def wait_healthy(
-    api_url: str, timeout_s: float = 90.0, proc: subprocess.Popen | None = None
+    api_url: str,
+    timeout_s: float = 90.0,
+    proc: subprocess.Popen | None = None,
+    progress: Progress = _quiet,
 ) -> None:
-    deadline = time.monotonic() + timeout_s
+    start = time.monotonic()
+    deadline = start + timeout_s
+    next_tick = start + TICK_S
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise DeployError(f"prefect server exited with code {proc.returncode} while starting")
@@ -70,16 +86,41 @@ def wait_healthy(
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
+        if time.monotonic() >= next_tick:
+            progress(f"server not answering yet ({time.monotonic() - start:.0f} s), waiting")
+            next_tick += TICK_S
         time.sleep(0.5)
     raise DeployError(f"prefect server at {api_url} not healthy after {timeout_s:.0f}s")
 
 
-def _run(args: list[str], env: dict[str, str], what: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+def _run(
+    args: list[str],
+    env: dict[str, str],
+    what: str,
+    cwd: Path | None = None,
+    progress: Progress = _quiet,
+    timeout_s: float = 600.0,
+) -> str:
+    """Run a prefect CLI step to completion; every TICK_S, say it is still running."""
+    proc = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    start = time.monotonic()
+    while True:
+        try:
+            stdout, stderr = proc.communicate(timeout=TICK_S)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - start
+            if elapsed > timeout_s:
+                proc.kill()
+                proc.communicate()
+                raise DeployError(f"{what} did not finish in {timeout_s:.0f} s") from None
+            progress(f"{what}: still running ({elapsed:.0f} s)")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        tail = (stderr or stdout).strip().splitlines()[-15:]
         raise DeployError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
-    return proc.stdout
+    return stdout
 
 
 def _spawn(args: list[str], env: dict[str, str], logfile: Path, cwd: Path) -> subprocess.Popen:
@@ -96,23 +137,54 @@ def _spawn(args: list[str], env: dict[str, str], logfile: Path, cwd: Path) -> su
     )
 
 
-def deploy_all(api_url: str, project_dir: Path = PROJECT_ROOT) -> list[str]:
+def deploy_all(
+    api_url: str, project_dir: Path = PROJECT_ROOT, progress: Progress = _quiet
+) -> list[str]:
     """Create the process work pool if needed and register every deployment in prefect.yaml."""
     env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_CLI_PROMPT": "false"}
-    pools = _run([*_prefect_bin(), "work-pool", "ls"], env, "listing work pools")
+    pools = _run([*_prefect_bin(), "work-pool", "ls"], env, "listing work pools", None, progress)
     if WORK_POOL not in pools:
         _run(
             [*_prefect_bin(), "work-pool", "create", WORK_POOL, "--type", "process"],
             env,
             f"creating work pool {WORK_POOL}",
+            None,
+            progress,
         )
+        progress(f"work pool {WORK_POOL} created")
+    progress("registering the deployments in prefect.yaml (prefect deploy --all)")
     _run(
         [*_prefect_bin(), "--no-prompt", "deploy", "--all"],
         env,
         "prefect deploy --all",
-        cwd=project_dir,
+        project_dir,
+        progress,
     )
     return [f"{d['flow_name']}/{d['name']}" for d in list_deployments(api_url)]
+
+
+def wait_for_worker(
+    api_url: str, proc: subprocess.Popen, timeout_s: float = 120.0, progress: Progress = _quiet
+) -> bool:
+    """Wait until a worker of WORK_POOL has checked in with the server (its first heartbeat):
+    True once it has, False after `timeout_s` (the process is then left running, its log says
+    why); raises DeployError if the process exits."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    start = time.monotonic()
+    next_tick = start + TICK_S
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        while time.monotonic() - start < timeout_s:
+            if proc.poll() is not None:
+                raise DeployError(f"prefect worker exited with code {proc.returncode} at start")
+            if client.read_workers_for_work_pool(WORK_POOL):
+                return True
+            if time.monotonic() >= next_tick:
+                progress(f"worker not checked in yet ({time.monotonic() - start:.0f} s), waiting")
+                next_tick += TICK_S
+            time.sleep(1.0)
+    return False
 
 
 def list_deployments(api_url: str) -> list[dict]:
@@ -139,8 +211,18 @@ def list_deployments(api_url: str) -> list[dict]:
         )
 
 
-def up(settings: Settings, port: int = 4200, host: str = "127.0.0.1", worker: bool = True) -> Stack:
-    """Start server (+ worker), register deployments, and record pids for `down`."""
+def up(
+    settings: Settings,
+    port: int = 4200,
+    host: str = "127.0.0.1",
+    worker: bool = True,
+    progress: Progress = _quiet,
+) -> Stack:
+    """Start server (+ worker), register deployments, and record pids for `down`.
+
+    `progress` hears one line per step as it happens (server started, healthy, deployments
+    registered, worker checked in) and a line every TICK_S while a step is still waiting: the
+    whole start took 76 s at load 5 on the 2-core machine, most of it waiting."""
     state_dir = settings.home_dir / "prefect"
     state_file = state_dir / "stack.json"
     if state_file.exists():
@@ -152,16 +234,24 @@ def up(settings: Settings, port: int = 4200, host: str = "127.0.0.1", worker: bo
         "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(state_dir / "home")),
     }
     env.pop("PREFECT_API_URL", None)
+    started = time.monotonic()
+
+    def since() -> str:
+        return f"{time.monotonic() - started:.0f} s"
+
     server = _spawn(
         [*_prefect_bin(), "server", "start", "--host", host, "--port", str(port)],
         env,
         state_dir / "server.log",
         PROJECT_ROOT,
     )
+    progress(f"Prefect server starting on {host}:{port} (log: {state_dir / 'server.log'})")
+    worker_proc = None
     try:
-        wait_healthy(api_url, proc=server)
-        deployments = deploy_all(api_url)
-        worker_proc = None
+        wait_healthy(api_url, proc=server, progress=progress)
+        progress(f"server healthy after {since()}")
+        deployments = deploy_all(api_url, progress=progress)
+        progress(f"{len(deployments)} deployments registered after {since()}")
         if worker:
             worker_proc = _spawn(
                 [*_prefect_bin(), "worker", "start", "--pool", WORK_POOL],
@@ -169,7 +259,16 @@ def up(settings: Settings, port: int = 4200, host: str = "127.0.0.1", worker: bo
                 state_dir / "worker.log",
                 PROJECT_ROOT,
             )
-    except Exception:
+            if wait_for_worker(api_url, worker_proc, progress=progress):
+                progress(f"worker started on pool {WORK_POOL} after {since()}")
+            else:
+                progress(
+                    f"worker process started (pid {worker_proc.pid}) but has not checked in "
+                    f"yet; see {state_dir / 'worker.log'}"
+                )
+    except BaseException:
+        if worker_proc is not None:
+            _stop_pid(worker_proc.pid)
         _stop_pid(server.pid)
         raise
     stack = Stack(

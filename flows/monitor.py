@@ -39,12 +39,14 @@ from monitoring.drift import (
     run_prediction_drift,
     user_features_spec,
 )
+from monitoring.lineage import report_links_markdown, report_url
 from monitoring.mail import (
     DeliveryResult,
     SmtpConfig,
     build_message,
     flush_outbox,
     mark_digest_sent,
+    plural,
     should_send,
     write_to_outbox,
 )
@@ -540,7 +542,7 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
         log.info("mail policy %s: no mail for status %s", policy, summary.status)
         return None
     message = build_message(
-        mail_content(summary),
+        mail_content(summary, reports_base_url=settings.reports_base_url),
         smtp_config(settings),
         max_attachment_bytes=settings.mail_max_attachment_bytes,
     )
@@ -548,6 +550,31 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     if policy == "daily_digest":
         mark_digest_sent(outbox, today)
     return path
+
+
+def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[Path]) -> str:
+    """One line saying what happened to the mail, and why when there is none.
+
+    With the default policy (`drift_only`) a run on an undrifted world mails nothing; without
+    this line a newcomer following the README waits for a mail that was never meant to come."""
+    policy = settings.mail_policy
+    setting = f"TASTEMAKER_MAIL_POLICY={policy}"
+    if written:
+        if settings.smtp_host:
+            return f"mail: {len(written)} message(s) for {settings.smtp_host} ({setting})"
+        return (
+            f"mail: {len(written)} message(s) written to {settings.outbox_path} (no "
+            "TASTEMAKER_SMTP_HOST, so nothing is sent: open the .eml with a mail client)"
+        )
+    if policy == "daily_digest":
+        return f"no mail: today's digest already went out and nothing new drifted ({setting})"
+    drifted = sum(s.drifted_count for s in summaries)
+    if drifted == 0:
+        return f"no mail: nothing drifted and {setting}"
+    return (
+        f"no mail: no dataset drift ({plural(drifted, 'column')} drifted, below the "
+        f"{settings.drift_share_threshold:.0%} share) and {setting}"
+    )
 
 
 def deliver_step(settings: Settings) -> DeliveryResult:
@@ -560,7 +587,15 @@ def deliver_step(settings: Settings) -> DeliveryResult:
     )
 
 
-def summary_markdown(summary: DriftSummary) -> str:
+def publish_report_link(key: str, base_url: str | None, html_path: str | None, text: str) -> None:
+    """A link artifact to the served report; none without a base URL (the markdown artifact
+    names the path: a file:// link would be refused by the browser showing the Prefect UI)."""
+    url = report_url(base_url, html_path)
+    if url:
+        create_link_artifact(key=key, link=url, link_text=text, description=text)
+
+
+def summary_markdown(summary: DriftSummary, reports_base_url: str | None = None) -> str:
     """The drift summary as a Prefect markdown artifact (values are ours or column names)."""
     lines = [
         f"# Drift: {summary.dataset}",
@@ -581,7 +616,7 @@ def summary_markdown(summary: DriftSummary) -> str:
         )
     lines += ["", "## Lineage", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary.lineage.items()]
-    lines += [f"- report: `{summary.html_path}`", f"- summary: `{summary.json_path}`"]
+    lines += report_links_markdown(reports_base_url, summary.html_path, summary.json_path)
     return "\n".join(lines)
 
 
@@ -638,33 +673,29 @@ def recsys_task(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_recsys_task(summary: RecsysSummary) -> None:
+def publish_recsys_task(settings: Settings, summary: RecsysSummary) -> None:
     """Markdown table of the quality metrics and a link to the Evidently report."""
     key = "tastemaker-recsys-quality"
-    create_markdown_artifact(
-        key=key, markdown=recsys_markdown(summary), description="recommendation quality"
+    base = settings.reports_base_url
+    markdown = recsys_markdown(summary, base)
+    create_markdown_artifact(key=key, markdown=markdown, description="recommendation quality")
+    publish_report_link(
+        f"{key}-report", base, summary.html_path, f"Evidently report {summary.report_id}"
     )
-    if summary.html_path:
-        create_link_artifact(
-            key=f"{key}-report",
-            link=Path(summary.html_path).resolve().as_uri(),
-            link_text=f"Evidently report {summary.report_id}",
-            description="Evidently recsys report (HTML)",
-        )
 
 
 @task(cache_policy=NO_CACHE)
-def publish_task(summary: DriftSummary) -> None:
+def publish_task(settings: Settings, summary: DriftSummary) -> None:
     """Markdown summary and a link to the Evidently report as Prefect artifacts."""
     key = f"tastemaker-drift-{summary.dataset.replace('_', '-')}"
-    create_markdown_artifact(key=key, markdown=summary_markdown(summary), description="drift")
-    if summary.html_path:
-        create_link_artifact(
-            key=f"{key}-report",
-            link=Path(summary.html_path).resolve().as_uri(),
-            link_text=f"Evidently report {summary.report_id}",
-            description="Evidently drift report (HTML)",
-        )
+    markdown = summary_markdown(summary, settings.reports_base_url)
+    create_markdown_artifact(key=key, markdown=markdown, description="drift")
+    publish_report_link(
+        f"{key}-report",
+        settings.reports_base_url,
+        summary.html_path,
+        f"Evidently report {summary.report_id}",
+    )
 
 
 @flow(name="monitor", log_prints=True)
@@ -681,23 +712,24 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
     for note in windows.notes:
         logger.info(note)
     summary = drift_task(settings, windows, run_id)
-    publish_task(summary)
+    publish_task(settings, summary)
     prediction = prediction_drift_task(settings, run_id)
     if isinstance(prediction, Skipped):
         logger.info("prediction drift skipped: %s", prediction.reason)
     else:
-        publish_task(prediction)
+        publish_task(settings, prediction)
     quality = recsys_task(settings, params, run_id)
     if isinstance(quality, Skipped):
         logger.info("recommendation quality skipped: %s", quality.reason)
     else:
-        publish_recsys_task(quality)
+        publish_recsys_task(settings, quality)
     delivery: dict[str, Any] = {"sent": [], "queued": []}
     mails: list[str] = []
+    checked = [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
     if params.email:
         # user_features first: under daily_digest it is the day's digest; churn drift mails
         # whenever it drifts (the digest marker is set by then).
-        for drift_summary in [summary] + ([] if isinstance(prediction, Skipped) else [prediction]):
+        for drift_summary in checked:
             path = compose_mail_task(settings, drift_summary)
             if path:
                 mails.append(path)
@@ -708,14 +740,19 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
             queued = [p.name for p in settings.outbox_path.glob("*.eml")]
             delivery = {"sent": [], "queued": queued, "error": str(state.message)}
             logger.error("mail stays in the outbox for the next run: %s", state.message)
+    note = (
+        mail_note(settings, checked, [Path(m) for m in mails])
+        if params.email
+        else "no mail: the email parameter is off"
+    )
     logger.info(
-        "drift %s: %d/%d columns; churn scores %s; recommendations %s; mail %s",
+        "drift %s: %d of %d columns; churn scores %s; recommendations %s; %s",
         summary.status,
         summary.drifted_count,
         summary.column_count,
         prediction.status if isinstance(prediction, DriftSummary) else "skipped",
         quality.status if isinstance(quality, RecsysSummary) else "skipped",
-        ", ".join(mails) or "not needed",
+        note,
     )
     return {
         "run_id": run_id,
@@ -724,5 +761,6 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
         "recsys": quality.to_dict(),
         "mail": mails[0] if mails else None,
         "mails": mails,
+        "mail_note": note,
         "delivery": delivery,
     }

@@ -23,14 +23,19 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from flows.homepage import (  # noqa: F401  (re-exported: the reader lives in flows.homepage)
+    MissingMarts,
+    NoRecommendations,
+    homepage_html,
+    load_homepage,
+)
 from flows.retry import IO_RETRY
 from ml.recommend.content import ContentModel
 from ml.recommend.homepage import HomepageConfig, TopPicksModel, build_homepages
 from ml.recommend.synthetic import evaluate_temporal, fit_top_picks, make_ranker, temporal_holdout
 from ml.registry import DataWindow, ModelRegistry, ModelVersion, PromotionDecision, PromotionGate
-from warehouse.db import Warehouse, connect
+from warehouse.db import Warehouse
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
-from warehouse.lock import warehouse_lock
 from warehouse.publish import PublishLineage
 from warehouse.settings import Settings, get_settings
 
@@ -69,10 +74,6 @@ class RecommendParams(BaseModel):
     random_state: int = Field(default=42, description="Seed of the random baseline.")
 
 
-class MissingMarts(FileNotFoundError):
-    """The warehouse or its marts are not there yet (the message says what to run)."""
-
-
 @dataclass(frozen=True)
 class Marts:
     """What the recommender reads, plus the lineage of the dbt build it came from."""
@@ -91,15 +92,6 @@ class Marts:
             "user_features": len(self.user_features),
             "title_catalog": len(self.catalog),
         }
-
-
-def _schema_of(con: Any, table: str) -> str | None:
-    row = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? "
-        "and table_schema not in ('raw') order by table_schema limit 1",
-        [table],
-    ).fetchone()
-    return row[0] if row else None
 
 
 def read_marts(settings: Settings) -> Marts:
@@ -381,146 +373,3 @@ def recommend_flow(params: RecommendParams | None = None) -> dict[str, Any]:
             ModelRegistry(settings.artifacts_path).version_dir(MODEL_NAME, meta.version)
         ),
     }
-
-
-# --- reading a published homepage (the `tastemaker recommend` command) -----------------------
-
-
-class NoRecommendations(LookupError):
-    """`ml.recommendations` has not been published yet (the message says what to run)."""
-
-
-def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
-    """One user's published homepage joined with title names, as a JSON-ready dict.
-
-    A user id with no published rows gets the anonymous (cold-start) homepage, with
-    `shown_as` = ANONYMOUS_USER and `known_user` saying whether the warehouse knows the id.
-    """
-    from ml.recommend.homepage import ANONYMOUS_USER
-
-    if not settings.warehouse_path.is_file():
-        raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
-    with warehouse_lock(settings.lock_path, settings.warehouse_lock_timeout_s):
-        con = connect(settings.warehouse_path)
-        try:
-            found = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'ml' and table_name = ?",
-                [TABLE],
-            ).fetchone()
-            if not found or not found[0]:
-                raise NoRecommendations(
-                    f"no recommendations yet in {settings.warehouse_path}: run "
-                    "`tastemaker train recommender` (or `tastemaker run`) first"
-                )
-            titles_schema = _schema_of(con, "title_features")
-            users_schema = _schema_of(con, "user_features")
-            join = (
-                f'left join "{titles_schema}".title_features t using (title_id)'
-                if titles_schema
-                else ""
-            )
-            cols = (
-                "t.title_name, t.kind, t.genres, t.runtime_minutes"
-                if titles_schema
-                else "null as title_name, null as kind, null as genres, null as runtime_minutes"
-            )
-            query = (
-                "select r.user_id, r.row_position, r.row_name, r.row_title, r.rank, r.title_id, "
-                f"r.score, r.model_version, {cols} from ml.{TABLE} r {join} "
-                "where r.user_id = ? order by r.row_position, r.rank"
-            )
-            frame = con.execute(query, [user_id]).df()
-            known = True
-            shown_as = user_id
-            if frame.empty:
-                known = bool(
-                    users_schema
-                    and con.execute(
-                        f'select count(*) from "{users_schema}".user_features where user_id = ?',
-                        [user_id],
-                    ).fetchone()[0]
-                )
-                shown_as = ANONYMOUS_USER
-                frame = con.execute(query, [ANONYMOUS_USER]).df()
-        finally:
-            con.close()
-    rows: list[dict[str, Any]] = []
-    for (position, name, title), group in frame.groupby(
-        ["row_position", "row_name", "row_title"], sort=True
-    ):
-        rows.append(
-            {
-                "position": int(position),
-                "row_name": name,
-                "row_title": title,
-                "titles": [
-                    {
-                        "rank": int(r.rank),
-                        "title_id": r.title_id,
-                        "title": r.title_name if isinstance(r.title_name, str) else r.title_id,
-                        "score": float(r.score),
-                        "kind": r.kind if isinstance(r.kind, str) else None,
-                        "genres": r.genres if isinstance(r.genres, str) else None,
-                        "runtime_minutes": (
-                            int(r.runtime_minutes) if pd.notna(r.runtime_minutes) else None
-                        ),
-                    }
-                    for r in group.sort_values("rank").itertuples()
-                ],
-            }
-        )
-    rows.sort(key=lambda r: r["position"])
-    return {
-        "user_id": user_id,
-        "shown_as": shown_as,
-        "known_user": known,
-        "model_version": str(frame["model_version"].iloc[0]) if len(frame) else None,
-        "rows": rows,
-    }
-
-
-def homepage_html(page: dict[str, Any]) -> str:
-    """A readable, self-contained homepage preview: one section per row, one card per title.
-    Every piece of text is HTML-escaped (titles and genres come from landed files)."""
-    from html import escape
-
-    def e(value: Any) -> str:
-        return escape("" if value is None else str(value), quote=True)
-
-    note = ""
-    if page["shown_as"] != page["user_id"]:
-        note = (
-            f"<p class='note'>{e(page['user_id'])} has no personalised homepage "
-            f"({'known user without one yet' if page['known_user'] else 'unknown user'}): "
-            "showing the homepage for new visitors.</p>"
-        )
-    sections = []
-    for row in page["rows"]:
-        cards = "".join(
-            "<li class='card'>"
-            f"<span class='rank'>{t['rank']}</span>"
-            f"<strong>{e(t['title'])}</strong>"
-            f"<span class='meta'>{e(t['kind'])} · {e(t['runtime_minutes'])} min</span>"
-            f"<span class='meta'>{e((t['genres'] or '').replace('|', ' · '))}</span>"
-            f"<span class='score'>score {t['score']:.3f}</span></li>"
-            for t in row["titles"]
-        )
-        sections.append(
-            f"<section><h2>{e(row['row_title'])}</h2><ol class='row'>{cards}</ol></section>"
-        )
-    return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Tastemaker homepage: {e(page['user_id'])}</title><style>"
-        "body{font-family:system-ui,sans-serif;background:#141414;color:#eee;margin:2rem}"
-        "h1{font-size:1.4rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}"
-        ".row{display:flex;gap:.75rem;overflow-x:auto;list-style:none;padding:0}"
-        ".card{flex:0 0 10rem;background:#2a2a2a;border-radius:6px;padding:.6rem;"
-        "display:flex;flex-direction:column;gap:.25rem}"
-        ".rank{color:#e50914;font-weight:bold}.meta,.score{font-size:.8rem;color:#aaa}"
-        ".note{color:#f5c518}</style></head><body>"
-        f"<h1>Homepage for {e(page['user_id'])}</h1>"
-        f"<p class='meta'>model {e(page['model_version'])}</p>{note}"
-        + "".join(sections)
-        + "</body></html>\n"
-    )

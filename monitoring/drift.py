@@ -428,9 +428,22 @@ def run_drift(
     return summary
 
 
-def mail_content(summary: DriftSummary, *, max_rows: int = 15):
-    """The email for a drift summary: headline, table of the largest statistics, chart, lineage."""
-    from monitoring.mail import MailContent, SummaryRow, bar_chart_png
+#: What each status means in a mail's subject and headline.
+_VERDICT: dict[str, str] = {
+    "drift": "DATASET DRIFT",
+    "ok": "no dataset drift",
+    "insufficient_data": "not enough data to judge",
+}
+
+
+def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url: str | None = None):
+    """The email for a drift summary: headline, table of the largest statistics, chart, lineage.
+
+    With `reports_base_url` (where the reports folder is served) the mail links the report and
+    its JSON summary; without, it names their paths and the host they are on: a local path is
+    all there is, and a `file://` link would not open from a mail or web page anyway."""
+    from monitoring.lineage import report_location, report_url
+    from monitoring.mail import MailContent, SummaryRow, bar_chart_png, plural
 
     ranked = sorted(
         [c for c in summary.columns if c.statistic is not None],
@@ -439,15 +452,12 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15):
     rows = [
         SummaryRow(c.column, c.kind, c.test, c.statistic, c.threshold, c.drifted) for c in ranked
     ]
-    verdict = {
-        "drift": "DATASET DRIFT",
-        "ok": "no dataset drift",
-        "insufficient_data": "not enough data to judge",
-    }[summary.status]
+    verdict = _VERDICT[summary.status]
     top = ", ".join(c.column for c in summary.top_drifted()) or "none"
     headline = (
-        f"{summary.dataset}: {verdict}. {summary.drifted_count} of {summary.column_count} "
-        f"columns drifted (share {summary.share:.2f}, threshold {summary.share_threshold:.2f}); "
+        f"{summary.dataset}: {verdict}. {summary.drifted_count} of "
+        f"{plural(summary.column_count, 'column')} drifted (share {summary.share:.2f}, "
+        f"threshold {summary.share_threshold:.2f}); "
         f"top drifted: {top}. Reference {summary.reference_rows} rows "
         f"{_window_text(summary.reference_window)}, current {summary.current_rows} rows "
         f"{_window_text(summary.current_window)}."
@@ -461,18 +471,36 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15):
     lineage = {
         "report_id": summary.report_id,
         **{k: v for k, v in summary.lineage.items() if k != "report_id"},
-        "report_html": summary.html_path,
-        "report_json": summary.json_path,
+        "report_html": report_location(reports_base_url, summary.html_path),
+        "report_json": report_location(reports_base_url, summary.json_path),
     }
-    subject = f"[tastemaker] {summary.dataset}: {verdict} ({summary.drifted_count} columns)"
     return MailContent(
-        subject=subject,
+        subject=mail_subject(summary),
         title=f"Drift report: {summary.dataset}",
         headline=headline,
         rows=rows,
         lineage={k: (None if v is None else str(v)) for k, v in lineage.items()},
         chart_png=chart,
         report_path=Path(summary.html_path) if summary.html_path else None,
+        column_count=summary.column_count,
+        drifted_count=summary.drifted_count,
+        report_url=report_url(reports_base_url, summary.html_path),
+        report_location=report_location(reports_base_url, summary.html_path),
+    )
+
+
+def mail_subject(summary: DriftSummary) -> str:
+    """`Tastemaker drift, user_features: 1 of 41 columns drifted, no dataset drift (2026-06-03)`.
+
+    The dataset names which check it is (user_features and churn_scores can both mail on one
+    day); the count is of all compared columns, the same as the headline's; the date is the
+    report's, so a day's mails can be told apart in a list of subjects."""
+    from monitoring.mail import plural
+
+    return (
+        f"Tastemaker drift, {summary.dataset}: {summary.drifted_count} of "
+        f"{plural(summary.column_count, 'column')} drifted, {_VERDICT[summary.status]} "
+        f"({summary.created_at[:10]})"
     )
 
 

@@ -17,13 +17,52 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
 #: lineage keys shown at the top level of a chain; the others are listed under "published"
 _TOP_KEYS = {"run_id", "manifest_sha256", "model_version", "report_id"}
+
+
+def report_url(base_url: str | None, path: str | Path | None) -> str | None:
+    """The URL of a report file when the reports folder is served at `base_url`, else None.
+
+    Reports are written as `<reports>/<date>/<file>` (drift, prediction drift, recommendation
+    quality), so with `<reports>/` served at `base_url` a report is at `<base_url>/<date>/<file>`.
+    A `file://` URL is never made: browsers refuse to open one from an http(s) page such as the
+    Prefect UI or webmail, so without a base URL the caller names the path instead
+    (`report_location`)."""
+    if not base_url or not path:
+        return None
+    p = Path(path)
+    return f"{base_url.rstrip('/')}/{quote(p.parent.name)}/{quote(p.name)}"
+
+
+def report_location(base_url: str | None, path: str | Path | None) -> str | None:
+    """Where a person opens a report: its URL when reports are served, else its path and the
+    machine it is on (`/srv/.tastemaker/reports/2026-06-03/x.html on host etl-1`)."""
+    if not path:
+        return None
+    return report_url(base_url, path) or f"{path} on host {socket.gethostname()}"
+
+
+def report_links_markdown(
+    base_url: str | None, html_path: str | None, json_path: str | None
+) -> list[str]:
+    r"""Markdown list items for a Prefect artifact: `- report: [name](url)` when reports are
+    served, else `- report: \`path\` on host h`."""
+    lines = []
+    for label, path in (("report", html_path), ("summary", json_path)):
+        url = report_url(base_url, path)
+        if url:
+            lines.append(f"- {label}: [{Path(str(path)).name}]({url})")
+        elif path:
+            lines.append(f"- {label}: `{report_location(None, path)}`")
+    return lines
 
 
 class LineageNotFoundError(LookupError):
@@ -60,8 +99,9 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
         "reference_window": data.get("reference_window"),
         "current_window": data.get("current_window"),
         "published": {k: v for k, v in lineage.items() if k not in _TOP_KEYS},
+        # absolute, like report_html: a relative path (as typed) means nothing elsewhere
         "report_html": data.get("html_path"),
-        "report_json": str(path),
+        "report_json": str(Path(path).resolve()),
     }
 
 

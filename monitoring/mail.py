@@ -10,9 +10,10 @@ Why it works this way:
   formatted into a log line, an exception we raise, a header or the message.
 - **Data values are untrusted.** Column names, titles and lineage values end up in HTML: every one
   goes through `html.escape`. Header values have line breaks removed (no header injection).
-- **Large attachments degrade clearly.** The Evidently HTML report (~4 MB) is attached as is when it
-  fits `max_attachment_bytes`, gzip-compressed when only that fits, and otherwise left out with a
-  note in both parts saying where the full report is.
+- **Large attachments degrade clearly.** The Evidently HTML report (~6 MB) is attached as is
+  (`.html`, which mail clients preview) when it fits `max_attachment_bytes`, gzip-compressed only
+  when just that fits, and otherwise left out with a note in both parts saying where the full
+  report is (its URL when reports are served, else its path).
 
 No Prefect import here: the monitoring flow calls these functions and adds retries around them.
 """
@@ -43,9 +44,12 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+
 log = logging.getLogger(__name__)
 
 MailPolicy = Literal["drift_only", "daily_digest"]
+
 SENT_DIR = "sent"
 REJECTED_DIR = "rejected"
 DIGEST_STATE = ".digest-state"
@@ -91,6 +95,14 @@ class MailContent:
     chart_png: bytes | None = None
     report_path: Path | None = None
     notes: Sequence[str] = ()
+    #: How many columns were compared and how many drifted, when `rows` shows only some of
+    #: them (the largest statistics): the counts a reader sees must be of all columns.
+    column_count: int | None = None
+    drifted_count: int | None = None
+    #: Where the full report can be opened by a recipient (`monitoring.lineage.report_url`);
+    #: None when reports are not served, and then the note names `report_location` instead.
+    report_url: str | None = None
+    report_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,15 +135,17 @@ def _encoded_size(n: int) -> int:
 
 
 def _attachment_plan(
-    report_path: Path | None, max_bytes: int
+    report_path: Path | None, max_bytes: int, where: str | None = None
 ) -> tuple[bytes | None, str | None, str | None, str | None]:
     """(payload, filename, subtype, note): the report as is, gzipped, or left out with a note.
 
     `max_bytes` bounds the attachment as it travels (base64: a third larger than the file), since
-    that is what a mail server's size limit counts.
+    that is what a mail server's size limit counts. `where` is where a recipient can open the
+    report instead (its URL, or its path and host); default: the path.
     """
     if report_path is None:
         return None, None, None, None
+    where = where or str(report_path)
     if not report_path.is_file():
         return None, None, None, f"The full report was not found at {report_path}."
     data = report_path.read_bytes()
@@ -148,14 +162,32 @@ def _attachment_plan(
         return packed, report_path.name + ".gz", "gzip", note
     note = (
         f"The full report ({size_mb:.1f} MB) is larger than the {limit_mb:.1f} MB mail "
-        f"limit even compressed, so it is not attached. It is at {report_path}."
+        f"limit even compressed, so it is not attached. It is at {where}."
     )
     return None, None, None, note
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 column`, `2 columns`: counts in mail read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _count_sentence(content: MailContent, flagged_rows: int) -> str:
+    """`1 of 41 columns drifted; the 15 largest statistics are shown.` (or the table's own
+    counts when the caller gave no totals)."""
+    total = len(content.rows) if content.column_count is None else content.column_count
+    drifted = flagged_rows if content.drifted_count is None else content.drifted_count
+    sentence = f"{drifted} of {plural(total, 'column')} drifted"
+    if len(content.rows) < total:
+        sentence += f"; the {len(content.rows)} largest statistics are shown"
+    return sentence + "."
 
 
 def render_text(content: MailContent, notes: Sequence[str]) -> str:
     """The plain-text part: the same facts as the HTML, readable in any client."""
     lines = [content.title, "=" * min(len(content.title), 78), "", content.headline, ""]
+    if content.report_url:
+        lines += [f"Full report: {content.report_url}", ""]
     flagged = [r for r in content.rows if r.flagged]
     if content.rows:
         lines.append(f"{'column':32} {'kind':12} {'test':14} {'stat':>8} {'thresh':>8}  drift")
@@ -166,12 +198,26 @@ def render_text(content: MailContent, notes: Sequence[str]) -> str:
                 f"{'YES' if row.flagged else 'no'}"
             )
         lines.append("")
-        lines.append(f"{len(flagged)} of {len(content.rows)} monitored columns drifted.")
+        lines.append(_count_sentence(content, len(flagged)))
     lines += ["", "Lineage"]
     lines += [f"  {k}: {v if v is not None else '—'}" for k, v in content.lineage.items()]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _is_web_url(value: str | None) -> bool:
+    return bool(value) and str(value).startswith(("https://", "http://"))
+
+
+def _lineage_value(value: str | None) -> str:
+    """A lineage value as HTML: a link when it is a web URL (a served report), else code."""
+    esc = html.escape
+    if value is None:
+        return "<code>—</code>"
+    if _is_web_url(value):
+        return f'<a href="{esc(value)}">{esc(value)}</a>'
+    return f"<code>{esc(value)}</code>"
 
 
 def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | None) -> str:
@@ -187,9 +233,13 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
             f"<td>{'<b>drift</b>' if row.flagged else 'ok'}</td></tr>"
         )
     lineage_html = "".join(
-        f"<tr><th align='left'>{esc(str(k))}</th><td><code>{esc(str(v) if v is not None else '—')}"
-        "</code></td></tr>"
+        f"<tr><th align='left'>{esc(str(k))}</th><td>{_lineage_value(v)}</td></tr>"
         for k, v in content.lineage.items()
+    )
+    link = (
+        f'<p><a href="{esc(content.report_url)}">Open the full report</a></p>'
+        if _is_web_url(content.report_url)
+        else ""
     )
     chart = (
         f'<p><img src="cid:{esc(chart_cid.strip("<>"))}" alt="drift statistic per column" '
@@ -198,27 +248,35 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
         else ""
     )
     notes_html = "".join(f"<p><i>{esc(n)}</i></p>" for n in notes)
+    flagged = sum(row.flagged for row in content.rows)
     table = (
         "<table border='1' cellpadding='4' cellspacing='0' style='border-collapse:collapse'>"
         "<tr><th>column</th><th>kind</th><th>test</th><th>statistic</th><th>threshold</th>"
         f"<th>result</th></tr>{''.join(rows_html)}</table>"
+        f"<p>{esc(_count_sentence(content, flagged))}</p>"
         if rows_html
         else ""
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
         "<body style='font-family:sans-serif'>"
-        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{table}{chart}{notes_html}"
+        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{link}{table}{chart}"
+        f"{notes_html}"
         f"<h3>Lineage</h3><table cellpadding='2'>{lineage_html}</table>"
         "</body></html>"
     )
 
 
 def build_message(
-    content: MailContent, config: SmtpConfig, *, max_attachment_bytes: int = 8_000_000
+    content: MailContent,
+    config: SmtpConfig,
+    *,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
 ) -> EmailMessage:
     """A multipart message: text + (HTML with the inline chart) + the report attachment."""
-    payload, filename, subtype, note = _attachment_plan(content.report_path, max_attachment_bytes)
+    payload, filename, subtype, note = _attachment_plan(
+        content.report_path, max_attachment_bytes, content.report_url or content.report_location
+    )
     notes = [*content.notes, *([note] if note else [])]
     chart_cid = make_msgid(domain="tastemaker.local") if content.chart_png else None
 

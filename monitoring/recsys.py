@@ -322,8 +322,11 @@ def run_recsys_quality(
     return summary
 
 
-def recsys_markdown(summary: RecsysSummary) -> str:
-    """The quality summary as markdown (Prefect artifact)."""
+def recsys_markdown(summary: RecsysSummary, reports_base_url: str | None = None) -> str:
+    """The quality summary as markdown (Prefect artifact); the report is linked when the
+    reports folder is served at `reports_base_url`, else named by its path."""
+    from monitoring.lineage import report_links_markdown
+
     lines = [
         f"# Recommendation quality: {summary.dataset}",
         "",
@@ -344,5 +347,5 @@ def recsys_markdown(summary: RecsysSummary) -> str:
         )
     lines += ["", "## Lineage", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary.lineage.items()]
-    lines += [f"- report: `{summary.html_path}`", f"- summary: `{summary.json_path}`"]
+    lines += report_links_markdown(reports_base_url, summary.html_path, summary.json_path)
     return "\n".join(lines)

@@ -101,7 +101,7 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
     if not path.exists():
         raise IngestError(f"landing path {path} does not exist")
     candidates, rejected = discover(path)
-    report = IngestReport(batch_id=_new_batch_id(), rejected=list(rejected))
+    report = IngestReport(batch_id=new_batch_id(), rejected=list(rejected))
     for r in rejected:
         logger.warning("rejected %s: %s", r.file, r.reason)
     con = _connect(db_path)
@@ -126,7 +126,7 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
     return report
 
 
-def _new_batch_id() -> str:
+def new_batch_id() -> str:
     """Sortable by time and unique across processes: ``20260301T221504Z-1a2b3c4d``."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 

@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +153,19 @@ class Settings(BaseSettings):
         default="drift_only", pattern="^(drift_only|daily_digest)$", description="When to mail."
     )
     mail_max_attachment_bytes: int = Field(
-        default=8_000_000, ge=0, description="Report attachment cap (gzip, then a link note)."
+        default=DEFAULT_MAX_ATTACHMENT_BYTES,
+        ge=0,
+        description="Largest report attachment as sent (base64, a third over the file size): "
+        "the HTML report is attached as .html when it fits, gzipped (.html.gz) only when just "
+        "that fits, else left out with its link (or path). The default fits a 10 MB server "
+        "limit and the ~6 MB report as plain HTML.",
+    )
+    reports_base_url: str | None = Field(
+        default=None,
+        description="URL at which <home>/reports/ is served (e.g. https://reports.example.com/"
+        "tastemaker): mail and Prefect artifacts then link each report as "
+        "<url>/<date>/<file>. Unset: they name the report's path and host (never a file:// "
+        "link, which browsers will not open from a web page).",
     )
     mail_retries: int = Field(default=3, ge=0, description="SMTP retries per message and run.")
     mail_backoff_s: float = Field(default=2.0, ge=0, description="First retry delay; doubles.")
@@ -199,6 +213,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("reports_base_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        """An http(s) URL without the trailing slash, or None (an empty value means unset)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(
+                f"must be an http(s) URL where the reports folder is served, got {value!r}"
+            )
+        return value.rstrip("/")
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_support import EXIT_FAILED, JsonOpt
+from flows.cli_support import EXIT_FAILED, JsonOpt, cli_run_id
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import fail_busy as _fail_busy
@@ -54,30 +54,36 @@ def drift(
         deliver_step,
         drift_step,
         load_feature_windows,
+        mail_note,
         mail_step,
         prediction_drift_step,
         recsys_step,
     )
+    from monitoring.lineage import report_url
 
+    run_id = cli_run_id()
     try:
         # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
         with contextlib.redirect_stdout(sys.stderr):
             windows = load_feature_windows(settings, window_days=window_days, current_end=end)
         try:
-            summary = drift_step(settings, windows)
+            summary = drift_step(settings, windows, run_id=run_id)
         except ValueError as exc:  # windows outside the data: say which, no traceback
             _fail(str(exc))
-        prediction = prediction_drift_step(settings)
-        quality = recsys_step(settings, window_days=window_days)
+        prediction = prediction_drift_step(settings, run_id=run_id)
+        quality = recsys_step(settings, run_id=run_id, window_days=window_days)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     mail_path = delivery = None
+    checked = [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
     if email:
         today = dt.datetime.now(dt.UTC).date()
-        mail_path = mail_step(settings, summary, today=today)
-        if not isinstance(prediction, Skipped):
-            mail_step(settings, prediction, today=today)
+        written = [p for p in (mail_step(settings, s, today=today) for s in checked) if p]
+        mail_path = written[0] if written else None
         delivery = deliver_step(settings)
+        mail_line = mail_note(settings, checked, written)
+    else:
+        mail_line = "no mail: run `tastemaker drift --email` to mail the report per the mail policy"
     if as_json:
         _emit_json(
             {
@@ -85,7 +91,9 @@ def drift(
                 "prediction_drift": prediction.to_dict(),
                 "recsys": quality.to_dict(),
                 "notes": windows.notes,
+                "run_id": run_id,
                 "mail": str(mail_path) if mail_path else None,
+                "mail_note": mail_line,
                 "delivery": None
                 if delivery is None
                 else {
@@ -109,7 +117,10 @@ def drift(
             typer.echo(
                 f"  {col.column:<28} {col.test:<14} {col.statistic:.3f} >= {col.threshold:.3f}"
             )
-        typer.echo(f"report: {summary.html_path}\nsummary: {summary.json_path}")
+        base = settings.reports_base_url
+        typer.echo(f"report: {report_url(base, summary.html_path) or summary.html_path}")
+        typer.echo(f"summary: {report_url(base, summary.json_path) or summary.json_path}")
+        typer.echo(f"run id: {run_id}")
         if isinstance(prediction, Skipped):
             typer.echo(f"churn scores: skipped — {prediction.reason}")
         else:
@@ -129,10 +140,9 @@ def drift(
                 )
                 + f" ({quality.json_path})"
             )
+        typer.echo(mail_line)
         if email:
-            state = "not needed (policy)" if mail_path is None else str(mail_path)
-            typer.echo(f"mail: {state}")
-            if delivery is not None and delivery.queued:
+            if delivery is not None and delivery.queued and settings.smtp_host:
                 typer.echo(f"  {len(delivery.queued)} message(s) queued in {settings.outbox_path}")
             if delivery is not None and delivery.rejected:
                 typer.echo(

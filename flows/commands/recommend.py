@@ -7,7 +7,6 @@ and scikit-learn are imported inside the commands.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -175,8 +174,8 @@ def evaluate_recommender(
             rating_models=chosen,
             rankers=chosen,
         )
-    except DatasetNotFound as exc:
-        _fail(str(exc), EXIT_FAILED)
+    except DatasetNotFound as exc:  # configuration: where the data set lives (exit 2)
+        _fail(str(exc))
     _print_evaluation(dataset, result, as_json)
 
 
@@ -218,20 +217,71 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str 
         _fail(str(exc), EXIT_FAILED)
 
 
+RATING_ERRORS = ("rmse", "mae")
+
+
+def _protocol_lines(protocol: dict) -> list[str]:
+    """The protocol as indented `key: value` lines (it used to be one long JSON line)."""
+    lines = []
+    for section, fields in protocol.items():
+        lines.append(f"{section} protocol:")
+        for key, value in fields.items():
+            if key == "rating_error":
+                continue  # said under the table, beside the n/a cells it explains
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = f"{value:,}"
+            lines.append(f"  {key}: {value}")
+    return lines
+
+
+def _absent_notes(dataset: str, result: dict) -> list[str]:
+    """Why cells read n/a: which metrics a model was not measured on, and the reason."""
+    models = result["models"]
+    no_error = [n for n, row in models.items() if all(row.get(c) is None for c in RATING_ERRORS)]
+    no_rank = [n for n, row in models.items() if row.get("ndcg_at_k") is None]
+    notes = []
+    if no_error:
+        temporal = result["protocol"].get("temporal", {})
+        why = temporal.get("rating_error") or (
+            "n/a: ranking models order titles and predict no rating"
+            if "rating" in result["protocol"]
+            else "n/a: the rating protocol did not run (--protocol all or rating runs it)"
+        )
+        notes.append(f"rmse, mae for {', '.join(no_error)}: {why}")
+    if no_rank:
+        why = (
+            "n/a: rating models are judged by their 5-fold rating error only"
+            if "ranking" in result["protocol"]
+            else "n/a: the ranking protocol did not run (--protocol all or ranking runs it)"
+        )
+        notes.append(f"ranking metrics for {', '.join(no_rank)}: {why}")
+    return notes
+
+
 def _print_evaluation(dataset: str, result: dict, as_json: bool) -> None:
     if as_json:
         _emit_json(result)
         return
-    typer.echo(f"{dataset}: {json.dumps(result['protocol'])}")
-    header = f"{'model':<20}" + "".join(f"{c:>15}" for c in (*SHOWN, "rmse", "mae", "fit_s"))
+    typer.echo(f"{dataset}")
+    for line in _protocol_lines(result["protocol"]):
+        typer.echo(line)
+    typer.echo("")
+    header = f"{'model':<20}" + "".join(f"{c:>15}" for c in (*SHOWN, *RATING_ERRORS, "fit_s"))
     typer.echo(header)
     for name, row in result["models"].items():
         fit = row.get("fit_seconds", row.get("cv_fit_seconds"))
-        cells = [*(row.get(c) for c in (*SHOWN, "rmse", "mae")), fit]
+        cells = [*(row.get(c) for c in (*SHOWN, *RATING_ERRORS)), fit]
         typer.echo(
             f"{name:<20}"
-            + "".join(f"{v:>15.4f}" if isinstance(v, float) else f"{'-':>15}" for v in cells)
+            + "".join(f"{v:>15.4f}" if isinstance(v, float) else f"{'n/a':>15}" for v in cells)
         )
+    notes = _absent_notes(dataset, result)
+    if notes:
+        typer.echo("")
+    for note in notes:
+        typer.echo(note)
 
 
 # --- similar ----------------------------------------------------------------------------
@@ -253,8 +303,8 @@ def similar(
 
     try:
         titles = load_netflix_titles(_settings().resolved_data_dir)
-    except DatasetNotFound as exc:
-        _fail(str(exc), EXIT_FAILED)
+    except DatasetNotFound as exc:  # configuration: where the data set lives (exit 2)
+        _fail(str(exc))
     model = ContentModel().fit(titles)
     try:
         found = model.titles_[model.find(title)]
@@ -309,7 +359,9 @@ def recommend(
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "does not exist"
             _fail(f"--html {html}: the folder {folder} {what}; create it first")
-    from flows.recommend import MissingMarts, NoRecommendations, homepage_html, load_homepage
+    # flows.homepage, not flows.recommend: reading one homepage must not import Prefect,
+    # pandas and scikit-learn (seconds) for a query of milliseconds.
+    from flows.homepage import MissingMarts, NoRecommendations, homepage_html, load_homepage
     from warehouse.lock import WarehouseBusyError
 
     try:
@@ -330,10 +382,15 @@ def recommend(
         _emit_json(page)
         return
     typer.echo(f"Homepage for {uid} (model {page['model_version']})")
+    typer.echo(
+        "relevance: each title's score relative to the best in its row (1.00); "
+        "raw scores with --json"
+    )
+    width = max((len(t["title"]) for row in page["rows"] for t in row["titles"]), default=0)
     for row in page["rows"]:
-        typer.echo(f"\n{row['position']}. {row['row_title']}")
+        typer.echo(f"\n{row['position']}. {row['row_title']}  (ranked by {row['score_meaning']})")
         for t in row["titles"]:
-            typer.echo(f"   {t['rank']:>2}. {t['title']}  ({t['score']:.3f})")
+            typer.echo(f"   {t['rank']:>2}. {t['title']:<{width}}  {t['relative_score']:.2f}")
     if html is not None:
         typer.echo(f"\npreview: {html}")
 

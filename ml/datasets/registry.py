@@ -189,21 +189,24 @@ def verify_file(path: Path, check: FileCheck) -> None:
 def require_file(data_dir: Path | None, name: str, filename: str) -> Path:
     """The path of one data set file, or `DatasetNotFound` saying where to put it."""
     spec = get_spec(name)
+    # Only data sets with an anonymous download can be fetched; for the others the hint says
+    # where to download by hand (suggesting `datasets fetch` led to a second error).
+    how = (
+        f"run `tastemaker datasets fetch {spec.name}`"
+        if spec.url
+        else f"download {filename} from {spec.publisher_page}"
+    )
+    extra = f" {spec.notes}" if spec.notes else ""
     if data_dir is None:
         raise DatasetNotFound(
-            f"{spec.name}: no data folder configured. Set TASTEMAKER_DATA_DIR to a folder holding "
-            f"{spec.folder}/{filename} (or run `tastemaker datasets fetch {spec.name}`)."
+            f"{spec.name}: no data folder configured. Set TASTEMAKER_DATA_DIR to a folder "
+            f"holding {spec.folder}/{filename} (e.g. TASTEMAKER_DATA_DIR=~/data with "
+            f"~/data/{spec.folder}/{filename}); to get the file, {how}.{extra}"
         )
     path = spec.path(data_dir) / filename
     if not path.is_file():
-        extra = f" {spec.notes}" if spec.notes else ""
-        how = (
-            f"run `tastemaker datasets fetch {spec.name}`"
-            if spec.url
-            else f"download it from {spec.publisher_page}"
-        )
         raise DatasetNotFound(
             f"{spec.name}: {path} not found. Put the publisher's {filename} in "
-            f"{spec.path(data_dir)}/ (TASTEMAKER_DATA_DIR={data_dir}), or {how}.{extra}"
+            f"{spec.path(data_dir)}/ (TASTEMAKER_DATA_DIR={data_dir}); to get it, {how}.{extra}"
         )
     return path

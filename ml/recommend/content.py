@@ -14,6 +14,8 @@ by sim to the mean vector of what a user watched.
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -105,8 +107,16 @@ class ContentModel(BaseEstimator):
         partial = np.flatnonzero(np.char.find(lowered, query.lower()) >= 0)
         if len(partial) == 1:
             return int(partial[0])
-        hint = f"; did you mean: {', '.join(self.titles_[partial[:5]])}" if len(partial) else ""
-        raise TitleNotFound(f"no title matches {query!r}{hint}")
+        if len(partial):
+            raise TitleNotFound(
+                f"{query!r} is part of {len(partial)} titles; did you mean: "
+                f"{', '.join(self.titles_[partial[:5]])}" + (", ..." if len(partial) > 5 else "")
+            )
+        # A misspelling matches no substring: suggest the closest titles by spelling.
+        first_row = {title: i for i, title in reversed(list(enumerate(lowered.tolist())))}
+        close = difflib.get_close_matches(query.lower(), list(first_row), n=3, cutoff=0.6)
+        hint = f"; did you mean: {', '.join(self.titles_[first_row[c]] for c in close)}"
+        raise TitleNotFound(f"no title matches {query!r}" + (hint if close else ""))
 
     def similar(self, query: str, n: int = 10) -> pd.DataFrame:
         """The n titles most like `query` (itself excluded), best first."""

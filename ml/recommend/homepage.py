@@ -64,8 +64,8 @@ from ml.recommend.interactions import (
     validate_interactions,
 )
 from ml.recommend.rankers import ItemKNNRanker, Ranker
+from ml.recommend.rows import ANONYMOUS_USER, POPULAR_ROW_TITLE
 
-ANONYMOUS_USER = "__anonymous__"
 CLAIM_ORDER = (
     "continue_watching",
     "top_picks",
@@ -454,7 +454,7 @@ def build_homepages(
             if row_name in titles_of_row:
                 row_title = titles_of_row[row_name][r]
             elif row_name == "top_picks":
-                row_title = np.where(no_history[r], "Popular on Tastemaker", "Top Picks for You")
+                row_title = np.where(no_history[r], POPULAR_ROW_TITLE, "Top Picks for You")
             else:
                 row_title = np.full(len(r), ROW_TITLES[row_name], dtype=object)
         parts.append(

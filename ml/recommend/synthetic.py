@@ -38,6 +38,12 @@ from ml.recommend.rankers import (
 )
 
 TOP_PICKS_MODELS = ("ease", "item_knn", "blend", "popularity")
+#: Why this evaluation reports no RMSE/MAE (shown by the CLI where those columns are empty).
+RATING_ERROR_NOT_MEASURED = (
+    "n/a: these models rank titles from plays (played or not) and predict no rating, so there "
+    "is no rating error to measure; the rating protocol (RMSE/MAE, 5-fold) runs on MovieLens "
+    "(--protocol rating)"
+)
 BASELINES = ("popularity", "random")
 
 
@@ -166,6 +172,7 @@ def evaluate_temporal(
             "k": k,
             "candidates": "titles in training, minus each user's training titles",
             "relevance": "any title first played after the cut",
+            "rating_error": RATING_ERROR_NOT_MEASURED,
             "data_window": {
                 "start": times.min().isoformat() if len(times) else None,
                 "end": times.max().isoformat() if len(times) else None,

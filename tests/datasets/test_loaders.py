@@ -68,6 +68,18 @@ def test_no_data_dir_names_the_setting() -> None:
         load_ml100k_ratings(None)
 
 
+def test_no_data_dir_hint_works_for_a_data_set_without_a_download() -> None:
+    """netflix-titles has no anonymous URL: the hint must not send people to `datasets fetch`
+    (which then fails), but name the setting, the layout and where to download by hand."""
+    from ml.datasets import load_netflix_titles
+
+    with pytest.raises(DatasetNotFound) as info:
+        load_netflix_titles(None)
+    message = str(info.value)
+    assert "TASTEMAKER_DATA_DIR" in message and "netflix_titles/netflix_titles.csv" in message
+    assert "kaggle.com" in message and "datasets fetch" not in message
+
+
 def test_ml_latest_small() -> None:
     data_dir = real_file("ml-latest-small", "ratings.csv").parent.parent
     ratings = load_ml_latest_small_ratings(data_dir)

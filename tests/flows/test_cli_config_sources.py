@@ -120,3 +120,30 @@ def test_sources_follow_the_settings_precedence(
     assert settings.world_users == 50 and sources["world_users"] == f"file {config_file}"
     explicit = Settings(world_titles=7)
     assert setting_sources(explicit)["world_titles"] == "argument"
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_piped_config_never_cuts_a_value(tmp_path: Path, columns: str | None) -> None:
+    """`tastemaker config | grep ...` (stdout a pipe, no terminal to fit) prints every value
+    whole, however long: rich laid the table out for 80 columns and cut paths with `…`."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / ("a-rather-long-folder-name-" * 6) / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_")}
+    env.pop("COLUMNS", None)
+    env |= {"TASTEMAKER_HOME": str(home)} | ({"COLUMNS": columns} if columns else {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "config"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,  # stdout is a pipe, as in `tastemaker config | grep home`
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("│ home ")]
+    assert str(home) in line and "env TASTEMAKER_HOME" in line
+    assert any(str(home / "warehouse.duckdb") in x for x in proc.stdout.splitlines())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,35 @@ def flow_run_names(api_url: str) -> set[str]:
 def test_up_registers_all_deployments_with_schedules_and_forms(
     tm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The real `tastemaker up` (server, deployments and a worker), which says each step as it
+    happens on stderr: on a busy machine it takes minutes, and silence reads as a hang."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from flows.deploy import Stack
+
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-server-home"))
     settings = get_settings()
-    stack = up(settings, port=free_port(), worker=False)
+    port = free_port()
+    result = CliRunner().invoke(app, ["up", "--port", str(port)])
+    recorded = settings.home_dir / "prefect" / "stack.json"
+    assert result.exit_code == 0, result.output
+    stack = Stack(**json.loads(recorded.read_text()))
     try:
+        steps = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "] " in line]
+        milestones = [
+            next(i for i, s in enumerate(steps) if s.startswith(prefix))
+            for prefix in (
+                f"Prefect server starting on 127.0.0.1:{port}",
+                "server healthy after",
+                "registering the deployments in prefect.yaml",
+                "5 deployments registered after",
+                "worker started on pool tastemaker-local after",
+            )
+        ]
+        assert milestones == sorted(milestones), steps
+        assert "about 15 s" not in result.output
+        assert stack.worker_pid is not None and f"API: {stack.api_url}" in result.stdout
         assert stack.deployments == [
             "ingest/ingest",
             "monitor/monitor-daily",
@@ -63,5 +89,5 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
         assert "temporary" not in ran.stderr
         assert "ingest" in flow_run_names(stack.api_url)
     finally:
-        assert down(settings) == [stack.server_pid]
+        assert down(settings) == [stack.worker_pid, stack.server_pid]
     assert down(settings) == []

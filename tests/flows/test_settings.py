@@ -89,3 +89,16 @@ def test_reengagement_setting_from_env_reaches_policy(monkeypatch) -> None:
     monkeypatch.setenv("TASTEMAKER_REENGAGE_MAX_CONTACTS_7D", "1")
     config = PolicyConfig.from_mapping(get_settings().public_dict(), prefix="reengage_")
     assert config.max_contacts_7d == 1
+
+
+def test_reports_base_url_is_an_http_url_without_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert get_settings().reports_base_url is None
+    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "https://reports.example.org/tm/")
+    assert get_settings().reports_base_url == "https://reports.example.org/tm"
+    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "")
+    assert get_settings().reports_base_url is None
+    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "file:///srv/reports")
+    with pytest.raises(ValidationError, match="reports_base_url"):
+        get_settings()

@@ -181,6 +181,67 @@ def test_mail_content_names_drifted_columns(tmp_path: Path) -> None:
     assert content.chart_png and content.chart_png[:4] == b"\x89PNG"
 
 
+def test_mail_says_one_count_of_drifted_columns_and_reads_as_english(tmp_path: Path) -> None:
+    """The table shows the largest statistics only; every count in the mail is of all columns."""
+    from monitoring.mail import SmtpConfig, build_message
+
+    rng = np.random.default_rng(1)
+    summary = run_drift(
+        _frame(2000, rng),
+        _frame(2000, rng, shift=True),
+        SPEC,
+        DriftThresholds(permutations=10),
+        tmp_path,
+        now=NOW,
+    )
+    drifted, total = summary.drifted_count, summary.column_count
+    assert 0 < drifted < total == 6
+    content = mail_content(summary, max_rows=3)
+    assert content.subject == (
+        f"Tastemaker drift, toy_features: {drifted} of 6 columns drifted, DATASET DRIFT "
+        "(2026-06-30)"
+    )
+    msg = build_message(content, SmtpConfig(host=None))
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    sentence = f"{drifted} of 6 columns drifted; the 3 largest statistics are shown."
+    assert sentence in text and sentence in html
+    assert f"{drifted} of 6 columns drifted (share" in content.headline
+    # no other "N of M ... drifted" count anywhere (it used to say "of 3 monitored columns")
+    import re
+
+    for part in (text, html, content.subject):
+        counts = set(re.findall(r"(\d+) of (\d+) (?:monitored )?columns? drifted", part))
+        assert counts == {(str(drifted), "6")}, part
+
+    one = DriftSummary.from_dict({**summary.to_dict(), "drifted_count": 1, "status": "ok"})
+    assert mail_content(one).subject == (
+        "Tastemaker drift, toy_features: 1 of 6 columns drifted, no dataset drift (2026-06-30)"
+    )
+    single = DriftSummary.from_dict(
+        {**summary.to_dict(), "drifted_count": 0, "column_count": 1, "status": "ok"}
+    )
+    assert "0 of 1 column drifted, no dataset drift" in mail_content(single).subject
+
+
+def test_mail_lineage_links_served_reports_and_names_local_paths(tmp_path: Path) -> None:
+    import socket
+
+    rng = np.random.default_rng(1)
+    summary = run_drift(
+        _frame(300, rng), _frame(300, rng), SPEC, DriftThresholds(permutations=0), tmp_path
+    )
+    served = mail_content(summary, reports_base_url="https://r.example.org/tm")
+    day, stem = summary.report_id.split("/")
+    assert served.lineage["report_html"] == f"https://r.example.org/tm/{day}/{stem}.html"
+    assert served.lineage["report_json"] == f"https://r.example.org/tm/{day}/{stem}.json"
+    assert served.report_url == served.lineage["report_html"]
+    local = mail_content(summary)
+    assert local.report_url is None
+    assert local.lineage["report_html"] == f"{summary.html_path} on host {socket.gethostname()}"
+    assert not any("file://" in str(v) for v in local.lineage.values())
+
+
 def test_recall() -> None:
     assert recall(["a", "b", "x"], ["a", "b", "c", "d"]) == 0.5
     assert recall([], []) == 1.0

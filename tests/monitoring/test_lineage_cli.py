@@ -28,7 +28,7 @@ def _home(tmp_path: Path) -> tuple[Settings, str]:
     return settings, manifest_sha256(target) or ""
 
 
-def test_lineage_of_a_report_and_of_a_model(tmp_path: Path) -> None:
+def test_lineage_of_a_report_and_of_a_model(tmp_path: Path, monkeypatch) -> None:
     settings, manifest = _home(tmp_path)
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=300)})
@@ -47,6 +47,14 @@ def test_lineage_of_a_report_and_of_a_model(tmp_path: Path) -> None:
     chain = json.loads(result.stdout)
     assert chain["kind"] == "report" and chain["run_id"] == "run-7"
     assert chain["manifest_sha256"] == manifest and chain["dbt_build_is_current"] is True
+    assert chain["report_json"] == summary.json_path and Path(chain["report_json"]).is_absolute()
+
+    # a report named by a relative path (as typed in a shell) still lists absolute paths
+    monkeypatch.chdir(tmp_path)
+    relative = Path(summary.json_path).relative_to(tmp_path)
+    result = runner.invoke(app, [*home, "lineage", str(relative), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["report_json"] == summary.json_path
 
     registry = ModelRegistry(settings.artifacts_path)
     meta = registry.save(

@@ -116,6 +116,54 @@ def test_attachment_is_gzipped_then_left_out_with_a_note(tmp_path: Path) -> None
     assert note in none.get_body(preferencelist=("plain",)).get_content()
 
 
+def test_a_report_of_the_default_worlds_size_is_attached_as_plain_html(tmp_path: Path) -> None:
+    """Under the default cap the ~6.3 MB Evidently report (8.7 MB in base64) travels as .html,
+    which mail clients preview; .html.gz is for reports that only fit compressed."""
+    from warehouse.settings import Settings
+
+    content = _content(tmp_path, report_bytes=6_330_000)
+    msg = build_message(
+        content,
+        SmtpConfig(host=None),
+        max_attachment_bytes=Settings.model_fields["mail_max_attachment_bytes"].default,
+    )
+    (att,) = list(msg.iter_attachments())
+    assert att.get_filename() == "report.html"
+    assert att.get_content_type() == "text/html"
+    assert "gzip" not in _html(msg)
+
+
+def test_a_served_report_is_linked_and_an_unserved_one_named_by_path(tmp_path: Path) -> None:
+    """With a base URL the mail links the report (and says so when it is too large to
+    attach); without one it names the path and host, never a file:// link."""
+    import socket
+    from dataclasses import replace
+
+    from monitoring.lineage import report_location, report_url
+
+    report = tmp_path / "reports" / "2026-06-03" / "user_features_drift_0400Z.html"
+    base = "https://reports.example.org/tm"
+    url = report_url(base, report)
+    assert url == f"{base}/2026-06-03/user_features_drift_0400Z.html"
+    assert report_location(base, report) == url
+    assert report_location(None, report) == f"{report} on host {socket.gethostname()}"
+    assert report_url(None, report) is None
+
+    content = _content(tmp_path, report_bytes=200_000)
+    served = replace(content, report_url=url, report_location=url)
+    msg = build_message(served, SmtpConfig(host=None), max_attachment_bytes=100)
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert f"Full report: {url}" in text
+    assert f'<a href="{url}">' in _html(msg)
+    assert f"not attached. It is at {url}." in text
+
+    local = replace(content, report_location=report_location(None, content.report_path))
+    msg = build_message(local, SmtpConfig(host=None), max_attachment_bytes=100)
+    for part in (_html(msg), msg.get_body(preferencelist=("plain",)).get_content()):
+        assert "file://" not in part and "<a href" not in part
+        assert f"It is at {content.report_path} on host {socket.gethostname()}." in part
+
+
 def test_without_smtp_host_mail_goes_to_outbox(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     path = write_to_outbox(build_message(_content(tmp_path), SmtpConfig(host=None)), outbox)

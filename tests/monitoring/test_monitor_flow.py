@@ -50,6 +50,8 @@ def test_monitor_flow_queues_then_delivers(
     assert down["drift"]["lineage"]["run_id"]  # the Prefect flow run id
     assert not (home / "monitoring" / "scratch").exists()
 
+    # the second run's reports are served: its artifacts link them
+    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "https://reports.example.org/tm/")
     server = SmtpServer(port).start()
     try:
         up = monitor.monitor_flow(params)  # the digest went out today: only the queued one
@@ -69,5 +71,10 @@ def test_monitor_flow_queues_then_delivers(
     links = [str(a.data) for a in artifacts if a.key == keys[1]]  # links are markdown in Prefect 3
     summaries = [str(a.data) for a in artifacts if a.key == keys[0]]
     assert summaries and all("genre_share" in text for text in summaries)
-    for run in (down, up):  # one artifact version per run, each linking its own report
-        assert any(Path(run["drift"]["html_path"]).as_uri() in link for link in links)
+    # never a file:// link (browsers refuse it from the UI's http page): without a base URL the
+    # summary names the report's path; with one, a link artifact points at the served report
+    assert not any("file://" in text for text in links + summaries)
+    assert any(f"`{down['drift']['html_path']} on host" in text for text in summaries)
+    served = "https://reports.example.org/tm/" + up["drift"]["report_id"] + ".html"
+    assert len(links) == 1 and served in links[0]  # the first run made no link artifact
+    assert any(f"({served})" in text for text in summaries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,9 @@ def _assert_one_drift_mail(server: SmtpServer, checked: Checked, settings: Setti
     assert checked.summary.report_id in html and "test-run" in html
     assert checked.windows.manifest_sha256 in html
     (attachment,) = list(msg.iter_attachments())
-    assert attachment.get_filename().startswith(Path(checked.summary.html_path).name)
+    # the real report fits the default cap as plain HTML (mail clients preview it; not .gz)
+    assert attachment.get_filename() == Path(checked.summary.html_path).name
+    assert attachment.get_content_type() == "text/html"
     assert len(attachment.get_content()) > 1000
     assert [p for p in msg.walk() if p.get_content_type() == "image/png"]
     # the SMTP password is nowhere: logs, outbox (incl. sent/), reports, the message itself
@@ -220,3 +223,22 @@ def test_cli_drift_json_is_one_object_on_stdout(drifted: Checked) -> None:
     assert data["drift"]["dataset"] == "user_features"
     assert data["drift"]["current_window"]["end"] == window["end"]
     assert Path(data["drift"]["json_path"]).is_file()
+    # a CLI-made report has a run id of its own (not None), in the ingest batch id's form
+    assert re.fullmatch(r"cli-\d{8}T\d{6}Z-[0-9a-f]{8}", data["run_id"]), data["run_id"]
+    assert data["drift"]["lineage"]["run_id"] == data["run_id"]
+    assert data["mail_note"].startswith("no mail: run `tastemaker drift --email`")
+
+
+def test_cli_drift_says_why_no_mail_went_out(default_warehouse, tmp_path: Path) -> None:
+    """Under the default policy an undrifted world mails nothing, and `drift --email` says so
+    on one line (a newcomer following the README otherwise waits for a mail)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = clone_home(default_warehouse, tmp_path / "home")
+    result = CliRunner().invoke(app, ["--home", str(home), "drift", "--email"])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("no mail:")]
+    assert line.endswith("and TASTEMAKER_MAIL_POLICY=drift_only"), line
+    assert not list((home / "outbox").glob("*.eml"))

@@ -26,12 +26,13 @@ def test_unknown_dataset_is_a_bad_input() -> None:
     assert result.exit_code == 2 and "unknown data set" in result.output
 
 
-def test_missing_ml1m_ratings_is_a_clear_failure() -> None:
+def test_missing_ml1m_ratings_is_a_configuration_error() -> None:
+    """A data set file not where the settings point is configuration: exit 2, saying where."""
     data_dir = real_data_dir("ml-1m", "movies.dat")
     if (data_dir / "ml-1m" / "ratings.dat").exists():
         pytest.skip("ratings.dat is present here")
     result = runner.invoke(app, ["evaluate", "recommender", "--dataset", "movielens-1m"])
-    assert result.exit_code == 1 and "ratings.dat not found" in result.output
+    assert result.exit_code == 2 and "ratings.dat not found" in result.output
 
 
 @pytest.mark.integration
@@ -59,6 +60,18 @@ def test_evaluate_json_shape_rating_protocol() -> None:
     assert list(payload["models"]) == ["baseline_only"]
     assert payload["models"]["baseline_only"]["rmse"] == pytest.approx(0.944, abs=0.002)
 
+    args = ["evaluate", "recommender", "--dataset", "movielens-100k", "--protocol", "rating"]
+    text = runner.invoke(app, [*args, "--models", "baseline_only"])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[:2] == ["movielens-100k", "rating protocol:"]  # readable, not one JSON line
+    assert "  cv: 5-fold surprise KFold(random_state=0), same folds for every model" in lines
+    assert "n/a" in text.stdout and "-  " not in text.stdout
+    assert lines[-1] == (
+        "ranking metrics for baseline_only: n/a: the ranking protocol did not run "
+        "(--protocol all or ranking runs it)"
+    )
+
 
 # --- tastemaker recommend USER_ID ---------------------------------------------------------
 
@@ -79,8 +92,9 @@ def published_home(tiny_warehouse, tmp_path_factory):
     top = frame[(frame["user_id"] == user) & (frame["row_position"] == 1)].iloc[0]["title_id"]
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     try:
+        # cards take their titles from title_catalog (the catalogue), not title_features
         con.execute(
-            "update title_features set title_name = ? where title_id = ?",
+            "update title_catalog set title_name = ? where title_id = ?",
             ["<script>alert('x')</script> & Friends", top],
         )
     finally:

@@ -55,8 +55,23 @@ def test_profile_scores_for_cold_start() -> None:
 
 def test_unknown_title_suggests() -> None:
     model = ContentModel(min_df=1).fit(CATALOG)
-    with pytest.raises(TitleNotFound, match="did you mean"):
+    with pytest.raises(TitleNotFound, match="part of 2 titles; did you mean: Space Wars, Sp"):
         model.find("Space")  # two partial matches
+    with pytest.raises(TitleNotFound, match=r"no title matches 'Kitchn Duell'; did you mean: Kit"):
+        model.find("Kitchn Duell")  # a misspelling: no substring, closest by spelling
+    with pytest.raises(TitleNotFound) as nothing:
+        model.find("Zzyzx")
+    assert "did you mean" not in str(nothing.value)
+
+
+def test_cli_similar_without_the_data_set_says_how_to_get_it(tmp_path, monkeypatch) -> None:
+    """A missing catalog is configuration (exit 2), and the hint is one that works: Kaggle's
+    file cannot be fetched anonymously, so it says where to put a hand-downloaded copy."""
+    monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "similar", "Narcos"])
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / "netflix_titles" / "netflix_titles.csv") in result.output
+    assert "kaggle.com" in result.output and "datasets fetch" not in result.output
 
 
 @pytest.mark.integration
@@ -82,3 +97,5 @@ def test_cli_similar_netflix() -> None:
     assert payload["title"] == "The Irishman" and len(payload["similar"]) == 3
     missing = runner.invoke(app, ["similar", "No Such Title Anywhere 123"])
     assert missing.exit_code == 2 and "no title matches" in missing.output
+    typo = runner.invoke(app, ["similar", "The Irishmn"])
+    assert typo.exit_code == 2 and "did you mean: The Irishman" in typo.output

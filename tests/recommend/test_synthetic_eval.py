@@ -109,6 +109,20 @@ def test_cli_synthetic_json_has_the_shared_shape(tiny_warehouse, tmp_path, monke
     maps = {name: value for name, value in knn.items() if name.startswith("map")}
     assert maps and set(maps.values()) == {_metrics(payload, "item_knn")["map_at_k"]}
 
+    # the readable form: the split one field a line, and why RMSE/MAE are absent
+    args = ["evaluate", "recommender", "--dataset", "synthetic", "--models", "item_knn"]
+    text = runner.invoke(app, [*args, "--cut", "2026-04-10"])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[:2] == ["synthetic", "temporal protocol:"]
+    assert any(
+        line.startswith("  split: train = pairs first played before 2026-04-10") for line in lines
+    )
+    assert lines[-1].startswith(
+        "rmse, mae for item_knn, popularity, random: n/a: these models rank"
+    )
+    assert "predict no rating" in lines[-1]
+
 
 def test_cli_synthetic_errors(tm_home) -> None:
     result = runner.invoke(app, ["evaluate", "recommender", "--dataset", "synthetic"])

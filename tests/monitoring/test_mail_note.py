@@ -1,0 +1,76 @@
+"""The one line `drift` and the monitor flow print about mail: what was written, or why nothing.
+
+With the default policy (drift_only) a newcomer's first run mails nothing; the line says so and
+why, instead of leaving them to wait for a mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.monitor import mail_note, mail_step
+from monitoring.drift import DriftSpec, DriftSummary, DriftThresholds, run_drift
+from warehouse.settings import Settings
+
+TODAY = dt.date(2026, 6, 3)
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> DriftSummary:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    return run_drift(
+        frame,
+        frame.sample(frac=1.0, random_state=1),
+        DriftSpec("toy", numerical=("a", "b")),
+        DriftThresholds(permutations=0),
+        tmp_path_factory.mktemp("reports"),
+        write_html=False,
+    )
+
+
+def _with(summary: DriftSummary, **changes) -> DriftSummary:
+    return DriftSummary.from_dict({**summary.to_dict(), **changes})
+
+
+def test_drift_only_says_why_no_mail_went_out(summary: DriftSummary, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert summary.drifted_count == 0 and not summary.dataset_drift
+    assert mail_step(settings, summary, today=TODAY) is None
+    assert mail_note(settings, [summary], []) == (
+        "no mail: nothing drifted and TASTEMAKER_MAIL_POLICY=drift_only"
+    )
+    one = _with(summary, drifted_count=1)
+    assert mail_step(settings, one, today=TODAY) is None
+    assert mail_note(settings, [one], []) == (
+        "no mail: no dataset drift (1 column drifted, below the 30% share) and "
+        "TASTEMAKER_MAIL_POLICY=drift_only"
+    )
+    assert not settings.outbox_path.exists()
+
+
+def test_a_written_mail_says_where_it_is(summary: DriftSummary, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    drifted = _with(summary, drifted_count=2, dataset_drift=True, status="drift")
+    path = mail_step(settings, drifted, today=TODAY)
+    assert path is not None and path.parent == settings.outbox_path
+    note = mail_note(settings, [drifted], [path])
+    assert note.startswith(f"mail: 1 message(s) written to {settings.outbox_path} (no ")
+    assert "TASTEMAKER_SMTP_HOST" in note
+
+
+def test_daily_digest_says_the_digest_already_went_out(
+    summary: DriftSummary, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path, mail_policy="daily_digest")
+    first = mail_step(settings, summary, today=TODAY)
+    assert first is not None
+    assert mail_step(settings, summary, today=TODAY) is None
+    assert mail_note(settings, [summary], []) == (
+        "no mail: today's digest already went out and nothing new drifted "
+        "(TASTEMAKER_MAIL_POLICY=daily_digest)"
+    )
