@@ -42,6 +42,8 @@ SLOW_FIXTURES = frozenset(
         "tiny_drift_world",
         "default_world",
         "drift_world",
+        "world_home",
+        "real_data",
     }
 )
 
@@ -50,6 +52,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+class RealData:
+    """The shared real-data folder (`TASTEMAKER_DATA_DIR`, in CI ../shared/data), read in place.
+
+    `real_data(folder, filename)` is that file's path; `real_data.root()` the folder. Either
+    skips the test, saying what is missing, when the data is absent: users without the folder
+    still get a green run, and CI (which has it) runs these tests."""
+
+    def root(self) -> Path:
+        from warehouse.settings import Settings
+
+        data = Settings().resolved_data_dir
+        if data is None or not data.is_dir():
+            pytest.skip("no real-data folder: set TASTEMAKER_DATA_DIR (in CI: ../shared/data)")
+        return data
+
+    def __call__(self, folder: str, filename: str) -> Path:
+        path = self.root() / folder / filename
+        if not path.is_file():
+            pytest.skip(f"{path} is absent: this test reads the real file")
+        return path
+
+
+@pytest.fixture
+def real_data() -> RealData:
+    """The one way a test reaches a real data set (marked slow by that use)."""
+    return RealData()
 
 
 @pytest.fixture(scope="session")

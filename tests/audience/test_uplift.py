@@ -82,7 +82,8 @@ def test_bad_uplift_inputs() -> None:
 
 
 @pytest.mark.integration
-def test_hillstrom_effects_and_targeting(real_data_dir) -> None:
+def test_hillstrom_effects_and_targeting(real_data) -> None:
+    real_data_dir = real_data.root()
     df = load_hillstrom(real_data_dir)
     assert len(df) == 64000
     visits = arm_effects(df["visit"], df["segment"], HILLSTROM_CONTROL).set_index("arm")

@@ -1,4 +1,4 @@
-"""Fixtures: the real-data folder (skip when absent) and a loopback HTTP server."""
+"""Fixtures: a loopback HTTP server (the real-data folder is the root conftest's `real_data`)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from warehouse.settings import Settings
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    data = Settings().resolved_data_dir
-    if data is None:
-        pytest.skip("no real-data folder: set TASTEMAKER_DATA_DIR (in CI: ../shared/data)")
-    return data
 
 
 @pytest.fixture

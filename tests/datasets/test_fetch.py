@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dataset_helpers import real_file
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -30,8 +29,10 @@ def _zip_ml100k(target: Path, source: Path, tamper: bool = False) -> None:
         archive.writestr("ml-100k/../evil.txt", "path traversal attempt")
 
 
-def test_fetch_installs_a_verified_copy(http_root: tuple[Path, str], tmp_path: Path) -> None:
-    source = real_file("ml-100k", "u.data").parent
+def test_fetch_installs_a_verified_copy(
+    http_root: tuple[Path, str], tmp_path: Path, real_data
+) -> None:
+    source = real_data("ml-100k", "u.data").parent
     root, base = http_root
     _zip_ml100k(root / "ml-100k.zip", source)
     data_dir = tmp_path / "data"
@@ -46,8 +47,10 @@ def test_fetch_installs_a_verified_copy(http_root: tuple[Path, str], tmp_path: P
     assert again.already_present
 
 
-def test_fetch_refuses_a_tampered_copy(http_root: tuple[Path, str], tmp_path: Path) -> None:
-    source = real_file("ml-100k", "u.data").parent
+def test_fetch_refuses_a_tampered_copy(
+    http_root: tuple[Path, str], tmp_path: Path, real_data
+) -> None:
+    source = real_data("ml-100k", "u.data").parent
     root, base = http_root
     _zip_ml100k(root / "ml-100k.zip", source, tamper=True)
     data_dir = tmp_path / "data"
@@ -58,12 +61,14 @@ def test_fetch_refuses_a_tampered_copy(http_root: tuple[Path, str], tmp_path: Pa
     assert [p for p in data_dir.iterdir()] == []  # the staging folder is gone too
 
 
-def test_fetch_plain_csv_checks_sha256(http_root: tuple[Path, str], tmp_path: Path) -> None:
+def test_fetch_plain_csv_checks_sha256(
+    http_root: tuple[Path, str], tmp_path: Path, real_data
+) -> None:
     root, base = http_root
     (root / "netflix_titles.csv").write_text("show_id,type\ns1,Movie\n")
     with pytest.raises(ChecksumMismatch, match="sha256"):
         fetch_dataset("netflix-titles", tmp_path, url=f"{base}/netflix_titles.csv")
-    shutil.copy(real_file("netflix_titles", "netflix_titles.csv"), root / "netflix_titles.csv")
+    shutil.copy(real_data("netflix_titles", "netflix_titles.csv"), root / "netflix_titles.csv")
     result = fetch_dataset("netflix-titles", tmp_path, url=f"{base}/netflix_titles.csv")
     assert (tmp_path / "netflix_titles" / "netflix_titles.csv").is_file()
     assert result.files == ("netflix_titles.csv",)
@@ -74,8 +79,8 @@ def test_netflix_without_url_explains_kaggle(tmp_path: Path) -> None:
         fetch_dataset("netflix-titles", tmp_path)
 
 
-def test_cli_fetch_json_and_errors(http_root: tuple[Path, str], tmp_path: Path) -> None:
-    source = real_file("ml-100k", "u.data").parent
+def test_cli_fetch_json_and_errors(http_root: tuple[Path, str], tmp_path: Path, real_data) -> None:
+    source = real_data("ml-100k", "u.data").parent
     root, base = http_root
     _zip_ml100k(root / "good.zip", source)
     _zip_ml100k(root / "bad.zip", source, tamper=True)

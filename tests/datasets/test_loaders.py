@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dataset_helpers import real_file
 
 from ml.datasets import (
     DatasetNotFound,
@@ -21,9 +20,9 @@ from ml.datasets import (
 )
 
 
-def test_ml100k_ratings_match_published_counts() -> None:
-    real_file("ml-100k", "u.data")
-    df = load_ml100k_ratings(real_file("ml-100k", "u.data").parent.parent)
+def test_ml100k_ratings_match_published_counts(real_data) -> None:
+    real_data("ml-100k", "u.data")
+    df = load_ml100k_ratings(real_data("ml-100k", "u.data").parent.parent)
     assert list(df.columns) == ["user_id", "item_id", "rating", "timestamp"]
     assert len(df) == 100_000
     assert df["user_id"].nunique() == 943
@@ -32,8 +31,8 @@ def test_ml100k_ratings_match_published_counts() -> None:
     assert df.groupby("user_id").size().min() >= 20
 
 
-def test_ml100k_items_decode_latin1_and_genre_flags() -> None:
-    items = load_ml100k_items(real_file("ml-100k", "u.item").parent.parent)
+def test_ml100k_items_decode_latin1_and_genre_flags(real_data) -> None:
+    items = load_ml100k_items(real_data("ml-100k", "u.item").parent.parent)
     assert len(items) == 1682
     toy = items.set_index("item_id").loc[1]
     assert toy["title"] == "Toy Story (1995)"
@@ -43,8 +42,8 @@ def test_ml100k_items_decode_latin1_and_genre_flags() -> None:
     assert items["year"].isna().sum() == 1  # the one blank release date
 
 
-def test_ml1m_movies_and_users() -> None:
-    data_dir = real_file("ml-1m", "movies.dat").parent.parent
+def test_ml1m_movies_and_users(real_data) -> None:
+    data_dir = real_data("ml-1m", "movies.dat").parent.parent
     movies = load_ml1m_items(data_dir)
     users = load_ml1m_users(data_dir)
     assert len(movies) == 3883 and movies["item_id"].max() == 3952
@@ -80,8 +79,8 @@ def test_no_data_dir_hint_works_for_a_data_set_without_a_download() -> None:
     assert "kaggle.com" in message and "datasets fetch" not in message
 
 
-def test_ml_latest_small() -> None:
-    data_dir = real_file("ml-latest-small", "ratings.csv").parent.parent
+def test_ml_latest_small(real_data) -> None:
+    data_dir = real_data("ml-latest-small", "ratings.csv").parent.parent
     ratings = load_ml_latest_small_ratings(data_dir)
     items = load_ml_latest_small_items(data_dir)
     assert len(ratings) == 100_836 and ratings["user_id"].nunique() == 610
@@ -90,8 +89,8 @@ def test_ml_latest_small() -> None:
     assert (items["genres"] == "").sum() == 34  # "(no genres listed)"
 
 
-def test_netflix_titles_normalised_to_the_titles_contract() -> None:
-    titles = load_netflix_titles(real_file("netflix_titles", "netflix_titles.csv").parent.parent)
+def test_netflix_titles_normalised_to_the_titles_contract(real_data) -> None:
+    titles = load_netflix_titles(real_data("netflix_titles", "netflix_titles.csv").parent.parent)
     assert len(titles) == 8807 and titles["title_id"].is_unique
     assert titles["kind"].value_counts().to_dict() == {"movie": 6131, "series": 2676}
     # The 3 rows whose runtime sat in `rating` are repaired.

@@ -1,24 +1,9 @@
-"""Helpers for the recommender tests: small seeded data and the real-data skip."""
+"""Helpers for the recommender tests: small seeded data."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
-
-from warehouse.settings import Settings
-
-
-def real_data_dir(folder: str, filename: str) -> Path:
-    """The real-data folder holding folder/filename, or skip saying what is missing."""
-    data_dir = Settings().resolved_data_dir
-    if data_dir is None:
-        pytest.skip("no real-data folder: set TASTEMAKER_DATA_DIR (in CI: ../shared/data)")
-    if not (data_dir / folder / filename).is_file():
-        pytest.skip(f"{data_dir / folder / filename} is absent: this test reads the real file")
-    return data_dir
 
 
 def toy_ratings(n_users: int = 60, n_items: int = 40, density: float = 0.3, seed: int = 0):

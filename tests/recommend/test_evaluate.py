@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from reco_helpers import real_data_dir, toy_ratings
+from reco_helpers import toy_ratings
 
 from ml.recommend.evaluate import (
     IndexedSplit,
@@ -231,10 +231,10 @@ def test_similarity_budget_counts_surprises_five_arrays() -> None:
 
 
 @pytest.mark.integration
-def test_ml100k_rating_protocol_matches_surprise_benchmark() -> None:
+def test_ml100k_rating_protocol_matches_surprise_benchmark(real_data) -> None:
     from ml.datasets import load_ml100k_ratings
 
-    df = load_ml100k_ratings(real_data_dir("ml-100k", "u.data"))
+    df = load_ml100k_ratings(real_data("ml-100k", "u.data").parent.parent)
     out = evaluate_rating(df, {"baseline_only": BaselineOnlyRating})
     # Surprise's published table: BaselineOnly 0.944 / 0.748 with the same folds.
     assert out["baseline_only"]["rmse"] == pytest.approx(0.944, abs=0.002)
@@ -243,8 +243,8 @@ def test_ml100k_rating_protocol_matches_surprise_benchmark() -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_ml100k_ranking_protocol_orders_models_as_the_anchors_say() -> None:
-    data_dir = real_data_dir("ml-100k", "u.data")
+def test_ml100k_ranking_protocol_orders_models_as_the_anchors_say(real_data) -> None:
+    data_dir = real_data("ml-100k", "u.data").parent.parent
     out = evaluate_movielens("movielens-100k", data_dir, protocol="ranking")
     m = {name: row["ndcg_at_k"] for name, row in out["models"].items()}
     # The harness reproduces the published protocol: its baselines land on MS Recommenders'

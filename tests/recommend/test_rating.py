@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
-from reco_helpers import real_data_dir, toy_ratings
+from reco_helpers import toy_ratings
 
 from ml.recommend.rating import (
     BaselineOnlyRating,
@@ -78,23 +76,19 @@ def test_estimator_conventions() -> None:
 
 
 @pytest.mark.integration
-def test_ml100k_svd_vectorized_is_identical_and_100x_faster() -> None:
+def test_ml100k_svd_vectorized_is_identical(real_data) -> None:
+    """Scoring everything at once equals Surprise's predict() loop; the speed-up is measured in
+    bench/recommenders.py, not asserted here (a unit test is no stopwatch)."""
     from ml.datasets import load_ml100k_ratings
 
-    df = load_ml100k_ratings(real_data_dir("ml-100k", "u.data"))
+    df = load_ml100k_ratings(real_data("ml-100k", "u.data").parent.parent)
     model = SVDRating(random_state=0).fit(df)
-    model.score_all()  # warm BLAS up
-    start = time.perf_counter()
     scores = model.score_all()
-    vectorized = time.perf_counter() - start
     rng = np.random.default_rng(0)
     u = rng.integers(0, len(model.users_), 20_000)
     i = rng.integers(0, len(model.items_), 20_000)
-    start = time.perf_counter()
     reference = model.predict_loop(model.users_[u], model.items_[i])
-    loop_per_pair = (time.perf_counter() - start) / len(u)
     np.testing.assert_allclose(scores[u, i], reference, atol=1e-9)
-    assert loop_per_pair * scores.size / vectorized >= 100
 
 
 def _tied_ratings() -> pd.DataFrame:
@@ -145,25 +139,19 @@ def test_knn_scores_a_subset_in_any_order() -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("user_based", [True, False])
-def test_ml100k_knn_baseline_vectorized_is_identical_and_100x_faster(user_based: bool) -> None:
+def test_ml100k_knn_baseline_vectorized_is_identical(user_based: bool, real_data) -> None:
+    """Equal to Surprise's predict() loop to 1e-9; the speed-up is bench/recommenders.py's."""
     from ml.datasets import load_ml100k_ratings
 
-    df = load_ml100k_ratings(real_data_dir("ml-100k", "u.data"))
+    df = load_ml100k_ratings(real_data("ml-100k", "u.data").parent.parent)
     sim = {"name": "pearson_baseline", "user_based": user_based} if not user_based else None
     model = KNNBaselineRating(sim_options=sim).fit(df)
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        scores = model.score_all()
-        times.append(time.perf_counter() - start)
+    scores = model.score_all()
     rng = np.random.default_rng(0)
     u = rng.integers(0, len(model.users_), 3_000)
     i = rng.integers(0, len(model.items_), 3_000)
-    start = time.perf_counter()
     reference = model.predict_loop(model.users_[u], model.items_[i])
-    loop_per_pair = (time.perf_counter() - start) / len(u)
     np.testing.assert_allclose(scores[u, i], reference, rtol=0, atol=1e-9)
-    assert loop_per_pair * scores.size / min(times) >= 100
 
 
 def test_knn_prepare_in_row_blocks_equals_one_block(monkeypatch) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -70,13 +69,10 @@ def test_top_picks_beat_popularity_on_the_default_world(default_warehouse) -> No
 
     model = fit_top_picks(marts.interactions, "ease", ease_params=(rows["ease"]["l2"], 0.0))
     content = ContentModel().fit(marts.catalog)
-    start = time.perf_counter()
     pages = build_homepages(
         marts.interactions, marts.title_features, marts.user_features, model, content
     )
-    seconds = time.perf_counter() - start
     assert pages["user_id"].nunique() >= 2000
-    assert seconds < 20, f"{seconds:.1f} s for {pages['user_id'].nunique()} homepages"
     assert not pages.duplicated(["user_id", "title_id"]).any()
 
 

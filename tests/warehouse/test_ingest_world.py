@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from ingest_helpers import count
 
+import ml.world as world
 from warehouse import spec
 from warehouse.ingest import ingest_path
-
-world = pytest.importorskip("ml.world")
 
 TABLES = (
     "titles", "users", "subscriptions", "ratings", "views", "exposures", "nudges", "opt_outs",
