@@ -16,10 +16,17 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from flows.cli_support import CLI_SOURCES, EXIT_FAILED, JsonOpt, err, hide_flag_types, reflow_help
+from flows.cli_support import (
+    CLI_SOURCES,
+    EXIT_FAILED,
+    JsonOpt,
+    err,
+    hide_flag_types,
+    reflow_help,
+    rows_table,
+    stdout_console,
+)
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import load_settings as _settings
@@ -35,7 +42,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = stdout_console()  # never cut at 80 columns when piped
 
 
 @app.callback()
@@ -130,17 +137,7 @@ def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.print(f"{title}: nothing")
         return
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(rows[0]):
-        table.add_column(str(column), justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(
-            *(
-                f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-                for v in row.values()
-            )
-        )
-    out.print(table)
+    out.print(rows_table(title, rows))
 
 
 def _print_ingest(result: dict[str, Any]) -> None:
@@ -187,7 +184,8 @@ def _stage_headline(name: str, result: dict[str, Any]) -> str:
         return "; ".join(parts)
     if name == "monitor":
         drift = result.get("drift") or {}
-        return f"drift {drift.get('status', '?')}; mail {result.get('mail') or 'not needed'}"
+        mail = result.get("mail_note") or f"mail {result.get('mail') or 'not needed'}"
+        return f"drift {drift.get('status', '?')}; {mail}"
     return ""
 
 
