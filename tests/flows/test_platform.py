@@ -13,7 +13,6 @@ import duckdb
 import pytest
 
 from flows.params import WorldParams
-from flows.platform import PlatformParams, platform_flow
 from warehouse.db import CORE_MARTS
 
 pytestmark = [pytest.mark.slow]
@@ -27,13 +26,25 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(prefect_harness: None, platform_home: Path) -> dict:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TASTEMAKER_HOME", str(platform_home))
-    try:
-        yield platform_flow(PlatformParams(world=TINY))
-    finally:
-        mp.undo()
+def first_run(platform_home: Path) -> dict:
+    """`tastemaker run --json` as a user runs it on an empty home: a fresh process with its own
+    temporary Prefect API. The suite's one end-to-end platform run; the tests below read it."""
+    env = {**os.environ, "TASTEMAKER_HOME": str(platform_home)}
+    world = [f"--{k}={v}" for k, v in TINY.model_dump().items() if k != "drift"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--json", *world],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {**json.loads(proc.stdout), "stderr": proc.stderr}
+
+
+def test_the_cli_run_is_one_json_object_and_no_traceback(first_run: dict) -> None:
+    assert {"home", "ingest", "dbt", "marts", "stages", "duration_s"} <= set(first_run)
+    assert "Traceback" not in _without_prefect_server_records(first_run["stderr"])
 
 
 def test_first_run_generates_ingests_and_builds(first_run: dict, platform_home: Path) -> None:
@@ -85,25 +96,16 @@ def test_first_run_trains_publishes_and_monitors(first_run: dict, platform_home:
     assert any((platform_home / "artifacts").iterdir())
 
 
-def test_second_run_changes_no_row_counts(
-    first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TASTEMAKER_HOME", str(platform_home))
-    second = platform_flow(PlatformParams(world=TINY))
-    assert second["generated_world"] is None  # landing was not empty
-    assert all(t["loaded"] == 0 for t in second["ingest"]["tables"].values())
-    assert second["marts"] == first_run["marts"]
-    assert second["dbt"]["failed"] == 0
-
-
 def test_idle_refresh_skips_the_build_and_new_data_does_not(
-    first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch
+    first_run: dict, platform_home: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
 ) -> None:
-    """The 15-minute refresh builds only when something landed (warehouse.buildstate)."""
+    """A second pass over the same landing loads nothing and changes no mart, and the 15-minute
+    refresh builds only when something landed (warehouse.buildstate)."""
     from flows.platform import refresh_flow
 
     monkeypatch.setenv("TASTEMAKER_HOME", str(platform_home))
     idle = refresh_flow()
+    assert all(t["loaded"] == 0 for t in idle["ingest"]["tables"].values())
     assert "dbt build skipped" in idle["dbt"]["build_skipped"], idle["dbt"]
     # the record names the manifest the marts on disk were built with (every build writes a new
     # one: dbt stamps it with the invocation)
@@ -140,38 +142,6 @@ def test_warehouse_is_released_for_other_processes(first_run: dict, platform_hom
         assert con.execute("select count(*) from raw.views").fetchone()[0] > 0
     finally:
         con.close()
-
-
-@pytest.mark.integration
-def test_cli_run_json_on_an_empty_home(tmp_path: Path) -> None:
-    """`tastemaker run --json` as a user runs it: a fresh process, ephemeral Prefect API."""
-    env = {**os.environ, "TASTEMAKER_HOME": str(tmp_path / "home")}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            "--json",
-            "--users",
-            "80",
-            "--titles",
-            "40",
-            "--days",
-            "120",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = json.loads(proc.stdout)
-    assert {"home", "ingest", "dbt", "marts", "stages", "duration_s"} <= set(data)
-    assert all(info["status"] == "completed" for info in data["stages"].values()), data["stages"]
-    assert data["dbt"]["failed"] == 0
-    assert all(count > 0 for count in data["marts"].values())
-    assert "Traceback" not in _without_prefect_server_records(proc.stderr)
 
 
 def _without_prefect_server_records(stderr: str) -> str:
