@@ -32,6 +32,8 @@ from flows.cli_support import fail as _fail
 from flows.cli_support import load_settings as _settings
 from flows.cli_support import warn_unknown_settings as _warn_unknown_settings
 from flows.display import RunFormatter, reporter_for
+from ml.world.config import WorldConfig
+from warehouse.settings import setting_names
 
 hide_flag_types()
 
@@ -242,29 +244,56 @@ def _print_run_summary(result: dict[str, Any]) -> None:
     )
 
 
+#: Help of the world options: an option left out takes the setting, whose default is
+#: ml.world.WorldConfig's (read here, never repeated).
+_WORLD_WHAT = {
+    "users": "Users in a generated world",
+    "titles": "Titles in a generated world",
+    "days": "Days in a generated world",
+    "seed": "Seed of a generated world",
+    "drift": "Plant drift (device mix, genre tastes) late in a generated world",
+}
+WORLD_HELP = {
+    name: f"{what} (default: {setting_names()['world.' + name]}, "
+    f"{str(getattr(WorldConfig(), name)).lower()})."
+    for name, what in _WORLD_WHAT.items()
+}
+
+
+def _world_params(settings: Any, **given: Any) -> Any:
+    """The world options as flow parameters, checked against the settings' world up front, so a
+    bad size fails here with one line instead of inside a flow run."""
+    from flows.params import WorldParams
+
+    try:
+        params = WorldParams(**given)
+        params.config(settings.world)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid world: {first['loc'][-1]}: {first['msg']}")
+    except ValueError as exc:
+        _fail(str(exc))
+    return params
+
+
 @app.command()
 def run(
-    users: Annotated[int, typer.Option(help="Users in a generated world.")] = 2000,
-    titles: Annotated[int, typer.Option(help="Titles in a generated world.")] = 400,
-    days: Annotated[int, typer.Option(help="Days in a generated world.")] = 180,
-    seed: Annotated[int, typer.Option(help="Seed of a generated world.")] = 42,
-    drift: Annotated[bool, typer.Option(help="Plant drift in a generated world.")] = False,
+    users: Annotated[int | None, typer.Option(help=WORLD_HELP["users"])] = None,
+    titles: Annotated[int | None, typer.Option(help=WORLD_HELP["titles"])] = None,
+    days: Annotated[int | None, typer.Option(help=WORLD_HELP["days"])] = None,
+    seed: Annotated[int | None, typer.Option(help=WORLD_HELP["seed"])] = None,
+    drift: Annotated[bool | None, typer.Option(help=WORLD_HELP["drift"])] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole platform once: generate (if landing is empty), ingest, dbt build, then
     train and publish recommendations, segments, churn scores and re-engagement actions, and
     run the drift report (mailed per the mail policy)."""
     settings = _settings()
-    from flows.params import WorldParams
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
-    try:
-        params = PlatformParams(
-            world=WorldParams(users=users, titles=titles, days=days, seed=seed, drift=drift)
-        )
-    except ValidationError as exc:
-        _fail(f"invalid world size: {exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}")
+    world = _world_params(settings, users=users, titles=titles, days=days, seed=seed, drift=drift)
+    params = PlatformParams(world=world)
     if not as_json:
         err.print(f"Tastemaker home: {settings.home_dir}")
     result = _run_flow(platform_flow, params)
@@ -289,13 +318,11 @@ def run(
 
 @app.command()
 def generate(
-    users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
-    titles: Annotated[int, typer.Option(help="Number of titles.")] = 400,
-    days: Annotated[int, typer.Option(help="Length of the period in days.")] = 180,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    drift: Annotated[bool, typer.Option(help="Shift device mix and tastes late in the period.")] = (
-        False
-    ),
+    users: Annotated[int | None, typer.Option(help=WORLD_HELP["users"])] = None,
+    titles: Annotated[int | None, typer.Option(help=WORLD_HELP["titles"])] = None,
+    days: Annotated[int | None, typer.Option(help=WORLD_HELP["days"])] = None,
+    seed: Annotated[int | None, typer.Option(help=WORLD_HELP["seed"])] = None,
+    drift: Annotated[bool | None, typer.Option(help=WORLD_HELP["drift"])] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (gets landing/ and truth/). Default: the home."),
@@ -307,11 +334,13 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a synthetic streaming world: landing files in the data contract, plus its truth."""
-    from ml.world import WorldConfig, generate_world
+    from ml.world import generate_world
 
-    target = out_dir or _settings().home_dir
+    settings = _settings()
+    target = out_dir or settings.home_dir
+    world = _world_params(settings, users=users, titles=titles, days=days, seed=seed, drift=drift)
     try:
-        config = WorldConfig(users=users, titles=titles, days=days, seed=seed, drift=drift)
+        config = world.config(settings.world)
         summary = generate_world(
             config, out=target, progress=progress and not as_json, overwrite=overwrite
         )

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from ml.world.config import WorldConfig
+
 
 class WorldParams(BaseModel):
-    """Size and seed of the synthetic world generated when the landing folder is empty."""
+    """Size and seed of the synthetic world generated when the landing folder is empty.
 
-    users: int = Field(default=2000, ge=1, description="Number of users.")
-    titles: int = Field(default=400, ge=1, description="Number of titles in the catalog.")
-    days: int = Field(default=180, ge=14, description="Length of the simulated period in days.")
-    seed: int = Field(default=42, description="Random seed: same seed, same world.")
-    drift: bool = Field(
-        default=False, description="Shift device mix and genre tastes in the last quarter."
+    An empty field takes the installation's setting (`TASTEMAKER_WORLD__USERS`, ...), whose
+    default is `ml.world.WorldConfig`'s: the one place the world's defaults are declared.
+    """
+
+    users: int | None = Field(default=None, ge=1, description="Number of users; empty = setting.")
+    titles: int | None = Field(
+        default=None, ge=1, description="Number of titles in the catalog; empty = setting."
     )
+    days: int | None = Field(
+        default=None, ge=14, description="Length of the simulated period in days; empty = setting."
+    )
+    seed: int | None = Field(
+        default=None, description="Random seed (same seed, same world); empty = setting."
+    )
+    drift: bool | None = Field(
+        default=None,
+        description="Shift device mix and genre tastes in the last quarter; empty = setting.",
+    )
+
+    def config(self, base: WorldConfig) -> WorldConfig:
+        """`base` (the settings' world) with the fields given here; checked like any world."""
+        world = dataclasses.replace(base, **self.model_dump(exclude_none=True))
+        world.validate()
+        return world
 
 
 class TransformParams(BaseModel):

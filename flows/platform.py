@@ -34,6 +34,7 @@ from flows.monitor import MonitorParams, monitor_flow
 from flows.params import TransformParams, WorldParams
 from flows.recommend import RecommendParams, recommend_flow
 from flows.transform import transform_flow
+from ml.world.config import WorldConfig
 from warehouse.db import CORE_MARTS, row_counts
 from warehouse.settings import get_settings
 
@@ -85,14 +86,11 @@ def landing_is_empty(landing: Path) -> bool:
 
 
 @task(cache_policy=NO_CACHE)
-def generate_world_task(world: WorldParams, home: Path) -> dict:
+def generate_world_task(world: WorldConfig, home: Path) -> dict:
     """Write a synthetic world (landing files + truth) into the Tastemaker home."""
-    from ml.world import WorldConfig, generate_world
+    from ml.world import generate_world
 
-    config = WorldConfig(
-        users=world.users, titles=world.titles, days=world.days, seed=world.seed, drift=world.drift
-    )
-    return generate_world(config, out=home, progress=False).to_dict()
+    return generate_world(world, out=home, progress=False).to_dict()
 
 
 @task(cache_policy=NO_CACHE)
@@ -164,7 +162,7 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
             )
         logger.info("Landing folder is empty: generating a synthetic world in %s", home)
         with progress.stage("generate", STAGE_WHAT["generate"]):
-            world = generate_world_task(params.world, home)
+            world = generate_world_task(params.world.config(settings.world), home)
 
     with progress.stage("ingest", STAGE_WHAT["ingest"]):
         ingest = ingest_flow(str(settings.landing_path))

@@ -9,6 +9,7 @@ with secrets masked.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tomllib
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ml.world.config import WorldConfig
 from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
 
 #: The repository root when running from a checkout (editable install), used to find the
@@ -32,6 +34,9 @@ from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_PREFIX = "TASTEMAKER_"
+#: Between a group and its field in an environment name: `TASTEMAKER_WORLD__USERS` sets
+#: `Settings.world.users` (a `[world]` table in the TOML file).
+NESTED_DELIMITER = "__"
 CONFIG_ENV = "TASTEMAKER_CONFIG"
 #: `TASTEMAKER_*` variables read on purpose that are not settings fields.
 EXTRA_ENV = frozenset({CONFIG_ENV})
@@ -55,10 +60,15 @@ class Settings(BaseSettings):
 
     Environment variables use the prefix `TASTEMAKER_` and the upper-cased field name,
     e.g. `TASTEMAKER_HOME`, `TASTEMAKER_SMTP_HOST`, `TASTEMAKER_SMTP_RECIPIENTS` (comma-separated).
+    A group of settings is the config type of the code that uses it (the world generator's
+    `WorldConfig`, ...), nested here rather than copied: its fields are set with
+    `TASTEMAKER_<GROUP>__<FIELD>` (e.g. `TASTEMAKER_WORLD__USERS=500`) or a `[<group>]` table in
+    the TOML file, and their defaults are the config type's own.
     """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
         extra="ignore",
         validate_default=True,
     )
@@ -84,10 +94,11 @@ class Settings(BaseSettings):
     )
 
     # --- embedded synthetic world ----------------------------------------------------------
-    world_users: int = Field(default=2000, ge=1)
-    world_titles: int = Field(default=400, ge=1)
-    world_days: int = Field(default=180, ge=1)
-    world_seed: int = 42
+    world: WorldConfig = Field(
+        default_factory=WorldConfig,
+        description="The synthetic world generated when the landing folder is empty (size, seed, "
+        "period, planted drift); its defaults are ml.world.WorldConfig's.",
+    )
 
     # --- warehouse -------------------------------------------------------------------------
     warehouse_lock_timeout_s: float = Field(
@@ -214,6 +225,13 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("world")
+    @classmethod
+    def _valid_world(cls, value: WorldConfig) -> WorldConfig:
+        """The generator's own checks (sizes within bounds, at least 14 days and titles)."""
+        value.validate()
+        return value
+
     @field_validator("reports_base_url")
     @classmethod
     def _web_url(cls, value: str | None) -> str | None:
@@ -291,12 +309,43 @@ class Settings(BaseSettings):
 
     def public_dict(self) -> dict[str, Any]:
         """All settings as JSON-able values, secrets masked: safe to log, print or publish."""
-        data = self.model_dump(mode="json")
+        data: dict[str, Any] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if name in _groups():
+                data.update({f"{name}.{k}": v for k, v in value.items()})
+            else:
+                data[name] = value
         if self.smtp_password is not None:
             data["smtp_password"] = "**********"
         data["warehouse_path"] = str(self.warehouse_path)
         data["landing_path"] = str(self.landing_path)
         return data
+
+
+def _groups() -> dict[str, tuple[str, ...]]:
+    """Nested settings groups and their field names (a dataclass or pydantic config type)."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, info in Settings.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            groups[name] = tuple(f.name for f in dataclasses.fields(kind))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            groups[name] = tuple(kind.model_fields)
+    return groups
+
+
+def setting_names() -> dict[str, str]:
+    """Every setting as `public_dict` names it (`smtp_host`, `world.users`) → its env variable."""
+    groups = _groups()
+    names: dict[str, str] = {}
+    for name in Settings.model_fields:
+        if name in groups:
+            env_group = f"{ENV_PREFIX}{name.upper()}{NESTED_DELIMITER}"
+            for sub in groups[name]:
+                names[f"{name}.{sub}"] = f"{env_group}{sub.upper()}"
+        else:
+            names[name] = f"{ENV_PREFIX}{name.upper()}"
+    return names
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -310,13 +359,28 @@ def _env_names(environ: Mapping[str, str]) -> set[str]:
 
 
 def _config_keys(config: Path | None) -> set[str]:
+    """Keys set in the TOML file, a table's keys as `table.key` (the `public_dict` names)."""
     if config is None:
         return set()
     try:
         with config.open("rb") as fh:
-            return set(tomllib.load(fh))
+            data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError):
         return set()
+    keys: set[str] = set()
+    for key, value in data.items():
+        if isinstance(value, dict):
+            keys |= {f"{key}.{sub}" for sub in value}
+        else:
+            keys.add(key)
+    return keys
+
+
+def _group_set_elsewhere(group: str, env: set[str], in_file: set[str]) -> bool:
+    """Whether the environment or the file set some field of `group` (pydantic then counts the
+    whole group as set, which says nothing about its other fields)."""
+    prefix = f"{ENV_PREFIX}{group.upper()}{NESTED_DELIMITER}"
+    return any(e.startswith(prefix) for e in env) or any(k.startswith(f"{group}.") for k in in_file)
 
 
 def setting_sources(
@@ -338,15 +402,17 @@ def setting_sources(
     config = _config_file()
     in_file = _config_keys(config)
     sources: dict[str, str] = {}
-    for name in Settings.model_fields:
-        env_name = f"{ENV_PREFIX}{name.upper()}"
+    for name, env_name in setting_names().items():
+        group = name.split(".")[0]
         if name in overrides:
             sources[name] = overrides[name]
         elif env_name in env:
             sources[name] = f"env {env_name}"
         elif name in in_file:
             sources[name] = f"file {config}"
-        elif name in settings.model_fields_set:
+        elif group in settings.model_fields_set and not (
+            "." in name and _group_set_elsewhere(group, env, in_file)
+        ):
             sources[name] = "argument"
         else:
             sources[name] = "default"
@@ -365,20 +431,19 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
     `TASTEMAKER_SMTP_HOTS` would leave mail going to the outbox with no hint why; each message
     names the closest setting instead. Values are never included (one may be a secret)."""
     environ = os.environ if environ is None else environ
-    fields = list(Settings.model_fields)
-    env_fields = {f"{ENV_PREFIX}{name.upper()}" for name in fields}
+    names = setting_names()
+    fields = list(names)
+    # a whole group may also be given as JSON (`TASTEMAKER_WORLD='{"users": 500}'`)
+    env_fields = set(names.values()) | {f"{ENV_PREFIX}{group.upper()}" for group in _groups()}
 
-    def closest(name: str) -> str:
-        match = difflib.get_close_matches(name.lower(), fields, n=1, cutoff=0.0)
-        return match[0] if match else fields[0]
+    def closest(name: str, candidates: list[str]) -> str:
+        match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.0)
+        return match[0] if match else candidates[0]
 
     messages = []
     for env_name in sorted(_env_names(environ) - env_fields - EXTRA_ENV):
-        guess = closest(env_name.removeprefix(ENV_PREFIX))
-        messages.append(
-            f"{env_name} matches no setting and is ignored; did you mean "
-            f"{ENV_PREFIX}{guess.upper()}?"
-        )
+        guess = closest(env_name, sorted(names.values()))
+        messages.append(f"{env_name} matches no setting and is ignored; did you mean {guess}?")
     try:
         config = _config_file()
     except FileNotFoundError:
@@ -386,6 +451,6 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
     for key in sorted(_config_keys(config) - set(fields)):
         messages.append(
             f"{config}: key {key!r} matches no setting and is ignored; did you mean "
-            f"{closest(key)!r}?"
+            f"{closest(key, fields)!r}? (a group's fields go in a table: [world] users = 500)"
         )
     return messages

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from ml.world.config import WorldConfig
 from warehouse.settings import Settings, setting_sources, unknown_setting_warnings
 
 runner = CliRunner()
@@ -19,7 +20,7 @@ WIDE = {"COLUMNS": "250"}
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "tm.toml"
-    path.write_text('smtp_host = "mail.from-file"\nworld_users = 50\n')
+    path.write_text('smtp_host = "mail.from-file"\n\n[world]\nusers = 50\n')
     monkeypatch.setenv("TASTEMAKER_CONFIG", str(path))
     return path
 
@@ -37,7 +38,8 @@ def test_json_names_the_source_of_every_value(
     assert sources["smtp_port"] == "env TASTEMAKER_SMTP_PORT" and values["smtp_port"] == 2525
     assert sources["smtp_host"] == f"file {config_file}"
     assert values["smtp_host"] == "mail.from-file"
-    assert sources["world_users"] == f"file {config_file}"
+    assert sources["world.users"] == f"file {config_file}" and values["world.users"] == 50
+    assert sources["world.titles"] == "default"
     assert sources["home"] == "env TASTEMAKER_HOME"
     assert sources["mail_policy"] == "default"
     assert sources["warehouse_path"] == "home (env TASTEMAKER_HOME)"
@@ -117,9 +119,30 @@ def test_sources_follow_the_settings_precedence(
     sources = setting_sources(settings)
     assert settings.smtp_host == "mail.from-env"
     assert sources["smtp_host"] == "env TASTEMAKER_SMTP_HOST"
-    assert settings.world_users == 50 and sources["world_users"] == f"file {config_file}"
-    explicit = Settings(world_titles=7)
-    assert setting_sources(explicit)["world_titles"] == "argument"
+    assert settings.world.users == 50 and sources["world.users"] == f"file {config_file}"
+    monkeypatch.setenv("TASTEMAKER_WORLD__USERS", "70")
+    assert Settings().world.users == 70
+    assert setting_sources(Settings())["world.users"] == "env TASTEMAKER_WORLD__USERS"
+    monkeypatch.delenv("TASTEMAKER_WORLD__USERS")
+    monkeypatch.delenv("TASTEMAKER_CONFIG")
+    explicit = Settings(world=WorldConfig(titles=70))
+    assert setting_sources(explicit)["world.titles"] == "argument"
+
+
+def test_a_flat_name_for_a_nested_setting_names_the_right_one() -> None:
+    """`TASTEMAKER_WORLD_USERS` (one underscore) is not a setting: the warning names the real
+    variable instead of letting the world silently keep its default size."""
+    (message,) = unknown_setting_warnings({"TASTEMAKER_WORLD_USERS": "500"})
+    assert message.startswith("TASTEMAKER_WORLD_USERS matches no setting")
+    assert message.endswith("did you mean TASTEMAKER_WORLD__USERS?")
+
+
+def test_an_impossible_world_setting_is_refused_with_the_generator_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_WORLD__TITLES", "3")
+    with pytest.raises(ValueError, match="titles must be >= 14"):
+        Settings()
 
 
 @pytest.mark.parametrize("columns", [None, "80"])

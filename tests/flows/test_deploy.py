@@ -74,7 +74,8 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
         # Typed parameters: the UI renders a form from these pydantic definitions.
         schema = nightly["parameter_schema"]
         assert {"PlatformParams", "WorldParams", "TransformParams"} <= set(schema["definitions"])
-        assert schema["definitions"]["WorldParams"]["properties"]["users"]["type"] == "integer"
+        users = schema["definitions"]["WorldParams"]["properties"]["users"]
+        assert {"type": "integer", "minimum": 1} in users["anyOf"]  # empty = the setting
         # No build/push: the worker runs the code from this checkout.
         pull = nightly["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
         assert Path(pull["directory"]) == Path(__file__).resolve().parents[2]

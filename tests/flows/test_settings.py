@@ -33,11 +33,11 @@ def test_toml_config_file_is_read_and_env_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "tm.toml"
-    config.write_text('smtp_host = "from-file"\nsmtp_port = 465\nworld_users = 50\n')
+    config.write_text('smtp_host = "from-file"\nsmtp_port = 465\n[world]\nusers = 50\n')
     monkeypatch.setenv("TASTEMAKER_CONFIG", str(config))
     monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "26")
     s = get_settings()
-    assert (s.smtp_host, s.smtp_port, s.world_users) == ("from-file", 26, 50)
+    assert (s.smtp_host, s.smtp_port, s.world.users) == ("from-file", 26, 50)
 
 
 def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
