@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from ml.vocabulary import DEVICES
 from warehouse.ingest import ingest_path
 
 ROWS_PER_FILE = 30_000
@@ -45,7 +46,7 @@ def write_landing(root: Path, rows: int, *, users: int = 20_000, titles: int = 3
         "user_id,signup_date,country,plan,age_band\n"
         + "".join(f"u{i:06d},2025-01-01,US,basic,25-34\n" for i in range(users))
     )
-    devices = ("tv", "mobile", "tablet", "web")
+    devices = DEVICES
     offsets = ("-05:00", "+00:00", "+05:30", "+09:00", "Z")
     event, files = 0, 0
     while event < rows:

@@ -1,9 +1,8 @@
 """The landing contract as data: entities, their fields, keys, checks and references.
 
 Ingest generates its validation SQL from these specs, so a new field or rule is one line here
-rather than a change in several SQL strings. Names and vocabularies follow docs/DESIGN.md
-("Landing contract") and ``raw_schema.sql``; ``tests/warehouse`` checks that the vocabularies agree
-with the synthetic world generator, so the two cannot drift apart silently.
+rather than a change in several SQL strings. Names follow ``raw_schema.sql``; the vocabularies
+are the ones declared in ``ml/vocabulary.py``, which the generator and dbt share.
 """
 
 from __future__ import annotations
@@ -11,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ml.vocabulary import (
+    DEVICES,
+    KINDS,
+    NUDGE_ACTIONS,
+    OPT_OUT_CHANNELS,
+    PLANS,
+    SUBSCRIPTION_EVENTS,
+)
+
 #: The value kinds a landed field can have. Each maps to one typed column in `raw`.
 Kind = Literal["text", "int", "double", "bool", "date", "timestamp"]
-
-DEVICES: Final = ("tv", "mobile", "tablet", "web")
-KINDS: Final = ("movie", "series")
-PLANS: Final = ("basic", "standard", "premium")
-SUBSCRIPTION_EVENTS: Final = ("signup", "cancel", "reactivate", "plan_change")
-NUDGE_ACTIONS: Final = ("none", "email", "push", "discount", "teaser")
-OPT_OUT_CHANNELS: Final = ("email", "push", "all")
 
 
 @dataclass(frozen=True)

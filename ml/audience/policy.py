@@ -82,17 +82,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.vocabulary import ACTION_CHANNEL, CONTACT_CHANNELS, NUDGE_ACTIONS
+
 log = logging.getLogger(__name__)
 
-ACTIONS = ("none", "email", "push", "discount", "teaser")
+ACTIONS = NUDGE_ACTIONS
 NUDGES = ACTIONS[1:]
-CHANNELS = ("email", "push")
+CHANNELS = CONTACT_CHANNELS
 #: Channels an action may use, in order of preference (see the module docstring).
 ACTION_CHANNELS: dict[str, tuple[str, ...]] = {
-    "email": ("email",),
-    "push": ("push",),
-    "discount": ("email",),
-    "teaser": ("push",),
+    action: (channel,) for action, channel in ACTION_CHANNEL.items() if channel is not None
 }
 RESPONSE_OUTCOMES = ("cancelled_30d", "returned_7d")
 UNKNOWN_SEGMENT = "unknown"

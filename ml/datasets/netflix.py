@@ -1,8 +1,8 @@
 """The Netflix titles catalog (Kaggle, September 2021) in Tastemaker's titles contract.
 
 The Kaggle file is comma-joined lists inside quoted fields and a free-text duration; the
-content model wants the landing contract's shape instead (DESIGN.md, "titles"): `title_id`,
-`title`, `kind` (movie|series), `genres`/`cast`/`country` pipe-separated, `director`,
+content model wants the landing contract's shape instead (docs/data-contract.md, "titles"):
+`title_id`, `title`, `kind` (movie|series), `genres`/`cast`/`country` pipe-separated, `director`,
 `synopsis`, `release_year`, `runtime_minutes` (movies), `seasons` (series),
 `maturity_rating`, `date_added`.
 """

@@ -65,6 +65,7 @@ from ml.recommend.interactions import (
 )
 from ml.recommend.rankers import ItemKNNRanker, Ranker
 from ml.recommend.rows import ANONYMOUS_USER, POPULAR_ROW_TITLE
+from ml.vocabulary import DEVICES, HOUR_BUCKETS
 
 CLAIM_ORDER = (
     "continue_watching",
@@ -86,8 +87,7 @@ OUTPUT_COLUMNS = (
     "row_engagement",
     "anchor_title_id",
 )
-DEVICES = ("tv", "mobile", "tablet", "web")
-HOURS = ("late_night", "morning", "midday", "afternoon", "evening")
+HOURS = tuple(bucket for bucket, _ in HOUR_BUCKETS)
 DEVICE_LABEL = {"tv": "TV", "mobile": "Mobile", "tablet": "Tablet", "web": "the Web"}
 HOUR_LABEL = {
     "late_night": "Late Night",

@@ -30,15 +30,13 @@ from typing import Any
 import numpy as np
 
 from ml.world.archetypes import ARCHETYPES
-from ml.world.vocab import COUNTRIES
+from ml.world.vocab import ACTION_CHANNEL, COUNTRIES, NUDGE_ACTIONS, OPT_OUT_CHANNELS
 from ml.world.writers import local_timestamps, write_csv
 
 DAY = 86_400
 
-ACTIONS = ("none", "email", "push", "discount", "teaser")
-#: The channel an action is delivered on (a discount is an e-mail offer, a teaser a push card).
-CHANNEL_OF = {"none": None, "email": "email", "push": "push", "discount": "email", "teaser": "push"}
-OPT_OUT_CHANNELS = ("email", "push", "all")
+ACTIONS = NUDGE_ACTIONS
+CHANNEL_OF = ACTION_CHANNEL
 #: The logging policy: probability of each action for a user who may receive every action.
 LOGGING_PROPENSITY = {"none": 0.30, "email": 0.20, "push": 0.20, "discount": 0.10, "teaser": 0.20}
 #: Cost of one action (currency of the plan prices): a discount is a third off a standard month.

@@ -1,64 +1,34 @@
-"""Fixed vocabularies of the synthetic world: the one place downstream code copies them from.
+"""The synthetic world's own tables (countries and their shares, prices, names, words).
 
-The dbt project mirrors ``GENRES``, ``DEVICES`` and ``HOUR_BUCKETS`` in its seeds; feature
-columns are named from the slugs (``genre_share_<slug>``, ``device_share_<device>``,
-``hour_share_<bucket>``).
-Changing an entry here is a contract change for every layer.
+The contract's vocabularies (genres, devices, hour buckets, kinds, plans, events, actions) live in
+`ml/vocabulary.py` and are re-exported here for the generator's modules.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-# (display name as landed in titles.genres, slug used in dbt column names)
-GENRES: Final[tuple[tuple[str, str], ...]] = (
-    ("Action", "action"),
-    ("Comedy", "comedy"),
-    ("Drama", "drama"),
-    ("Crime", "crime"),
-    ("Thriller", "thriller"),
-    ("Horror", "horror"),
-    ("Romance", "romance"),
-    ("Sci-Fi", "sci_fi"),
-    ("Fantasy", "fantasy"),
-    ("Documentary", "documentary"),
-    ("Animation", "animation"),
-    ("Family", "family"),
-    ("Reality", "reality"),
-    ("Anime", "anime"),
-)
-GENRE_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in GENRES)
-GENRE_SLUGS: Final[tuple[str, ...]] = tuple(slug for _, slug in GENRES)
-GENRE_INDEX: Final[dict[str, int]] = {slug: i for i, slug in enumerate(GENRE_SLUGS)}
-
-DEVICES: Final[tuple[str, ...]] = ("tv", "mobile", "tablet", "web")
-
-# Local hour-of-day buckets used downstream: (bucket, hours it covers).
-HOUR_BUCKETS: Final[tuple[tuple[str, tuple[int, ...]], ...]] = (
-    ("late_night", (22, 23, 0, 1, 2, 3, 4, 5)),
-    ("morning", (6, 7, 8, 9, 10)),
-    ("midday", (11, 12, 13, 14)),
-    ("afternoon", (15, 16, 17)),
-    ("evening", (18, 19, 20, 21)),
+from ml.vocabulary import (  # noqa: F401  (re-exported for the generator)
+    ACTION_CHANNEL,
+    AGE_BANDS,
+    DEVICES,
+    GENRE_INDEX,
+    GENRE_NAMES,
+    GENRE_SLUGS,
+    GENRES,
+    HOUR_BUCKETS,
+    KINDS,
+    MOVIE_RATINGS,
+    NUDGE_ACTIONS,
+    OPT_OUT_CHANNELS,
+    PLANS,
+    SERIES_RATINGS,
+    SUBSCRIPTION_EVENTS,
+    hour_bucket,
 )
 
-
-def hour_bucket(hour: int) -> str:
-    """The bucket of a local hour (0..23); one definition shared by generator and tests."""
-    for name, hours in HOUR_BUCKETS:
-        if hour in hours:
-            return name
-    raise ValueError(f"hour must be in 0..23, got {hour}")
-
-
-KINDS: Final[tuple[str, ...]] = ("movie", "series")
-PLANS: Final[tuple[str, ...]] = ("basic", "standard", "premium")
 # Monthly list price per plan (one global price list; a plan change changes the price).
 PLAN_PRICES: Final[dict[str, float]] = {"basic": 7.99, "standard": 15.49, "premium": 22.99}
-AGE_BANDS: Final[tuple[str, ...]] = ("18-24", "25-34", "35-44", "45-54", "55+")
-MOVIE_RATINGS: Final[tuple[str, ...]] = ("G", "PG", "PG-13", "R")
-SERIES_RATINGS: Final[tuple[str, ...]] = ("TV-Y", "TV-PG", "TV-14", "TV-MA")
-SUBSCRIPTION_EVENTS: Final[tuple[str, ...]] = ("signup", "cancel", "reactivate", "plan_change")
 
 # Countries with a FIXED UTC offset (no daylight saving) so a local hour is always well defined:
 # (code, offset as landed, offset in minutes, language of local productions, share of users).

@@ -1,4 +1,6 @@
-"""The dbt project's vocabularies match the generator's (ml/world/vocab.py); no dbt run."""
+"""The dbt project's copies of the vocabularies equal the one declaration (ml/vocabulary.py): the
+seeds, the macros the marts pivot on, and every `accepted_values` test on a vocabulary column.
+No dbt run: the files are read as text, so a copy that drifts fails here before any build."""
 
 from __future__ import annotations
 
@@ -8,7 +10,18 @@ import re
 import yaml
 from dbtkit import DBT_PROJECT_DIR
 
-from ml.world.vocab import DEVICES, GENRES, HOUR_BUCKETS, PLANS, SUBSCRIPTION_EVENTS
+from ml.vocabulary import (
+    DEVICES,
+    GENRE_SLUGS,
+    GENRES,
+    HOUR_BUCKETS,
+    KINDS,
+    NUDGE_ACTIONS,
+    OPT_OUT_CHANNELS,
+    OTHER_GENRE,
+    PLANS,
+    SUBSCRIPTION_EVENTS,
+)
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
 MACROS = (DBT_PROJECT_DIR / "macros" / "vocabularies.sql").read_text()
@@ -36,7 +49,8 @@ def test_device_and_hour_seeds_match_generator():
 
 
 def test_macro_vocabularies_match_generator():
-    assert _macro_list("genre_slugs") == [slug for _, slug in GENRES] + ["other"]
+    assert _macro_list("genre_slugs") == [*GENRE_SLUGS, OTHER_GENRE]
+    assert _macro_list("title_kinds") == list(KINDS)
     assert _macro_list("devices") == list(DEVICES)
     assert _macro_list("hour_buckets") == [name for name, _ in HOUR_BUCKETS]
     assert _macro_list("plans") == list(PLANS)
@@ -65,3 +79,45 @@ def test_every_mart_column_is_typed_and_described():
             for column in model["columns"]:
                 assert column.get("data_type"), (model["name"], column["name"])
                 assert column.get("description"), (model["name"], column["name"])
+
+
+#: Column name in the dbt project → the vocabulary its values come from.
+VOCABULARY_COLUMNS = {
+    "genre_slug": (*GENRE_SLUGS, OTHER_GENRE),
+    "primary_genre": (*GENRE_SLUGS, OTHER_GENRE),
+    "device": DEVICES,
+    "kind": KINDS,
+    "title_kind": KINDS,
+    "plan": PLANS,
+    "signup_plan": PLANS,
+    "action": NUDGE_ACTIONS,
+    "channel": OPT_OUT_CHANNELS,
+    "hour_bucket": tuple(name for name, _ in HOUR_BUCKETS),
+}
+
+
+def _accepted_values(node, column=None):
+    """(column, values) of every accepted_values test in a parsed dbt YAML file."""
+    if isinstance(node, dict):
+        column = node.get("name", column) if isinstance(node.get("name"), str) else column
+        test = node.get("accepted_values")
+        if isinstance(test, dict):
+            yield column, (test.get("arguments") or test)["values"]
+        for value in node.values():
+            yield from _accepted_values(value, column)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _accepted_values(item, column)
+
+
+def test_every_accepted_values_test_on_a_vocabulary_column_is_the_vocabulary():
+    checked = []
+    for path in sorted(DBT_PROJECT_DIR.rglob("*.yml")):
+        for column, values in _accepted_values(yaml.safe_load(path.read_text())):
+            if column in VOCABULARY_COLUMNS:
+                where = f"{path.relative_to(DBT_PROJECT_DIR)}: {column}"
+                assert tuple(values) == VOCABULARY_COLUMNS[column], where
+                checked.append(where)
+    # the check must see the copies it exists for (a renamed key would make it pass vacuously)
+    assert {c.split(": ")[1] for c in checked} >= {"device", "kind", "plan", "action", "channel"}
+    assert len(checked) >= 15

@@ -1,4 +1,4 @@
-"""The landing files follow the contract in docs/DESIGN.md; the world is internally consistent."""
+"""The landing files follow the contract (docs/data-contract.md); the world is consistent."""
 
 from __future__ import annotations
 
