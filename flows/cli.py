@@ -289,10 +289,10 @@ def run(
     train and publish recommendations, segments, churn scores and re-engagement actions, and
     run the drift report (mailed per the mail policy)."""
     settings = _settings()
+    world = _world_params(settings, users=users, titles=titles, days=days, seed=seed, drift=drift)
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
-    world = _world_params(settings, users=users, titles=titles, days=days, seed=seed, drift=drift)
     params = PlatformParams(world=world)
     if not as_json:
         err.print(f"Tastemaker home: {settings.home_dir}")
