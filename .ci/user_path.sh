@@ -118,7 +118,11 @@ drift_mail_body() {
   (cd "$clone" && exec "${clean_env[@]}" uv run --locked python -m aiosmtpd -n \
     -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$mailbox") > "$work/smtp.log" 2>&1 &
   smtp_pid=$!
-  local tm=("${clean_env[@]}" "TASTEMAKER_HOME=$home" uv run --locked tastemaker)
+  # its own empty HOME (so its own PREFECT_HOME): it runs beside first-run, and two fresh
+  # Prefect homes must not be one database migrated twice at once
+  mkdir -p "$work/drift-user"
+  local tm=("${clean_env[@]}" "HOME=$work/drift-user" "TASTEMAKER_HOME=$home"
+    uv run --locked tastemaker)
   local mail=("TASTEMAKER_SMTP_HOST=127.0.0.1" "TASTEMAKER_SMTP_PORT=$port"
     "TASTEMAKER_SMTP_STARTTLS=false" "TASTEMAKER_SMTP_RECIPIENTS=data-team@example.com")
   echo "user-path: drift-mail: generate --drift, run, drift --email to SMTP on 127.0.0.1:$port"
