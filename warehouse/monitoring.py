@@ -208,16 +208,19 @@ def load_churn_scores(settings: Settings) -> ChurnSnapshots | Skipped:
     latest), or why prediction drift cannot run."""
     check, table = "churn_scores", f"{ML_SCHEMA}.{CHURN_TABLE}"
     with Warehouse(settings).session() as db:
+        # Only the rows of the two latest dates: the table gains a snapshot per scoring run.
         dates = db.read(
             CHURN_TABLE,
             schema=ML_SCHEMA,
             columns=["snapshot_date"],
-            where="snapshot_date is not null",
+            where=f"snapshot_date in (select distinct snapshot_date from {table} "
+            "where snapshot_date is not null order by snapshot_date desc limit 2)",
             order_by=None,
         )
         if dates is None:
             return Skipped(check, f"{table} does not exist (no scores yet)")
-        latest = sorted({pd.Timestamp(d).date() for d in dates["snapshot_date"]}, reverse=True)[:2]
+        distinct = dates["snapshot_date"].drop_duplicates()
+        latest = sorted((pd.Timestamp(d).date() for d in distinct), reverse=True)
         if len(latest) < 2:
             found = ", ".join(str(d) for d in latest) or "none"
             return Skipped(
