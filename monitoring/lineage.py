@@ -19,8 +19,11 @@ import json
 import logging
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,24 @@ def report_links_markdown(
         elif path:
             lines.append(f"- {label}: `{report_location(None, path)}`")
     return lines
+
+
+def _one_or_all(frame: pd.DataFrame, column: str) -> Any:
+    """The value of a lineage column: one value, a sorted list when rows disagree, or None."""
+    if column not in frame.columns:
+        return None
+    values = sorted({str(v) for v in frame[column].dropna().unique()})
+    return values[0] if len(values) == 1 else (values or None)
+
+
+def published_lineage(frame: pd.DataFrame) -> dict[str, Any]:
+    """The lineage columns that `warehouse.publish` stamps on every ml.* row, as a report's
+    window names them (so a report on published rows leads back to the run that wrote them)."""
+    return {
+        "model_version": _one_or_all(frame, "model_version"),
+        "run_id": _one_or_all(frame, "run_id"),
+        "dbt_manifest_sha256": _one_or_all(frame, "dbt_manifest_sha256"),
+    }
 
 
 class LineageNotFoundError(LookupError):

@@ -320,32 +320,3 @@ def run_recsys_quality(
         users["current"],
     )
     return summary
-
-
-def recsys_markdown(summary: RecsysSummary, reports_base_url: str | None = None) -> str:
-    """The quality summary as markdown (Prefect artifact); the report is linked when the
-    reports folder is served at `reports_base_url`, else named by its path."""
-    from monitoring.lineage import report_links_markdown
-
-    lines = [
-        f"# Recommendation quality: {summary.dataset}",
-        "",
-        f"**{summary.status}** (k = {summary.k}, tolerance {summary.tolerance:.0%}); users with "
-        f"feedback: reference {summary.reference_users}, current {summary.current_users}.",
-        "",
-        "| metric | reference | current | change | better | degraded |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-    for m in summary.metrics:
-        ref = "—" if m.reference is None else f"{m.reference:.4f}"
-        cur = "—" if m.current is None else f"{m.current:.4f}"
-        rel = "—" if m.relative_change is None else f"{m.relative_change:+.1%}"
-        better = "higher" if m.higher_is_better else "lower"
-        lines.append(
-            f"| {m.name}@{summary.k} | {ref} | {cur} | {rel} | {better} | "
-            f"{'**yes**' if m.degraded else 'no'} |"
-        )
-    lines += ["", "## Lineage", ""]
-    lines += [f"- {k}: `{v}`" for k, v in summary.lineage.items()]
-    lines += report_links_markdown(reports_base_url, summary.html_path, summary.json_path)
-    return "\n".join(lines)

@@ -15,7 +15,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -28,6 +28,10 @@ from pydantic_settings import (
 
 from ml.world.config import WorldConfig
 from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+
+if TYPE_CHECKING:
+    from monitoring.drift import DriftThresholds
+    from monitoring.mail import SmtpConfig
 
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.
@@ -351,6 +355,44 @@ def setting_names() -> dict[str, str]:
 def get_settings(**overrides: Any) -> Settings:
     """Build settings at call time, so tests and CLI options can change the environment first."""
     return Settings(**overrides)
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    """Mail settings for `monitoring.mail`, which never reads Settings itself (so it can be used
+    and tested with a config object alone)."""
+    import ssl
+
+    from monitoring.mail import SmtpConfig
+
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        sender=settings.smtp_sender,
+        recipients=tuple(settings.smtp_recipients),
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+        tls_context=(
+            ssl.create_default_context(cafile=str(settings.mail_tls_ca_file))
+            if settings.mail_tls_ca_file
+            else None
+        ),
+    )
+
+
+def drift_thresholds(settings: Settings) -> DriftThresholds:
+    """Drift thresholds for `monitoring.drift`, which never reads Settings itself. Imported
+    lazily: the drift module loads numpy and pandas, which reading settings should not."""
+    from monitoring.drift import DriftThresholds
+
+    return DriftThresholds(
+        column=settings.drift_column_threshold,
+        share=settings.drift_share_threshold,
+        min_rows=settings.drift_min_rows,
+        permutations=settings.drift_permutations,
+        null_quantile=settings.drift_null_quantile,
+    )
 
 
 def _env_names(environ: Mapping[str, str]) -> set[str]:

@@ -1,8 +1,8 @@
 """Monitoring commands: `drift [--email] [--json]` and `lineage <model_version|report>`.
 
 Module-level imports stay light (typer only): Evidently, pandas and DuckDB load inside commands.
-`drift` calls the same plain functions as the monitoring flow (flows/monitor.py) without starting
-Prefect, so it answers in seconds from a terminal.
+`drift` and `lineage` call the same steps as the monitoring flow (flows/steps/monitor.py, which
+imports no Prefect), so they answer in seconds from a terminal.
 
 Both only read the warehouse (drift rebuilds other windows on a scratch copy), so they wait for a
 writing run only `read_lock_timeout_s` and then say a run is writing (exit 2).
@@ -49,17 +49,18 @@ def drift(
             _fail(f"--current-end must be YYYY-MM-DD, got {current_end!r}")
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
-    from flows.monitor import (
-        Skipped,
+    from flows.steps.monitor import (
         deliver_step,
         drift_step,
-        load_feature_windows,
         mail_note,
         mail_step,
+        mailed_checks,
         prediction_drift_step,
         recsys_step,
     )
+    from monitoring.checks import Skipped
     from monitoring.lineage import report_url
+    from warehouse.monitoring import load_feature_windows
 
     run_id = cli_run_id()
     try:
@@ -75,7 +76,7 @@ def drift(
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     mail_path = delivery = None
-    checked = [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
+    checked = mailed_checks(summary, prediction)
     if email:
         today = dt.datetime.now(dt.UTC).date()
         written = [p for p in (mail_step(settings, s, today=today) for s in checked) if p]
@@ -157,28 +158,13 @@ def lineage(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the chain behind a model version or a drift report: run, dbt build, code, data."""
-    from monitoring.lineage import LineageNotFoundError, resolve
-    from warehouse.db import Warehouse
-    from warehouse.dbtrun import dbt_target_dir
+    from flows.steps.monitor import lineage_step
+    from monitoring.lineage import LineageNotFoundError
     from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
-    manifest = dbt_target_dir(settings) / "manifest.json"
-    # The published rows come from the warehouse, which a writing run keeps closed to others.
-    reading = (
-        Warehouse(settings, reader=True).locked()
-        if settings.warehouse_path.is_file()
-        else contextlib.nullcontext()
-    )
     try:
-        with reading:
-            chain = resolve(
-                target,
-                reports_root=settings.reports_path,
-                artifacts_root=settings.artifacts_path,
-                manifest=manifest if manifest.is_file() else None,
-                warehouse=settings.warehouse_path,
-            )
+        chain = lineage_step(settings, target)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     except LineageNotFoundError as exc:

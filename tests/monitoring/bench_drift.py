@@ -2,8 +2,8 @@
 
 Not collected by pytest (no `test_` prefix): 20 default-size worlds take ~20-30 minutes, too long
 for a test run. Each world is built once (generate → ingest → dbt build); the two windows are read
-with `flows.monitor.load_feature_windows` and compared with `monitoring.drift.run_drift`. Prints
-one row per world and a summary table; `--json` writes all rows.
+with `warehouse.monitoring.load_feature_windows` and compared with `monitoring.drift.run_drift`.
+Prints one row per world and a summary table; `--json` writes all rows.
 
     uv run python tests/monitoring/bench_drift.py --seeds 20 --drift-seeds 5
 
@@ -38,9 +38,10 @@ def _windows(config) -> tuple[dt.date, int]:
 
 
 def _one(seed: int, drift: bool, work: Path) -> dict:
-    from flows.monitor import WINDOWS_MART, drift_step, load_feature_windows
+    from flows.steps.monitor import drift_step
     from ml.world import WorldConfig
     from monitoring.drift import recall
+    from warehouse.monitoring import WINDOWS_MART, load_feature_windows
     from warehouse.pipeline import build_warehouse
 
     home = work / f"{'drift' if drift else 'same'}-{seed}" / "home"

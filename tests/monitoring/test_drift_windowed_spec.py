@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.monitor import ACTIVE_FILTER, WINDOWS_MART
 from monitoring.drift import user_features_spec
+from warehouse.monitoring import ACTIVE_FILTER, WINDOWS_MART
 
 
 def _same(a: pd.Series, b: pd.Series) -> bool:

@@ -16,9 +16,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.monitor import ACTIVE_FILTER, WINDOWS_MART, drift_step, load_feature_windows
+from flows.steps.monitor import drift_step
 from tests.homes import clone_home
 from warehouse.dbtrun import run_dbt
+from warehouse.monitoring import ACTIVE_FILTER, WINDOWS_MART, load_feature_windows
 from warehouse.settings import Settings
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.monitor import mail_note, mail_step
+from flows.steps.monitor import mail_note, mail_step
 from monitoring.drift import DriftSpec, DriftSummary, DriftThresholds, run_drift
 from warehouse.settings import Settings
 

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.monitor import Skipped, prediction_drift_step, recsys_step
+from flows.steps.monitor import prediction_drift_step, recsys_step
 from ml.recommend.rankers import ItemKNNRanker
+from monitoring.checks import Skipped
 from monitoring.drift import DriftSummary
 from monitoring.lineage import resolve
 from monitoring.recsys import RecsysSummary

@@ -17,17 +17,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from flows.monitor import (
-    FeatureWindows,
-    deliver_step,
-    drift_step,
-    load_feature_windows,
-    mail_step,
-    summary_markdown,
-)
+from flows.artifacts.monitor import summary_markdown
+from flows.steps.monitor import deliver_step, drift_step, mail_step
 from monitoring.drift import DriftSummary, recall
 from tests.homes import clone_home
 from tests.monitoring.conftest import PASSWORD, USER, SmtpServer
+from warehouse.monitoring import FeatureWindows, load_feature_windows
 from warehouse.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -1,0 +1,247 @@
+"""The monitor's steps as plain functions of the settings: no Prefect import.
+
+The monitoring flow (flows/monitor.py) makes each one a task; `tastemaker drift` and `tastemaker
+lineage` (flows/commands/monitoring.py) and the tests call the same functions without starting
+Prefect. Each step turns the settings into the config objects `monitoring/` takes, reads through
+`warehouse/monitoring.py`, and calls one library function: the logic lives there.
+
+Steps, in the flow's order: `load_feature_windows` (warehouse/monitoring.py) → `drift_step` →
+`prediction_drift_step` → `recsys_step` → `mail_step` per drift summary → `deliver_step`, and
+`mail_note` saying what happened to the mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from monitoring.checks import Skipped
+from monitoring.drift import (
+    DriftSummary,
+    mail_content,
+    run_drift,
+    run_prediction_drift,
+    user_features_spec,
+)
+from monitoring.history import RecsysHistory, recsys_periods
+from monitoring.mail import (
+    DeliveryResult,
+    build_message,
+    flush_outbox,
+    mark_digest_sent,
+    plural,
+    should_send,
+    write_to_outbox,
+)
+from monitoring.recsys import RecsysSummary, run_recsys_quality
+from warehouse.dbtrun import dbt_target_dir, manifest_sha256
+from warehouse.monitoring import FeatureWindows, load_churn_scores, load_recommendations
+from warehouse.settings import Settings, drift_thresholds, smtp_config
+
+log = logging.getLogger(__name__)
+
+#: Where the monitor keeps each set of recommendations it has seen (ml.recommendations holds only
+#: the latest), so the next set can be compared with the one it replaced.
+RECSYS_HISTORY = ("monitoring", "recsys")
+RECSYS_K = 10
+RECSYS_TOLERANCE = 0.1
+RECSYS_MIN_USERS = 50
+
+
+def drift_step(
+    settings: Settings,
+    windows: FeatureWindows,
+    *,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> DriftSummary:
+    """Evidently report on the two windows, written under `<home>/reports/<date>/`."""
+    spec = user_features_spec(windows.reference.columns, equal_windows=windows.windowed)
+    return run_drift(
+        windows.reference,
+        windows.current,
+        spec,
+        drift_thresholds(settings),
+        settings.reports_path,
+        reference_window=windows.reference_window,
+        current_window=windows.current_window,
+        lineage={"run_id": run_id, "manifest_sha256": windows.manifest_sha256},
+        now=now,
+    )
+
+
+def prediction_drift_step(
+    settings: Settings, *, run_id: str | None = None, now: dt.datetime | None = None
+) -> DriftSummary | Skipped:
+    """Churn probability distribution: latest snapshot of ml.churn_scores vs the previous one."""
+    loaded = load_churn_scores(settings)
+    if isinstance(loaded, Skipped):
+        log.info("prediction drift skipped: %s", loaded.reason)
+        return loaded
+    ref_window, cur_window = loaded.reference_window, loaded.current_window
+    return run_prediction_drift(
+        loaded.reference,
+        loaded.current,
+        drift_thresholds(settings),
+        settings.reports_path,
+        reference_window=ref_window,
+        current_window=cur_window,
+        lineage={
+            "run_id": run_id,
+            "manifest_sha256": manifest_sha256(dbt_target_dir(settings)),
+            "model_version": cur_window.get("model_version"),
+            "reference_model_version": ref_window.get("model_version"),
+            "scores_run_id": cur_window.get("run_id"),
+            "scores_dbt_manifest_sha256": cur_window.get("dbt_manifest_sha256"),
+        },
+        now=now,
+    )
+
+
+def recsys_history(settings: Settings) -> RecsysHistory:
+    """The recommendation sets this home's monitor has seen (`<home>/monitoring/recsys/`)."""
+    return RecsysHistory(settings.home_dir.joinpath(*RECSYS_HISTORY))
+
+
+def recsys_step(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    window_days: int | None = None,
+    now: dt.datetime | None = None,
+) -> RecsysSummary | Skipped:
+    """Evidently recsys metrics of the current recommendations vs the set they replaced (see
+    monitoring/history.py for which periods are compared)."""
+    published = load_recommendations(settings)
+    periods = (
+        published
+        if isinstance(published, Skipped)
+        else recsys_periods(
+            published.recommendations,
+            published.watched,
+            recsys_history(settings),
+            days=window_days or settings.drift_window_days,
+        )
+    )
+    if isinstance(periods, Skipped):
+        log.info("recommendation quality skipped: %s", periods.reason)
+        return periods
+    reference, current = periods
+    return run_recsys_quality(
+        reference,
+        current,
+        settings.reports_path,
+        k=RECSYS_K,
+        tolerance=RECSYS_TOLERANCE,
+        min_users=RECSYS_MIN_USERS,
+        lineage={
+            "run_id": run_id,
+            "manifest_sha256": manifest_sha256(dbt_target_dir(settings)),
+            "model_version": current.window.get("model_version"),
+            "reference_model_version": reference.window.get("model_version"),
+            "recommendations_run_id": current.window.get("run_id"),
+            "recommendations_dbt_manifest_sha256": current.window.get("dbt_manifest_sha256"),
+        },
+        now=now,
+    )
+
+
+def mailed_checks(summary: DriftSummary, prediction: DriftSummary | Skipped) -> list[DriftSummary]:
+    """The drift summaries that may be mailed, user_features first: under daily_digest it is the
+    day's digest; churn drift mails whenever it drifts (the digest marker is set by then)."""
+    return [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
+
+
+def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> Path | None:
+    """Write the email to the outbox if the policy says so; returns its path (or None)."""
+    outbox = settings.outbox_path
+    policy = settings.mail_policy
+    if not should_send(policy, summary.dataset_drift, outbox, today):  # type: ignore[arg-type]
+        log.info("mail policy %s: no mail for status %s", policy, summary.status)
+        return None
+    message = build_message(
+        mail_content(summary, reports_base_url=settings.reports_base_url),
+        smtp_config(settings),
+        max_attachment_bytes=settings.mail_max_attachment_bytes,
+    )
+    path = write_to_outbox(message, outbox)
+    if policy == "daily_digest":
+        mark_digest_sent(outbox, today)
+    return path
+
+
+def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[Path]) -> str:
+    """One line saying what happened to the mail, and why when there is none.
+
+    With the default policy (`drift_only`) a run on an undrifted world mails nothing; without
+    this line a newcomer following the README waits for a mail that was never meant to come."""
+    policy = settings.mail_policy
+    setting = f"TASTEMAKER_MAIL_POLICY={policy}"
+    if written:
+        if settings.smtp_host:
+            return f"mail: {len(written)} message(s) for {settings.smtp_host} ({setting})"
+        return (
+            f"mail: {len(written)} message(s) written to {settings.outbox_path} (no "
+            "TASTEMAKER_SMTP_HOST, so nothing is sent: open the .eml with a mail client)"
+        )
+    if policy == "daily_digest":
+        return f"no mail: today's digest already went out and nothing new drifted ({setting})"
+    drifted = sum(s.drifted_count for s in summaries)
+    if drifted == 0:
+        return f"no mail: nothing drifted and {setting}"
+    return (
+        f"no mail: no dataset drift ({plural(drifted, 'column')} drifted, below the "
+        f"{settings.drift_share_threshold:.0%} share) and {setting}"
+    )
+
+
+def outcome_line(
+    summary: DriftSummary,
+    prediction: DriftSummary | Skipped,
+    quality: RecsysSummary | Skipped,
+    note: str,
+) -> str:
+    """The run in one log line: each check's status and what happened to the mail."""
+    return (
+        f"drift {summary.status}: {summary.drifted_count} of {summary.column_count} columns; "
+        f"churn scores {prediction.status if isinstance(prediction, DriftSummary) else 'skipped'}; "
+        f"recommendations {quality.status if isinstance(quality, RecsysSummary) else 'skipped'}; "
+        f"{note}"
+    )
+
+
+def deliver_step(settings: Settings) -> DeliveryResult:
+    """Send everything waiting in the outbox (this run's mail and any left by earlier runs)."""
+    return flush_outbox(
+        settings.outbox_path,
+        smtp_config(settings),
+        retries=settings.mail_retries,
+        backoff_s=settings.mail_backoff_s,
+    )
+
+
+def lineage_step(settings: Settings, target: str) -> dict[str, Any]:
+    """The chain behind a model version or a report (monitoring.lineage.resolve), holding the
+    warehouse lock as a reader while the published rows are read: a writing run keeps the file
+    closed to other processes, so the wait is short and then names the holder."""
+    import contextlib
+
+    from monitoring.lineage import resolve
+    from warehouse.db import Warehouse
+
+    manifest = dbt_target_dir(settings) / "manifest.json"
+    reading = (
+        Warehouse(settings, reader=True).locked()
+        if settings.warehouse_path.is_file()
+        else contextlib.nullcontext()
+    )
+    with reading:
+        return resolve(
+            target,
+            reports_root=settings.reports_path,
+            artifacts_root=settings.artifacts_path,
+            manifest=manifest if manifest.is_file() else None,
+            warehouse=settings.warehouse_path,
+        )
