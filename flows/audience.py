@@ -17,7 +17,7 @@ publishes nothing and returns `{"skipped": reason}`; other data errors fail the 
 
 This module is orchestration only: parameters, reading marts and publishing tables (warehouse
 and lock), tasks, flows, artifacts. The logic lives in ml/ (no Prefect there, tested directly):
-`ml.audience.publishing` (input checks, segment tables, stable ids, migration),
+`ml.audience.tables` (input checks, segment tables, stable ids, migration),
 `ml.audience.gates` (fit, save, promotion gates; why those metrics),
 `ml.audience.reengagement` (plan rows, offline evaluation), `ml.audience.report` (markdown).
 Segment plots go under `<artifacts>/segmenter/<version>/plots/` of the version this run trained
@@ -47,21 +47,6 @@ from ml.audience.gates import (
 )
 from ml.audience.ips import PolicyEvaluation
 from ml.audience.policy import PolicyConfig
-from ml.audience.publishing import (
-    FEATURES_MART,
-    SCORING_MART,
-    TRAINING_MART,
-    AudienceDataError,
-    ChurnInputs,
-    SegmentInputs,
-    SegmentTables,
-    adopt_ids,
-    check_user_features,
-    churn_inputs,
-    migration_summary,
-    migration_table,
-    segment_tables,
-)
 from ml.audience.reengagement import (
     CONTACTS_MART,
     HOURS_MART,
@@ -83,6 +68,21 @@ from ml.audience.segments import (
     UserSegmenter,
     bootstrap_stability,
     plot_segments,
+)
+from ml.audience.tables import (
+    FEATURES_MART,
+    SCORING_MART,
+    TRAINING_MART,
+    AudienceDataError,
+    ChurnInputs,
+    SegmentInputs,
+    SegmentTables,
+    adopt_ids,
+    check_user_features,
+    churn_inputs,
+    migration_summary,
+    migration_table,
+    segment_tables,
 )
 from ml.registry import ModelRegistry, ModelVersion, PromotionDecision
 from warehouse.db import ML_SCHEMA, Session, Warehouse
@@ -189,7 +189,7 @@ def load_segment_inputs(settings: Settings) -> SegmentInputs:
 
 def load_churn_inputs(settings: Settings) -> ChurnInputs:
     """Read `churn_training_set` and, when dbt builds it, `churn_scoring_set` (see
-    `ml.audience.publishing.churn_inputs` for which rows are scored)."""
+    `ml.audience.tables.churn_inputs` for which rows are scored)."""
     with Warehouse(settings).session() as db:
         training = _mart(db, TRAINING_MART)
         scoring = db.read(SCORING_MART, order_by=None)

@@ -32,7 +32,7 @@ from flows.homepage import (  # noqa: F401  (re-exported: the reader lives in fl
 from flows.retry import IO_RETRY
 from ml.recommend.content import ContentModel
 from ml.recommend.homepage import HomepageConfig, TopPicksModel, build_homepages
-from ml.recommend.synthetic import evaluate_temporal, fit_top_picks, make_ranker, temporal_holdout
+from ml.recommend.training import evaluate_temporal, fit_top_picks, make_ranker, temporal_holdout
 from ml.registry import DataWindow, ModelRegistry, ModelVersion, PromotionDecision, PromotionGate
 from warehouse.db import Warehouse
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256

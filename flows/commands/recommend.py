@@ -180,12 +180,12 @@ def evaluate_recommender(
 
 
 def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str | None) -> dict:
-    """The temporal evaluation on the configured home's warehouse (see ml/recommend/synthetic)."""
+    """The temporal evaluation on the configured home's warehouse (see ml/recommend/training)."""
     import datetime as dt
 
     from flows.recommend import MissingMarts, read_marts
     from ml.recommend.interactions import InteractionsError
-    from ml.recommend.synthetic import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
+    from ml.recommend.training import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
     from warehouse.lock import WarehouseBusyError
 
     chosen = [m.strip() for m in models.split(",")] if models else None

@@ -40,8 +40,8 @@ from ml.audience.churn import (
     fit_validate_churn,
     time_split,
 )
-from ml.audience.publishing import SegmentInputs, segment_ids
 from ml.audience.segments import Stability, UserSegmenter
+from ml.audience.tables import SegmentInputs, segment_ids
 from ml.registry import (
     DataWindow,
     ModelNotFoundError,

@@ -190,7 +190,7 @@ def test_two_runs_publish_migrate_and_keep_history(
 
 
 # --------------------------------------------------------------------------------------------
-# Reading marts, retries, publishing (the pure logic: tests/audience/test_publishing.py)
+# Reading marts, retries, publishing (the pure logic: tests/audience/test_tables.py)
 # --------------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ def warehouse(tm_home: Path) -> Path:
 def _publish_segments(db: Path) -> pd.DataFrame:
     from flows.audience import SegmentsParams
     from ml.audience.gates import fit_segmenter
-    from ml.audience.publishing import segment_tables
+    from ml.audience.tables import segment_tables
     from warehouse.publish import PublishLineage, publish_table
 
     users, _ = planted_users(n_per=25)

@@ -97,7 +97,7 @@ def test_champion_from_another_holdout_is_rescored_on_the_candidates(
     from flows.recommend import RecommendParams, evaluate_step, read_marts, train_step
     from ml.recommend.evaluate import evaluate_ranking
     from ml.recommend.rankers import ItemKNNRanker
-    from ml.recommend.synthetic import temporal_holdout
+    from ml.recommend.training import temporal_holdout
     from warehouse.settings import Settings
 
     settings = Settings(home=clone_home(tiny_warehouse, tmp_path / "home"))

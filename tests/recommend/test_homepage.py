@@ -16,7 +16,7 @@ from ml.recommend.homepage import (
     build_homepages,
 )
 from ml.recommend.interactions import InteractionsError
-from ml.recommend.synthetic import fit_top_picks
+from ml.recommend.training import fit_top_picks
 
 pytestmark = pytest.mark.slow  # builds the session's tiny warehouse (dbt) once
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.recommend import _metrics
 from ml.recommend.interactions import event_time
-from ml.recommend.synthetic import NotEnoughData, evaluate_temporal, temporal_holdout
+from ml.recommend.training import NotEnoughData, evaluate_temporal, temporal_holdout
 from tests.homes import clone_home
 
 pytestmark = pytest.mark.slow  # reads warehouses built by dbt
@@ -65,7 +65,7 @@ def test_top_picks_beat_popularity_on_the_default_world(default_warehouse) -> No
 
     from ml.recommend.content import ContentModel
     from ml.recommend.homepage import build_homepages
-    from ml.recommend.synthetic import fit_top_picks
+    from ml.recommend.training import fit_top_picks
 
     model = fit_top_picks(marts.interactions, "ease", ease_params=(rows["ease"]["l2"], 0.0))
     content = ContentModel().fit(marts.catalog)
