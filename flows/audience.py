@@ -34,6 +34,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from flows.artifacts.audience import (
+    churn_markdown,
+    churn_skipped_markdown,
+    reengagement_markdown,
+    segments_markdown,
+)
 from flows.retry import IO_RETRY
 from ml.audience.churn import ChurnRun, NotEnoughHistory, score_churn
 from ml.audience.gates import (
@@ -55,12 +61,6 @@ from ml.audience.reengagement import (
     evaluate_plan,
     plan_actions,
     policy_segments,
-)
-from ml.audience.report import (
-    churn_markdown,
-    churn_skipped_markdown,
-    reengagement_markdown,
-    segments_markdown,
 )
 from ml.audience.segments import (
     UNSEGMENTED,

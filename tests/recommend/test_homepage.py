@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # builds the session's tiny warehouse (dbt) once
 
 @pytest.fixture(scope="module")
 def marts(tiny_warehouse):
-    from flows.recommend import read_marts
+    from warehouse.recommend import read_marts
 
     return read_marts(tiny_warehouse.settings)
 
