@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -26,6 +26,9 @@ from pydantic_settings import (
 )
 
 from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+
+if TYPE_CHECKING:
+    from ml.audience.policy import PolicyConfig
 
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.
@@ -302,6 +305,16 @@ class Settings(BaseSettings):
 def get_settings(**overrides: Any) -> Settings:
     """Build settings at call time, so tests and CLI options can change the environment first."""
     return Settings(**overrides)
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    """The re-engagement policy's configuration: `PolicyConfig` from the settings named
+    `reengage_<field>` when they exist, else its defaults (tests/flows/test_settings.py holds
+    the two sets of defaults together). Imported lazily: the policy pulls in pandas, and every
+    command reads the settings."""
+    from ml.audience.policy import PolicyConfig
+
+    return PolicyConfig.from_mapping(settings.public_dict(), prefix="reengage_")
 
 
 def _env_names(environ: Mapping[str, str]) -> set[str]:

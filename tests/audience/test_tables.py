@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.audience import SegmentsParams
+from flows.segments import SegmentsParams
 from ml.audience.gates import fit_segmenter, save_segmenter
 from ml.audience.policy import PolicyConfig
 from ml.audience.reengagement import ReengagementInputs, plan_actions
