@@ -76,16 +76,18 @@ def fit_segmenter_task(users: pd.DataFrame, params: SegmentsParams) -> UserSegme
 
 
 @task(cache_policy=NO_CACHE)
-def stability_task(seg: UserSegmenter, users: pd.DataFrame, params: SegmentsParams) -> Stability:
+def stability_task(
+    segmenter: UserSegmenter, users: pd.DataFrame, params: SegmentsParams
+) -> Stability:
     """Mean ARI of refits on bootstrap resamples against the fitted labels."""
     n, seed = params.bootstrap_resamples, params.random_state
-    return bootstrap_stability(seg, users, n_resamples=n, random_state=seed)
+    return bootstrap_stability(segmenter, users, n_resamples=n, random_state=seed)
 
 
 @task(cache_policy=NO_CACHE)
 def register_segmenter_task(
     settings: Settings,
-    seg: UserSegmenter,
+    segmenter: UserSegmenter,
     stability: Stability,
     inputs: SegmentInputs,
     params: SegmentsParams,
@@ -95,7 +97,7 @@ def register_segmenter_task(
     """Align ids with the published model, save the candidate, apply the stability gate."""
     registry = ModelRegistry(settings.artifacts_path)
     return register_segmenter(
-        registry, seg, stability, inputs, params, run_id=run_id, manifest=manifest
+        registry, segmenter, stability, inputs, params, run_id=run_id, manifest=manifest
     )
 
 
