@@ -102,7 +102,7 @@ def read_settings() -> Settings:
     """Settings for a command that only reads the warehouse: its lock wait is the short
     `read_lock_timeout_s` instead of a writer's `warehouse_lock_timeout_s`.
 
-    The library functions these commands call (flows.homepage.load_homepage, read_marts, the
+    The library functions these commands call (warehouse.homepage.load_homepage, read_marts, the
     monitoring readers) take the lock with `settings.warehouse_lock_timeout_s`; handing them this
     copy is how a read gives up after seconds rather than half an hour."""
     settings = load_settings()

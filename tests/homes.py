@@ -23,27 +23,26 @@ def clone_home(built, home: Path) -> Path:
 
 
 def publish_recommendations(built, home: Path, model: str, run_id: str) -> dict:
-    """`clone_home`, then publish `ml.recommendations` with the recommender flow's own steps
-    (read marts → evaluate → train and register → homepages → publish), without Prefect.
+    """`clone_home`, then publish `ml.recommendations` with the step functions the recommender
+    flow's tasks call (read marts → evaluate → train and register → homepages → publish),
+    without Prefect.
 
     Returns the home, the homepage frame, the model reference and the registered version.
     """
-    from flows.recommend import (
-        RecommendParams,
-        evaluate_step,
-        homepage_step,
-        publish_step,
-        read_marts,
-        train_step,
-    )
+    from flows.recommend import RecommendParams
+    from ml.recommend.gates import champion_homepages, evaluate_recommender, train_recommender
+    from ml.registry import ModelRegistry
+    from warehouse.recommend import publish_recommendations as publish
+    from warehouse.recommend import read_marts
     from warehouse.settings import Settings
 
     clone_home(built, home)
     settings = Settings(home=home)
+    registry = ModelRegistry(settings.artifacts_path)
     params = RecommendParams(model=model)
     marts = read_marts(settings)
-    evaluation = evaluate_step(marts, params)
-    meta, _ = train_step(settings, marts, params, evaluation, run_id=run_id)
-    frame, ref = homepage_step(settings, marts, params)
-    rows = publish_step(settings, frame, run_id, marts.manifest_sha256)
+    evaluation = evaluate_recommender(marts, params)
+    meta, _ = train_recommender(registry, marts, params, evaluation, run_id=run_id)
+    frame, ref = champion_homepages(registry, marts, params)
+    rows = publish(settings, frame, run_id, marts.manifest_sha256)
     return {"home": home, "frame": frame, "ref": ref, "version": meta.version, "rows": rows}

@@ -30,6 +30,7 @@ from ml.world.config import WorldConfig
 from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
 
 if TYPE_CHECKING:
+    from ml.audience.policy import PolicyConfig
     from monitoring.drift import DriftThresholds
     from monitoring.mail import SmtpConfig
 
@@ -393,6 +394,16 @@ def drift_thresholds(settings: Settings) -> DriftThresholds:
         permutations=settings.drift_permutations,
         null_quantile=settings.drift_null_quantile,
     )
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    """The re-engagement policy's configuration: `PolicyConfig` from the settings named
+    `reengage_<field>` when they exist, else its defaults (tests/flows/test_settings.py holds
+    the two sets of defaults together). Imported lazily: the policy pulls in pandas, and every
+    command reads the settings."""
+    from ml.audience.policy import PolicyConfig
+
+    return PolicyConfig.from_mapping(settings.public_dict(), prefix="reengage_")
 
 
 def _env_names(environ: Mapping[str, str]) -> set[str]:

@@ -17,7 +17,7 @@ from flows.cli_support import fail_busy as _fail_busy
 from flows.cli_support import read_settings as _read_settings
 
 NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
-#: Why a run can leave churn unpublished on purpose (see flows.audience.churn_flow).
+#: Why a run can leave churn unpublished on purpose (see flows.churn.churn_flow).
 YOUNG_SERVICE = (
     " (a service whose churn snapshots do not yet span the 30-day label window plus a "
     "validation period has its churn stage skipped: the run's log says how much more history "

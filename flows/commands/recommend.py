@@ -180,13 +180,14 @@ def evaluate_recommender(
 
 
 def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str | None) -> dict:
-    """The temporal evaluation on the configured home's warehouse (see ml/recommend/synthetic)."""
+    """The temporal evaluation on the configured home's warehouse (see ml/recommend/training)."""
     import datetime as dt
 
-    from flows.recommend import MissingMarts, read_marts
     from ml.recommend.interactions import InteractionsError
-    from ml.recommend.synthetic import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
+    from ml.recommend.training import TOP_PICKS_MODELS, NotEnoughData, evaluate_temporal
+    from warehouse.homepage import MissingMarts
     from warehouse.lock import WarehouseBusyError
+    from warehouse.recommend import read_marts
 
     chosen = [m.strip() for m in models.split(",")] if models else None
     unknown = sorted(set(chosen or []) - {*TOP_PICKS_MODELS, "random"})
@@ -359,9 +360,9 @@ def recommend(
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "does not exist"
             _fail(f"--html {html}: the folder {folder} {what}; create it first")
-    # flows.homepage, not flows.recommend: reading one homepage must not import Prefect,
+    # warehouse.homepage, not flows.recommend: reading one homepage must not import Prefect,
     # pandas and scikit-learn (seconds) for a query of milliseconds.
-    from flows.homepage import MissingMarts, NoRecommendations, homepage_html, load_homepage
+    from warehouse.homepage import MissingMarts, NoRecommendations, homepage_html, load_homepage
     from warehouse.lock import WarehouseBusyError
 
     try:

@@ -1,4 +1,5 @@
-"""Candidate audience models: fitted from the run's parameters, saved, and gated.
+"""Audience models: candidates fitted from the run's parameters, saved and gated; the champions
+used to assign segments, plot them, score churn and judge the re-engagement plan.
 
 No Prefect here; the flows call these inside tasks. The parameters are anything carrying the
 named attributes (`SegmentRules`, `ChurnRules`): the flows pass their Prefect parameter models.
@@ -38,10 +39,21 @@ from ml.audience.churn import (
     ChurnRun,
     churn_features,
     fit_validate_churn,
+    score_churn,
     time_split,
 )
-from ml.audience.publishing import SegmentInputs, segment_ids
-from ml.audience.segments import Stability, UserSegmenter
+from ml.audience.ips import PolicyEvaluation
+from ml.audience.policy import PolicyConfig
+from ml.audience.reengagement import ReengagementInputs, evaluate_plan
+from ml.audience.segments import UNSEGMENTED, Stability, UserSegmenter, plot_segments
+from ml.audience.tables import (
+    ChurnInputs,
+    SegmentInputs,
+    SegmentTables,
+    adopt_ids,
+    segment_ids,
+    segment_tables,
+)
 from ml.registry import (
     DataWindow,
     ModelNotFoundError,
@@ -220,6 +232,80 @@ def save_segmenter(
     return meta, decision
 
 
+def register_segmenter(
+    registry: ModelRegistry,
+    segmenter: UserSegmenter,
+    stability: Stability,
+    inputs: SegmentInputs,
+    params: SegmentRules,
+    *,
+    run_id: str | None,
+    manifest: str | None,
+) -> tuple[ModelVersion, PromotionDecision]:
+    """Align the candidate's ids with the model that wrote the published segments, save it and
+    apply the stability gate. Ids first, so the registry entry and every table the candidate
+    writes use the published ids (migration tables then compare like with like)."""
+    previous, _ = previous_segmenter(registry, inputs.previous)
+    adopt_ids(segmenter, previous)
+    scores = segmenter.k_scores_.set_index("k")["silhouette"]
+    return save_segmenter(
+        registry,
+        segmenter,
+        stability,
+        float(scores[segmenter.k_]),
+        inputs,
+        params,
+        run_id=run_id,
+        manifest=manifest,
+    )
+
+
+def segmenter_summary(
+    meta: ModelVersion,
+    decision: PromotionDecision,
+    segmenter: UserSegmenter,
+    stability: Stability,
+    inputs: SegmentInputs,
+) -> dict[str, Any]:
+    """The candidate segmenter and its gate, as the segments flow reports them (JSON-ready)."""
+    return {
+        "candidate": meta.ref,
+        "promotion": decision.to_dict(),
+        "k": segmenter.k_,
+        "k_scores": segmenter.k_scores_.to_dict(orient="records"),
+        "bootstrap_ari": stability.mean_ari,
+        "bootstrap_ari_std": stability.std_ari,
+        "users": len(inputs.users),
+        "segmented": int((segmenter.labels_ >= 0).sum()),
+        "snapshot_date": inputs.snapshot_date.isoformat(),
+    }
+
+
+def champion_segment_tables(
+    registry: ModelRegistry, inputs: SegmentInputs
+) -> tuple[SegmentTables, str]:
+    """Every user assigned by the champion segmenter (whichever version the gate left there),
+    with the segments profiled and named; and the champion's reference."""
+    champion, meta = registry.load(SEGMENTER)
+    return segment_tables(champion, inputs.users, inputs.snapshot_date), meta.ref
+
+
+def plot_champion_segments(
+    registry: ModelRegistry, tables: SegmentTables, users: pd.DataFrame, version: str
+) -> list[str]:
+    """PCA scatter and profile heatmap of the published assignment, under
+    `<artifacts>/segmenter/<version>/plots/` of the version this run trained; none (with a
+    warning) when fewer than 3 users are segmented."""
+    champion, _ = registry.load(SEGMENTER)
+    out = registry.version_dir(SEGMENTER, version) / "plots"
+    if int((tables.labels >= 0).sum()) < 3:
+        log.warning("fewer than 3 segmented users: no plots")
+        return []
+    named = [n for n in tables.names if n.segment != UNSEGMENTED]
+    paths = plot_segments(champion, users, tables.labels, tables.long_profiles, named, out)
+    return [str(p) for p in paths]
+
+
 # --------------------------------------------------------------------------------------------
 # Churn
 # --------------------------------------------------------------------------------------------
@@ -336,3 +422,48 @@ def save_churn(
                 champion_score,
             )
     return meta, registry.promote(CHURN, meta.version, gate, champion_score=champion_score)
+
+
+def churn_summary(
+    meta: ModelVersion, decision: PromotionDecision, run: ChurnRun, inputs: ChurnInputs
+) -> dict[str, Any]:
+    """The candidate churn model, its holdout metrics and its gate, and where the rows to score
+    come from, as the churn flow reports them (JSON-ready; the calibration table apart from
+    the scalar metrics)."""
+    return {
+        "candidate": meta.ref,
+        "promotion": decision.to_dict(),
+        "metrics": {k: v for k, v in run.metrics.to_dict().items() if k != "calibration"},
+        "calibration": run.metrics.calibration.to_dict(orient="records"),
+        "drivers": run.drivers.head(10).to_dict(orient="records"),
+        "train_dates": list(run.train_dates),
+        "valid_dates": list(run.valid_dates),
+        "scoring_source": inputs.scoring_source,
+        "notes": list(inputs.notes),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Using the churn champion
+# --------------------------------------------------------------------------------------------
+
+
+def score_with_champion(
+    registry: ModelRegistry, rows: pd.DataFrame, top_reasons: int
+) -> tuple[pd.DataFrame, str]:
+    """Churn probability and top reasons for every row to score, by the champion (whichever
+    version the gate left there); and the champion's reference."""
+    model, meta = registry.load(CHURN)
+    return score_churn(model, rows, meta.ref, k_reasons=top_reasons), meta.ref
+
+
+def evaluate_plan_with_champion(
+    registry: ModelRegistry,
+    scores: pd.DataFrame,
+    inputs: ReengagementInputs,
+    config: PolicyConfig,
+) -> PolicyEvaluation | None:
+    """IPS estimate of the policy vs nudging everyone / nobody on the randomized log, each
+    logged nudge judged at its risk when sent by the champion that scored today."""
+    model, _ = registry.load(CHURN)
+    return evaluate_plan(scores, inputs, config, model)

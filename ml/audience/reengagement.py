@@ -90,6 +90,23 @@ def plan_actions(
     return plan
 
 
+def reengagement_summary(
+    plan: pd.DataFrame,
+    published: int,
+    evaluation: PolicyEvaluation | None,
+    inputs: ReengagementInputs,
+) -> dict[str, Any]:
+    """The plan's headline (at-risk users, rows published, users per action), its offline
+    evaluation and what the inputs lacked, as the churn flow reports them (JSON-ready)."""
+    return {
+        "at_risk": len(plan),
+        "published": published,
+        "actions": {str(k): int(v) for k, v in plan["action"].value_counts().items()},
+        "evaluation": evaluation.to_dict() if evaluation is not None else None,
+        "notes": list(inputs.notes),
+    }
+
+
 def risk_at_send(model: Any, nudge_log: pd.DataFrame) -> pd.DataFrame | None:
     """Churn risk of each logged nudge when it was sent (event_id, churn_probability).
 

@@ -515,7 +515,7 @@ def test_evaluation_on_the_return_surrogate() -> None:
 
 
 def test_the_flow_artifact_carries_the_verdict() -> None:
-    from ml.audience.report import reengagement_markdown
+    from flows.artifacts.audience import reengagement_markdown
 
     log, scores, segments = simulate_log(n_users=3000, seed=7)
     ev = evaluate_policy(log, scores, segments, PolicyConfig(bootstrap=50))

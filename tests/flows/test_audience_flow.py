@@ -190,12 +190,13 @@ def test_two_runs_publish_migrate_and_keep_history(
 
 
 # --------------------------------------------------------------------------------------------
-# Reading marts, retries, publishing (the pure logic: tests/audience/test_publishing.py)
+# Reading marts, retries, publishing (the pure logic: tests/audience/test_tables.py)
 # --------------------------------------------------------------------------------------------
 
 
 def test_missing_or_bad_marts_are_clear_errors(tmp_path: Path) -> None:
-    from flows.audience import AudienceDataError, load_churn_inputs, load_segment_inputs
+    from ml.audience.tables import AudienceDataError
+    from warehouse.audience import load_churn_inputs, load_segment_inputs
     from warehouse.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
@@ -226,7 +227,8 @@ def test_missing_or_bad_marts_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_scoring_mart_missing_features_is_named(tmp_path: Path) -> None:
-    from flows.audience import AudienceDataError, load_churn_inputs
+    from ml.audience.tables import AudienceDataError
+    from warehouse.audience import load_churn_inputs
     from warehouse.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
@@ -251,7 +253,7 @@ def test_churn_gate_refits_the_champion_when_the_holdout_moves(
 ) -> None:
     """New snapshots = a new holdout: the champion's recipe is refit on the candidate's
     training window and scored on the candidate's holdout, never compared across holdouts."""
-    from flows.audience import ChurnParams
+    from flows.churn import ChurnParams
     from ml.audience.gates import fit_churn, save_churn
     from ml.registry import ModelRegistry
 
@@ -284,7 +286,8 @@ def test_churn_gate_refits_the_champion_when_the_holdout_moves(
 def test_a_failed_stage_does_not_stop_the_other(
     prefect_harness, tiny_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.audience import AudienceDataError, audience_flow
+    from flows.audience import audience_flow
+    from ml.audience.tables import AudienceDataError
 
     home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))
@@ -306,9 +309,9 @@ def test_a_failed_stage_does_not_stop_the_other(
 
 
 def test_plans_append_per_snapshot_and_respect_opt_outs(tmp_path: Path) -> None:
-    from flows.audience import publish_actions
     from ml.audience.policy import PolicyConfig
     from ml.audience.reengagement import ReengagementInputs, plan_actions
+    from warehouse.audience import publish_actions
     from warehouse.publish import PublishLineage
     from warehouse.settings import Settings
 

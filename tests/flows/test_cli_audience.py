@@ -29,21 +29,25 @@ def warehouse(tm_home: Path) -> Path:
 
 
 def _publish_segments(db: Path) -> pd.DataFrame:
-    from flows.audience import SegmentsParams
+    from flows.segments import SegmentsParams
     from ml.audience.gates import fit_segmenter
-    from ml.audience.publishing import segment_tables
-    from warehouse.publish import PublishLineage, publish_table
+    from ml.audience.tables import segment_tables
+    from warehouse.audience import publish_segments
+    from warehouse.publish import PublishLineage
+    from warehouse.settings import Settings
 
     users, _ = planted_users(n_per=25)
     users.loc[:2, "views_total"] = 0  # three users too new to tell
     seg = fit_segmenter(users, SegmentsParams(k_min=4, k_max=4, n_init=2))
     tables = segment_tables(seg, users, dt.date(2026, 5, 1))
-    publish_table(db, "segment_profiles", tables.profiles, PublishLineage(*LINEAGE_ARGS))
+    publish_segments(Settings(home=db.parent), tables, None, PublishLineage(*LINEAGE_ARGS))
     return tables.profiles
 
 
 def _publish_scores(db: Path) -> None:
-    from warehouse.publish import PublishLineage, publish_table
+    from warehouse.audience import publish_churn_scores
+    from warehouse.publish import PublishLineage
+    from warehouse.settings import Settings
 
     for day, probs in (
         (dt.date(2026, 3, 1), [0.9, 0.1, 0.2]),
@@ -58,9 +62,7 @@ def _publish_scores(db: Path) -> None:
                 "model_version": "churn:v1",
             }
         )
-        publish_table(
-            db, "churn_scores", frame, PublishLineage("r", "churn:v1", None), {"snapshot_date": day}
-        )
+        publish_churn_scores(Settings(home=db.parent), frame, PublishLineage("r", "churn:v1", None))
 
 
 @pytest.mark.parametrize("command", ["segments", "churn"])

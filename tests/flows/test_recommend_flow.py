@@ -94,21 +94,27 @@ def test_champion_from_another_holdout_is_rescored_on_the_candidates(
 ) -> None:
     """Scores from different holdouts are not comparable: the champion's configuration is refit
     on the candidate's training split and judged on the candidate's test pairs."""
-    from flows.recommend import RecommendParams, evaluate_step, read_marts, train_step
+    from flows.recommend import RecommendParams
     from ml.recommend.evaluate import evaluate_ranking
+    from ml.recommend.gates import evaluate_recommender, train_recommender
     from ml.recommend.rankers import ItemKNNRanker
-    from ml.recommend.synthetic import temporal_holdout
+    from ml.recommend.training import temporal_holdout
+    from ml.registry import ModelRegistry
+    from warehouse.recommend import read_marts
     from warehouse.settings import Settings
 
     settings = Settings(home=clone_home(tiny_warehouse, tmp_path / "home"))
+    registry = ModelRegistry(settings.artifacts_path)
     marts = read_marts(settings)
     old = RecommendParams(model="item_knn", holdout_days=28)
-    first, decision = train_step(settings, marts, old, evaluate_step(marts, old), "run-1")
+    first, decision = train_recommender(
+        registry, marts, old, evaluate_recommender(marts, old), run_id="run-1"
+    )
     assert decision.promoted and decision.champion_score is None
 
     new = RecommendParams(model="popularity", holdout_days=21, gate_tolerance=0.0)
-    evaluation = evaluate_step(marts, new)
-    second, decision = train_step(settings, marts, new, evaluation, "run-2")
+    evaluation = evaluate_recommender(marts, new)
+    second, decision = train_recommender(registry, marts, new, evaluation, run_id="run-2")
     assert first.holdout_id != second.holdout_id
     split, _, _ = temporal_holdout(marts.interactions, 21)
     expected = evaluate_ranking(split, {"knn": ItemKNNRanker(k=100, shrink=10.0)}, 10)

@@ -11,7 +11,7 @@ from prefect.states import Failed
 from flows.monitor import MailQueuedError
 from flows.retry import IO_RETRY, SMTP_RETRY, is_transient, retry_if_transient
 from ml.audience.policy import PolicyInputError
-from ml.audience.publishing import AudienceDataError
+from ml.audience.tables import AudienceDataError
 from warehouse.db import MissingTable
 from warehouse.lock import WarehouseBusyError
 from warehouse.publish import PublishError

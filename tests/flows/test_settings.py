@@ -66,7 +66,7 @@ def test_reengagement_settings_map_onto_policy_defaults() -> None:
     from dataclasses import fields
 
     from ml.audience.policy import PolicyConfig
-    from warehouse.settings import Settings
+    from warehouse.settings import Settings, policy_config
 
     defaults = {f.name: f.default for f in fields(PolicyConfig)}
     mapped = {
@@ -78,16 +78,14 @@ def test_reengagement_settings_map_onto_policy_defaults() -> None:
     for field, value in mapped.items():
         assert field in defaults, f"reengage_{field} is not a PolicyConfig field"
         assert value == defaults[field], f"reengage_{field}: {value} != {defaults[field]}"
-    config = PolicyConfig.from_mapping(Settings().public_dict(), prefix="reengage_")
-    assert config == PolicyConfig()
+    assert policy_config(Settings()) == PolicyConfig()
 
 
 def test_reengagement_setting_from_env_reaches_policy(monkeypatch) -> None:
-    from ml.audience.policy import PolicyConfig
-    from warehouse.settings import get_settings
+    from warehouse.settings import get_settings, policy_config
 
     monkeypatch.setenv("TASTEMAKER_REENGAGE_MAX_CONTACTS_7D", "1")
-    config = PolicyConfig.from_mapping(get_settings().public_dict(), prefix="reengage_")
+    config = policy_config(get_settings())
     assert config.max_contacts_7d == 1
 
 

@@ -16,14 +16,14 @@ from ml.recommend.homepage import (
     build_homepages,
 )
 from ml.recommend.interactions import InteractionsError
-from ml.recommend.synthetic import fit_top_picks
+from ml.recommend.training import fit_top_picks
 
 pytestmark = pytest.mark.slow  # builds the session's tiny warehouse (dbt) once
 
 
 @pytest.fixture(scope="module")
 def marts(tiny_warehouse):
-    from flows.recommend import read_marts
+    from warehouse.recommend import read_marts
 
     return read_marts(tiny_warehouse.settings)
 

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.homepage import load_homepage
 from ml.recommend.rows import ANONYMOUS_USER, POPULAR_ROW_TITLE, relative_scores, score_meaning
+from warehouse.homepage import load_homepage
 from warehouse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

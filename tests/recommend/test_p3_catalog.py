@@ -9,10 +9,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from flows.recommend import CATALOG_RENAMES, MissingMarts, read_marts
 from ml.recommend.content import ContentModel
 from tests.homes import clone_home
 from warehouse.db import CORE_MARTS, row_counts
+from warehouse.homepage import MissingMarts
+from warehouse.recommend import CATALOG_RENAMES, read_marts
 from warehouse.settings import Settings
 
 pytestmark = pytest.mark.slow  # the session's tiny warehouse (dbt build)

@@ -1,4 +1,4 @@
-"""The pure logic behind the audience flows (ml.audience.publishing, .gates, .reengagement),
+"""The pure logic behind the audience flows (ml.audience.tables, .gates, .reengagement),
 called directly: segment tables, stable ids and migration, the stability gate, re-engagement
 rows without contact history. No Prefect run, no warehouse."""
 
@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.audience import SegmentsParams
+from flows.segments import SegmentsParams
 from ml.audience.gates import fit_segmenter, save_segmenter
 from ml.audience.policy import PolicyConfig
-from ml.audience.publishing import (
+from ml.audience.reengagement import ReengagementInputs, plan_actions
+from ml.audience.segments import Stability
+from ml.audience.tables import (
     AudienceDataError,
     SegmentInputs,
     adopt_ids,
@@ -27,8 +29,6 @@ from ml.audience.publishing import (
     segment_ids,
     segment_tables,
 )
-from ml.audience.reengagement import ReengagementInputs, plan_actions
-from ml.audience.segments import Stability
 from ml.registry import ModelRegistry
 from tests.audience.helpers import churn_scores, planted_users
 

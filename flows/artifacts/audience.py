@@ -1,6 +1,7 @@
-"""Markdown summaries of an audience run (the flows publish them as Prefect artifacts).
+"""Markdown for the audience flows' Prefect artifacts (`tastemaker-segments`, `tastemaker-churn`).
 
-Pure text from the run's result dict and frames: no Prefect here.
+Pure text from the run's result dict and frames: no Prefect import, so it is tested without a
+run (it lived in ml/audience/report.py before the artifacts package existed).
 """
 
 from __future__ import annotations

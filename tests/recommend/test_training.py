@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.recommend import _metrics
+from ml.recommend.gates import holdout_metrics
 from ml.recommend.interactions import event_time
-from ml.recommend.synthetic import NotEnoughData, evaluate_temporal, temporal_holdout
+from ml.recommend.training import NotEnoughData, evaluate_temporal, temporal_holdout
 from tests.homes import clone_home
 
 pytestmark = pytest.mark.slow  # reads warehouses built by dbt
@@ -22,7 +22,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def tiny_marts(tiny_warehouse):
-    from flows.recommend import read_marts
+    from warehouse.recommend import read_marts
 
     return read_marts(tiny_warehouse.settings)
 
@@ -52,7 +52,7 @@ def test_holdout_without_data_is_a_clear_error(tiny_marts) -> None:
 
 def test_top_picks_beat_popularity_on_the_default_world(default_warehouse) -> None:
     """The issue's bar: on the temporal split, Top Picks (EASE) beats popularity on nDCG@10."""
-    from flows.recommend import read_marts
+    from warehouse.recommend import read_marts
 
     marts = read_marts(default_warehouse.settings)
     result = evaluate_temporal(marts.interactions, marts.title_features, models=["ease"])
@@ -65,7 +65,7 @@ def test_top_picks_beat_popularity_on_the_default_world(default_warehouse) -> No
 
     from ml.recommend.content import ContentModel
     from ml.recommend.homepage import build_homepages
-    from ml.recommend.synthetic import fit_top_picks
+    from ml.recommend.training import fit_top_picks
 
     model = fit_top_picks(marts.interactions, "ease", ease_params=(rows["ease"]["l2"], 0.0))
     content = ContentModel().fit(marts.catalog)
@@ -103,7 +103,7 @@ def test_cli_synthetic_json_has_the_shared_shape(tiny_warehouse, tmp_path, monke
     assert {"map_at_k", "precision_at_k", "recall_at_k", "coverage", "fit_seconds"} <= set(knn)
     # every MAP the CLI prints is the one MAP the flow records in the registry's metadata
     maps = {name: value for name, value in knn.items() if name.startswith("map")}
-    assert maps and set(maps.values()) == {_metrics(payload, "item_knn")["map_at_k"]}
+    assert maps and set(maps.values()) == {holdout_metrics(payload, "item_knn")["map_at_k"]}
 
     # the readable form: the split one field a line, and why RMSE/MAE are absent
     args = ["evaluate", "recommender", "--dataset", "synthetic", "--models", "item_knn"]

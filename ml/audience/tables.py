@@ -1,7 +1,9 @@
-"""Shaping what the audience flows publish: segment tables, stable segment ids, migration.
+"""The audience's tables: checks on the marts read, and the rows of the tables published
+(segment assignments and profiles with stable segment ids, segment migration).
 
-Pure functions (no Prefect, no warehouse): the flows read the marts, call these, and publish
-what they return. Tested directly in tests/audience/test_publishing.py.
+Pure functions (no Prefect, no warehouse): `warehouse.audience` reads the marts and publishes
+what these return (this module publishes nothing: it was once misnamed `publishing`). Tested
+directly in tests/audience/test_tables.py.
 
 - `check_user_features` / `churn_inputs`: the checks on the marts read (named columns, one row
   per user) and, for churn, which rows get scored (`churn_scoring_set`, else the latest

@@ -1,11 +1,11 @@
 """Reading one published homepage (`tastemaker recommend USER_ID`), kept light on purpose.
 
 A person typing `tastemaker recommend u000042` waits for every module the command imports:
-through flows.recommend that was Prefect, pandas, scikit-learn and SciPy, 8-20 s on a busy
+through the recommender flow that was Prefect, pandas, scikit-learn and SciPy, 8-20 s on a busy
 machine (docs/benchmarks.md) for a query that takes milliseconds. This module imports DuckDB,
-the lock and the row names only, reads only that user's rows (and the titles on them), and
-builds the result with plain Python. flows/recommend.py re-exports its names for the flow's
-callers.
+the lock and the row names only, reads only that user's rows (and the titles on them) with
+plain SQL rather than `Session.read` (which returns a pandas frame), and builds the result with
+plain Python. It is data access, so it lives in `warehouse/` (it imports no Prefect).
 
 Titles come from the `title_catalog` mart (the catalogue: names, kind, genres, runtime), not
 `title_features` (viewing statistics per title).
@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from ml.recommend.rows import ANONYMOUS_USER, relative_scores, score_meaning
-from warehouse.db import Warehouse
+from warehouse.db import ML_SCHEMA, Warehouse
 from warehouse.settings import Settings
 
 TABLE = "recommendations"
@@ -42,7 +42,7 @@ def _rows(con: Any, catalog: str | None, user_id: str) -> list[dict[str, Any]]:
         join = ""
     cursor = con.execute(
         "select r.row_position, r.row_name, r.row_title, r.rank, r.title_id, r.score, "
-        f"r.model_version, {cols} from ml.{TABLE} r {join} "
+        f"r.model_version, {cols} from {ML_SCHEMA}.{TABLE} r {join} "
         "where r.user_id = ? order by r.row_position, r.rank",
         [user_id],
     )
@@ -64,7 +64,7 @@ def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
         raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     with Warehouse(settings).session() as db:
         con = db.con
-        if not _published(con):
+        if db.find(TABLE, schema=ML_SCHEMA) is None:
             raise NoRecommendations(
                 f"no recommendations yet in {settings.warehouse_path}: run "
                 "`tastemaker train recommender` (or `tastemaker run`) first"
@@ -118,16 +118,6 @@ def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
         "model_version": str(records[0]["model_version"]) if records else None,
         "rows": rows,
     }
-
-
-def _published(con: Any) -> bool:
-    """Has `ml.recommendations` been published?"""
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'ml' and table_name = ?",
-        [TABLE],
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def homepage_html(page: dict[str, Any]) -> str:

@@ -1,4 +1,6 @@
-"""Top Picks on the warehouse's own data: fit, and an honest temporal evaluation.
+"""The production Top Picks trainer: fit on the warehouse's own data, and an honest temporal
+evaluation (what the recommender flow measures and the registry's gate compares; the module was
+once misnamed `synthetic`, after the world it was first run on).
 
 Temporal protocol (the synthetic world, or any service's marts):
   - each (user, title) pair enters history at its first viewing (else its rating): `event_time`;
