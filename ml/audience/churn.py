@@ -46,6 +46,8 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from ml.threads import one_openmp_thread
+
 MODEL_KINDS = ("logistic", "spline", "hgb")
 
 
@@ -172,6 +174,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         return Pipeline([("pre", pre), ("clf", clf)])
 
     # -- API ---------------------------------------------------------------------------------
+    @one_openmp_thread
     def fit(self, X: pd.DataFrame, y: Any) -> ChurnClassifier:
         """Fit preprocessing, model and calibrator on `X` (DataFrame) and binary `y`."""
         if not isinstance(X, pd.DataFrame):
@@ -212,6 +215,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         self.reference_ = reference
         return self
 
+    @one_openmp_thread
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "calibrated_")
         return self.calibrated_.predict_proba(self._prepare(X))

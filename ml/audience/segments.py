@@ -43,6 +43,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
+from ml.threads import one_openmp_thread
+
 SHARE_FAMILIES = ("genre_share_", "device_share_", "hour_share_")
 SINGLE_SHARES = ("weekend_share", "series_share")
 HABITS = ("binge_ratio", "mean_completion", "abandonment_rate", "mean_episode_minutes")
@@ -125,6 +127,7 @@ class UserSegmenter(ClusterMixin, BaseEstimator):
         return ((raw - self.means_) / self.scales_ * self.weights_).to_numpy()
 
     # -- fitting -----------------------------------------------------------------------------
+    @one_openmp_thread
     def fit(self, users: pd.DataFrame, y: Any = None) -> UserSegmenter:
         """Choose k and fit K-Means on the eligible users of a `user_features` frame."""
         self.feature_names_ = behaviour_columns(list(users.columns))
@@ -184,6 +187,7 @@ class UserSegmenter(ClusterMixin, BaseEstimator):
         self.labels_[mask] = self.kmeans_.labels_
         return self
 
+    @one_openmp_thread
     def predict(self, users: pd.DataFrame) -> np.ndarray:
         """Segment of each user; -1 for users with fewer than `min_views` plays."""
         check_is_fitted(self, "kmeans_")
