@@ -46,3 +46,24 @@ def publish_recommendations(built, home: Path, model: str, run_id: str) -> dict:
     frame, ref = champion_homepages(registry, marts, params)
     rows = publish(settings, frame, run_id, marts.manifest_sha256)
     return {"home": home, "frame": frame, "ref": ref, "version": meta.version, "rows": rows}
+
+
+def publish_to(db_path: Path, table: str, frame, lineage, replace_where=None) -> int:
+    """Publish `frame` to `ml.<table>` of the warehouse file `db_path` the way every step does:
+    through `Warehouse(...).session()` (lock, one connection, `Session.publish`)."""
+    from warehouse.db import Warehouse
+    from warehouse.settings import Settings
+
+    settings = Settings(home=db_path.parent, duckdb_path=db_path)
+    with Warehouse(settings).session(create=True) as session:
+        return session.publish(table, frame, lineage, replace_where)
+
+
+def read_ml(db_path: Path, table: str):
+    """`ml.<table>` of the warehouse file `db_path` in stored order, or None when unpublished."""
+    from warehouse.db import ML_SCHEMA, Warehouse
+    from warehouse.settings import Settings
+
+    settings = Settings(home=db_path.parent, duckdb_path=db_path)
+    with Warehouse(settings, reader=True).session() as session:
+        return session.read(table, schema=ML_SCHEMA, order_by=None)

@@ -2,8 +2,9 @@
 
 Why one helper: every published row must carry the flow run id, the model version and the dbt
 manifest hash that produced it (so a figure in an email or a dashboard traces back to the Prefect
-run and the dbt build), and a publish must never leave a table half-written. Each flow calls
-`publish_table` instead of writing SQL of its own.
+run and the dbt build), and a publish must never leave a table half-written. Every step publishes
+through `Session.publish` (warehouse/db.py), which calls `publish_frame` on the session's one
+connection, instead of writing SQL of its own.
 
 Semantics:
 - the frame is written in one DuckDB transaction: either every row lands or none does;
@@ -16,7 +17,7 @@ Semantics:
 - a full replace may change the table's columns (the table is recreated); a partial replace must
   match the existing columns exactly, else `PublishError` names the difference.
 
-The caller holds the warehouse lock (`warehouse.lock.warehouse_lock`): DuckDB has one writer.
+The session holds the warehouse lock: DuckDB has one writer.
 """
 
 from __future__ import annotations
@@ -26,13 +27,10 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
-
-from warehouse.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +83,6 @@ def stamp(
     return out
 
 
-def publish_table(
-    db_path: Path,
-    table: str,
-    frame: pd.DataFrame,
-    lineage: PublishLineage,
-    replace_where: Mapping[str, Any] | None = None,
-) -> int:
-    """`publish_frame` on a connection of its own (the caller holds the warehouse lock)."""
-    con = connect(db_path)
-    try:
-        return publish_frame(con, table, frame, lineage, replace_where)
-    finally:
-        con.close()
-
-
 def publish_frame(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -145,15 +128,3 @@ def publish_frame(
         con.unregister("_publish_frame")
     log.info("published %d rows to %s (%s)", len(data), qualified, lineage.model_version)
     return len(data)
-
-
-def read_table(db_path: Path, table: str) -> pd.DataFrame | None:
-    """`ml.<table>` as a frame, or None when it has not been published yet."""
-    _check_ident(table, "table")
-    con = connect(db_path)
-    try:
-        if _existing_columns(con, table) is None:
-            return None
-        return con.execute(f"select * from {SCHEMA}.{table}").df()
-    finally:
-        con.close()

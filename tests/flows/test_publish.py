@@ -6,7 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from warehouse.publish import PublishError, PublishLineage, publish_table, read_table
+from tests.homes import publish_to as publish_table
+from tests.homes import read_ml as read_table
+from warehouse.publish import PublishError, PublishLineage
 
 LINEAGE = PublishLineage(run_id="run-1", model_version="m:1", dbt_manifest_sha256="abc")
 

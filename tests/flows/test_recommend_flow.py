@@ -20,8 +20,8 @@ def test_recommend_flow_registers_gates_and_publishes(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.recommend import RecommendParams, recommend_flow
+    from tests.homes import read_ml as read_table
     from warehouse.dbtrun import manifest_sha256
-    from warehouse.publish import read_table
 
     home = clone_home(tiny_warehouse, tmp_path / "home")
     monkeypatch.setenv("TASTEMAKER_HOME", str(home))

@@ -23,7 +23,8 @@ from monitoring.checks import Skipped
 from monitoring.drift import DriftSummary
 from monitoring.lineage import resolve
 from monitoring.recsys import RecsysSummary
-from warehouse.publish import PublishLineage, publish_table
+from tests.homes import publish_to as publish_table
+from warehouse.publish import PublishLineage
 from warehouse.settings import Settings
 
 
