@@ -752,12 +752,14 @@ with new as ({_new_rows(VIEWS_ENTITY, _VIEW_COLS)}
 ), overlapping as (
     select event_id,
         case
-            when epoch(least(earlier_end, ended_at) - started_at) > {tol}
+            -- least() skips NULLs in DuckDB: a first session has no earlier end at all
+            when earlier_end is not null
+                and epoch(least(earlier_end, ended_at) - started_at) > {tol}
             then 'started_at ' || strftime(started_at, {_UTC}) || ' UTC overlaps session '
                  || {show("earlier_id")} || ' of this user on this device by '
                  || cast(epoch(least(earlier_end, ended_at) - started_at) as bigint)
                  || ' s (more than {tol} s, setting session_overlap_tolerance_s)'
-            when epoch(ended_at - later_loaded_start) > {tol}
+            when later_loaded_start is not null and epoch(ended_at - later_loaded_start) > {tol}
             then 'the session ending ' || strftime(ended_at, {_UTC})
                  || ' UTC overlaps the loaded session ' || {show("later_loaded_id")}
                  || ' of this user on this device by '
