@@ -236,3 +236,13 @@ def test_relanding_the_same_rows_changes_nothing(tmp_path: Path) -> None:
     assert report.tables["views"].duplicate == 2 and report.tables["views"].quarantined == 0
     assert report.tables["subscriptions"].duplicate == 2
     assert (query(db, "select count(*) from raw.views"), quarantine(db)) == before
+
+
+def test_dbt_repeats_the_future_tolerance_of_settings() -> None:
+    """dbt_project.yml repeats the default for a bare `dbt build`; every run passes settings'."""
+    import yaml
+
+    settings = Settings()
+    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text())
+    assert project["vars"]["future_tolerance_hours"] == settings.future_tolerance_hours
+    assert settings.dbt_vars()["future_tolerance_hours"] == settings.future_tolerance_hours
