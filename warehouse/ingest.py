@@ -629,8 +629,9 @@ def readmit_waiting(
         rows = con.execute(
             "select batch_id, source_file, source_line, record, header from raw.quarantine "
             "where entity = ? and waiting_for is not null and readmitted_at is null "
+            "and batch_id <> ? "  # this batch's rows were just judged with its dimensions
             "order by quarantined_at, batch_id, source_file, source_line",
-            [entity.name],
+            [entity.name, report.batch_id],
         ).fetchall()
         files: dict[tuple[str, str, str | None], list[tuple[int, str]]] = {}
         for batch, source_file, line, record, header in rows:

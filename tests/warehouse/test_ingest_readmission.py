@@ -38,6 +38,8 @@ def test_a_view_before_its_user_waits_and_loads_once_when_the_user_lands(tmp_pat
     write_jsonl(tmp_path / "b1" / "views" / "day1.jsonl", [view("v1"), view("late", user_id="u9")])
     first = _ingest(db, tmp_path / "b1")
     assert (first.tables["views"].loaded, first.waiting) == (1, 1)
+    # the batch landed users, but its own rows were just judged with them: no retry
+    assert first.readmitted == {}
     (row,) = query(db, HISTORY)
     assert row[:3] == (2, "users", False)
     assert "unknown user_id 'u9' (not in raw.users)" in row[4]
