@@ -14,7 +14,10 @@ own transaction. The caller registers the chunk's lines as
 2. ``classified`` (fed by the source): typed columns, ``status`` (``load`` | ``duplicate`` |
    ``quarantine``) and the ``reason``: every failing check, joined with "; " in this order:
    parse error (alone), missing required field, wrong type (fields in contract order), value
-   not in its vocabulary, entity checks (ranges), unknown references; then :func:`repeats_sql`
+   not in its vocabulary, entity checks (ranges), the time window of event times
+   (:class:`TimeWindow`), unknown references (alone, they make the row wait: ``_waiting``);
+   then :func:`context_faults_sql` judges the rows that passed against their dimensions and
+   their neighbours in time, and :func:`repeats_sql`
    settles keys repeated within the file and :func:`resolve_existing_sql` keys already in `raw`
    (only for a file whose insert hit the primary key; a conflict is the reason of a row that
    passed every other check, so it stands alone).
