@@ -144,6 +144,19 @@ def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
 
 def _print_ingest(result: dict[str, Any]) -> None:
     _print_table("ingest", [{"table": k, **v} for k, v in result["tables"].items()])
+    readmitted = result.get("readmitted") or {}
+    if readmitted:
+        _print_table(
+            "re-admitted from quarantine (loaded = re-admitted, quarantined = still held)",
+            [{"table": k, **v} for k, v in readmitted.items()],
+        )
+    if result.get("waiting"):
+        err.print(
+            f"{result['waiting']} quarantined row(s) wait for a user or title that has not "
+            "landed yet; they load when it does (or retry: tastemaker ingest --retry-quarantine)",
+            highlight=False,
+            soft_wrap=True,
+        )
     for rejected in result["rejected"]:
         err.print(
             f"[red]rejected[/] {rejected['file']}: {rejected['reason']}",
@@ -360,6 +373,13 @@ def ingest(
         Path | None,
         typer.Argument(help="Landing root, entity folder or file. Default: the landing folder."),
     ] = None,
+    retry_quarantine: Annotated[
+        bool,
+        typer.Option(
+            help="Also retry every quarantined row waiting for a user or title, even when no "
+            "new user or title lands (they are retried anyway when one does)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Load landing files into the warehouse's `raw` schema (idempotent; bad rows quarantined)."""
@@ -369,7 +389,7 @@ def ingest(
         _fail(f"{target}: no such file or folder")
     from flows.ingest import ingest_flow
 
-    result = _run_flow(ingest_flow, str(target), stage="ingest")
+    result = _run_flow(ingest_flow, str(target), retry_quarantine, stage="ingest")
     if as_json:
         _emit_json(result)
     else:

@@ -16,15 +16,23 @@ Order of preference:
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from warehouse.settings import Settings
 
@@ -81,11 +89,66 @@ def startup_timeout_s(settings: Settings) -> tuple[int, str]:
     return int(settings.prefect_startup_timeout_s), "TASTEMAKER_PREFECT_STARTUP_TIMEOUT_S"
 
 
-def _start_temporary(timeout_s: int, source: str) -> str:
-    """Start Prefect's temporary server (the instance its clients reuse); return its API URL."""
-    from prefect.server.api.server import SubprocessASGIServer
+#: prctl(2) option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
-    server = SubprocessASGIServer()
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a child between fork and exec: ask Linux to SIGTERM it when its parent dies.
+
+    Prefect stops its temporary server at exit (atexit), which never runs when the parent is
+    SIGKILLed (an out-of-memory kill, `kill -9`, a CI timeout): the server then lives on,
+    holding ~300 MB and a port. The death signal is delivered by the kernel, so nothing in
+    the parent has to run. If the parent died before this call, exit at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return  # best effort: the atexit stop still covers a normal exit
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def parent_bound_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
+    """`subprocess.Popen` whose child dies with this process (see :func:`die_with_parent`)."""
+    if sys.platform.startswith("linux") and "preexec_fn" not in kwargs:
+        kwargs["preexec_fn"] = partial(die_with_parent, os.getpid())
+    return subprocess.Popen(*args, **kwargs)
+
+
+def _parent_bound_server_class() -> type:
+    """Prefect's temporary server, started so that it dies with this process.
+
+    Prefect builds the server's command line itself (`_run_uvicorn_command`); rather than copy
+    it, the subclass lets Prefect's code run with a `subprocess` whose Popen adds the death
+    signal. The substitution is confined to Prefect's server module and to that one call.
+    The death signal follows the *thread* that started the server, which is why
+    `_start_temporary` runs in the command's main thread.
+    """
+    from prefect.server.api import server as server_module
+
+    class ParentBoundServer(server_module.SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            real = server_module.subprocess
+            server_module.subprocess = SimpleNamespace(  # type: ignore[assignment]
+                Popen=parent_bound_popen, TimeoutExpired=subprocess.TimeoutExpired
+            )
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                server_module.subprocess = real
+
+    return ParentBoundServer
+
+
+def _start_temporary(timeout_s: int, source: str) -> str:
+    """Start Prefect's temporary server (the instance its clients reuse); return its API URL.
+
+    Prefect keeps one instance per port in a class-level registry; the subclass registers
+    itself there under the same key, so Prefect's own `SubprocessASGIServer()` calls reuse it.
+    """
+    server = _parent_bound_server_class()()
     prefect_logger = logging.getLogger("prefect")
     level = prefect_logger.level
     prefect_logger.setLevel(logging.WARNING)  # we said it on one line already

@@ -190,8 +190,9 @@ def run_dbt(
     args += ["--target-path", str(target_dir)]
     if select:
         args += ["--select", select]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars), default=str)]
+    # Vars that follow settings come first, so the caller's own vars win.
+    all_vars = {**settings.dbt_vars(), **(dbt_vars or {})}
+    args += ["--vars", json.dumps(all_vars, default=str)]
     if full_refresh and command in {"build", "run", "seed"}:
         args.append("--full-refresh")
     args += ["--log-path", str(settings.home_dir / "dbt" / "logs")]

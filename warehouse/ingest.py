@@ -35,8 +35,18 @@ Other rules worth knowing: blank lines are ignored (they are not rows); a CSV wi
 header is a valid file with zero rows; optional contract columns may be missing from a CSV header
 (they load as NULL); fields beyond the contract are ignored; references are checked against what
 is in ``raw`` when the file is loaded, which includes files loaded earlier in the same call
-(entities run in dependency order), so a view of a user who lands later is quarantined and not
-retried automatically.
+(entities run in dependency order).
+
+Time you can trust (``validate.TimeRules``, settings in ``warehouse/settings.py``): an event
+time after the batch's ingest time plus ``future_tolerance_hours``, or before
+``earliest_event_date``, is quarantined like any other bad value; so are views before the title's
+release or the user's signup, ratings before the user first played the title, subscription
+events out of lifecycle order and overlapping sessions of one user on one device
+(``validate.context_faults_sql``). Late data: a row whose only fault is an unknown user or
+title *waits* in ``raw.quarantine`` (``waiting_for``); when a later batch lands users or titles,
+or on ``ingest_path(..., retry_quarantine=True)`` (``tastemaker ingest --retry-quarantine``),
+waiting rows are classified again with every rule and loaded once (``readmitted_at``), stay
+waiting, or stay quarantined with their real fault. See docs/data-contract.md.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from tqdm import tqdm
 
 from warehouse import validate
@@ -63,7 +74,8 @@ from warehouse.landing import (
     sha256,
 )
 from warehouse.report import IngestError, IngestReport, RejectedFile, TableCounts
-from warehouse.spec import ENTITIES, Entity
+from warehouse.spec import DIMENSIONS, ENTITIES, Entity
+from warehouse.validate import TimeRules, TimeWindow
 
 __all__ = ["IngestError", "IngestReport", "RejectedFile", "TableCounts", "ingest_path"]
 
@@ -76,7 +88,14 @@ CHUNK_MAX_FILES = 64
 CHUNK_MAX_BYTES = 32 * 1024 * 1024
 
 
-def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestReport:
+def ingest_path(
+    db_path: Path,
+    path: Path | None,
+    *,
+    progress: bool = False,
+    rules: TimeRules | None = None,
+    retry_quarantine: bool = False,
+) -> IngestReport:
     """Ingest a landing root, one entity folder or one file into ``raw`` at ``db_path``.
 
     Opens its own DuckDB connection (creating the file and the ``raw`` schema if needed) and
@@ -88,27 +107,51 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
         path: a landing root (entity sub-folders), one entity folder, or one file (its entity is
             its parent folder's name).
         progress: show a tqdm progress bar over files.
+        rules: the plausibility rules in time; default: as the settings say.
+        retry_quarantine: retry every row waiting for a user or title even when this batch
+            landed none (they are retried anyway when it did). ``path`` may then be None.
 
     Returns:
-        An IngestReport: counts per entity, rejected files with reasons, skipped files.
+        An IngestReport: counts per entity, rejected files with reasons, skipped files, rows
+        re-admitted from quarantine.
 
     Raises:
         IngestError: ``path`` does not exist, the warehouse cannot be opened, or loading a file
             crashed (that file is rolled back; files before it stay loaded).
     """
     started = time.perf_counter()
-    db_path, path = Path(db_path), Path(path)
-    if not path.exists():
-        raise IngestError(f"landing path {path} does not exist")
-    candidates, rejected = discover(path)
+    if rules is None:
+        from warehouse.settings import get_settings
+
+        rules = TimeRules.from_settings(get_settings())
+    db_path = Path(db_path)
+    candidates: list[Candidate] = []
+    rejected: list[RejectedFile] = []
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise IngestError(f"landing path {path} does not exist")
+        candidates, rejected = discover(path)
+    elif not retry_quarantine:
+        raise IngestError("nothing to do: no landing path and no quarantine retry")
     report = IngestReport(batch_id=new_batch_id(), rejected=list(rejected))
+    # One ingest time for the whole batch: the future rule and the lineage agree on it.
+    window = TimeWindow(rules, _utc_now())
     for r in rejected:
         logger.warning("rejected %s: %s", r.file, r.reason)
     con = _connect(db_path)
     try:
         with tqdm(total=len(candidates), desc="ingest", unit="file", disable=not progress) as bar:
             for chunk in _chunks(con, candidates, report, bar):
-                _ingest_chunk(con, chunk, report, bar)
+                _ingest_chunk(con, chunk, report, bar, window)
+        dimension_landed = any(report.tables[d].loaded for d in DIMENSIONS if d in report.tables)
+        if retry_quarantine or dimension_landed:
+            readmit_waiting(con, report, window)
+        report.waiting = _first(
+            con,
+            "select count(*) from raw.quarantine "
+            "where waiting_for is not null and readmitted_at is null",
+        )[0]
     finally:
         con.close()
     report.seconds = time.perf_counter() - started
@@ -124,6 +167,11 @@ def ingest_path(db_path: Path, path: Path, *, progress: bool = False) -> IngestR
         report.seconds,
     )
     return report
+
+
+def _utc_now() -> datetime:
+    """Now in UTC as a naive timestamp, as `raw` stores instants."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_batch_id() -> str:
@@ -154,6 +202,10 @@ class _Landed:
     digest: str
     text: bytes
     file_no: int = 0
+    #: a CSV file's header line (kept with waiting rows so they can be parsed again)
+    header: str | None = None
+    #: a re-admission: the batch that first quarantined these rows (None: a landed file)
+    readmit_batch: str | None = None
     #: later files of this batch with the same content: skipped if this one loads
     same_content: list[Candidate] = field(default_factory=list)
 
@@ -233,20 +285,30 @@ def _read(
 
 
 def _ingest_chunk(
-    con: duckdb.DuckDBPyConnection, chunk: list[_Landed], report: IngestReport, bar: tqdm
+    con: duckdb.DuckDBPyConnection,
+    chunk: list[_Landed],
+    report: IngestReport,
+    bar: tqdm,
+    window: TimeWindow,
+    lines: pa.Table | None = None,
 ) -> None:
-    """Classify a chunk in one go, then load each file in its own transaction, in order."""
+    """Classify a chunk in one go, then load each file in its own transaction, in order.
+
+    ``lines`` replaces the files' own lines (a re-admission keeps each row's original line).
+    """
     entity, fmt = ENTITIES[chunk[0].cand.entity], chunk[0].fmt
     for k, landed in enumerate(chunk):
         landed.file_no = k
-    con.register("landing_lines", chunk_table([landed.text for landed in chunk]))
+    if lines is None:
+        lines = chunk_table([landed.text for landed in chunk])
+    con.register("landing_lines", lines)
     try:
         try:
             if fmt == "jsonl":
-                outcome = _classify_jsonl(con, entity, chunk)
+                outcome = _classify_jsonl(con, entity, chunk, window)
                 records = "jsonl_records"
             else:
-                outcome = _classify_csv(con, entity, chunk)
+                outcome = _classify_csv(con, entity, chunk, window)
                 records = "csv_records"
         except duckdb.Error as exc:
             raise IngestError(
@@ -258,8 +320,13 @@ def _ingest_chunk(
                 _reject(report, landed.cand, result)
                 for other in landed.same_content:
                     _reject(report, other, result)
+            elif landed.readmit_batch is not None:
+                counts = _readmit_file(con, entity, landed, result, report.batch_id, window.now)
+                report.readmitted.setdefault(entity.name, TableCounts()).add(counts)
             else:
-                counts = _load_file(con, entity, landed, result, records, report.batch_id)
+                counts = _load_file(
+                    con, entity, landed, result, records, report.batch_id, window.now
+                )
                 report.tables.setdefault(entity.name, TableCounts()).add(counts)
                 logger.debug(
                     "%s: %d rows read, %d loaded, %d duplicate, %d quarantined",
@@ -289,16 +356,17 @@ def _load_file(
     stats: _FileStats,
     records: str,
     batch_id: str,
+    now: datetime,
 ) -> TableCounts:
     """Write one classified file in one transaction; IngestError if that fails (rolled back)."""
     try:
         try:
-            return _transaction(con, entity, landed, stats, records, batch_id, False)
+            return _transaction(con, entity, landed, stats, records, batch_id, now, False)
         except duckdb.ConstraintException:
             # A key of this file is already in raw (a re-landed or overlapping file). Rare, so
             # the common path inserts without looking; this one settles those keys against raw
             # before inserting. The classification itself is still valid.
-            return _transaction(con, entity, landed, stats, records, batch_id, True)
+            return _transaction(con, entity, landed, stats, records, batch_id, now, True)
     except Exception as exc:
         raise IngestError(f"loading {landed.cand.path} failed (rolled back): {exc}") from exc
 
@@ -310,12 +378,13 @@ def _transaction(
     stats: _FileStats,
     records: str,
     batch_id: str,
+    now: datetime,
     check_existing: bool,
 ) -> TableCounts:
     """Load one file in one transaction; anything raised rolls it all back."""
     con.execute("begin transaction")
     try:
-        counts = _load(con, entity, landed, stats, records, batch_id, check_existing)
+        counts = _load(con, entity, landed, stats, records, batch_id, now, check_existing)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -346,12 +415,25 @@ class _FileStats:
         return cls(0, 0, False, None, 0, 0, tuple(0 for _ in entity.required))
 
 
+def _classify_in_context(
+    con: duckdb.DuckDBPyConnection, entity: Entity, window: TimeWindow
+) -> None:
+    """Quarantine rows of ``classified`` that pass every row check but not the rules that
+    need their dimensions or their neighbours in time (``validate.context_faults_sql``)."""
+    faults = validate.context_faults_sql(entity, window.rules)
+    if faults is None:
+        return
+    con.execute(f"create or replace temp table context_faults as {faults}")
+    con.execute(validate.apply_context_sql())
+
+
 def _classify_jsonl(
-    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed]
+    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed], window: TimeWindow
 ) -> dict[int, _FileStats | str]:
     """Build ``classified`` from JSON Lines; per file its stats, or why it is rejected."""
     con.execute(validate.JSONL_RECORDS_SQL)
-    con.execute(validate.classify_sql(entity, validate.jsonl_source(entity)))
+    con.execute(validate.classify_sql(entity, validate.jsonl_source(entity), window=window))
+    _classify_in_context(con, entity, window)
     by_file = _FileStats.query(con, entity)
     outcome: dict[int, _FileStats | str] = {}
     for landed in chunk:
@@ -376,7 +458,7 @@ def _classify_jsonl(
 
 
 def _classify_csv(
-    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed]
+    con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[_Landed], window: TimeWindow
 ) -> dict[int, _FileStats | str]:
     """Build ``classified`` from CSV; per file its stats, or why it is rejected.
 
@@ -402,7 +484,7 @@ def _classify_csv(
         elif k not in headers:  # only blank lines: check_bytes already rejects this
             outcome[k] = "empty file (no header)"
         else:
-            header_line, names, bad_quoting = headers[k]
+            header_line, names, bad_quoting, landed.header = headers[k]
             problem = _header_problem(entity, header_line, names, bad_quoting)
             if problem:
                 outcome[k] = problem
@@ -412,7 +494,9 @@ def _classify_csv(
     for n, (names, header_lines) in enumerate(groups.items()):
         columns = {f: names.index(f) + 1 for f in entity.field_names if f in names}
         source = validate.csv_source(entity, header_lines, columns, len(names))
-        con.execute(validate.classify_sql(entity, source, append=n > 0))
+        con.execute(validate.classify_sql(entity, source, append=n > 0, window=window))
+    if groups:
+        _classify_in_context(con, entity, window)
     by_file = _FileStats.query(con, entity) if groups else {}
     for landed in chunk:
         if landed.file_no in outcome:
@@ -462,6 +546,7 @@ def _load(
     stats: _FileStats,
     records: str,
     batch_id: str,
+    now: datetime,
     check_existing: bool,
 ) -> TableCounts:
     """Settle repeated keys of one file, write its loaded and quarantined rows and its record.
@@ -471,7 +556,6 @@ def _load(
     figures it already has. With ``check_existing`` keys already in raw are settled first.
     """
     source_file = str(landed.cand.path)
-    now = datetime.now(UTC).replace(tzinfo=None)
     params = {"file_no": landed.file_no, "file": source_file, "batch": batch_id}
     settled = stats.distinct_keys == stats.valid
     if not settled:
@@ -501,7 +585,10 @@ def _load(
     ):  # the classification and the table disagree: never commit that
         raise RuntimeError(f"counts do not add up: {counts} with {inserted} rows inserted")
     if counts.quarantined:
-        con.execute(validate.quarantine_sql(records), {**params, "entity": entity.name, "now": now})
+        con.execute(
+            validate.quarantine_sql(records),
+            {**params, "entity": entity.name, "now": now, "header": landed.header},
+        )
     con.execute(
         "insert into raw.ingested_files (batch_id, entity, source_file, sha256, rows_read, "
         "rows_loaded, rows_duplicate, rows_quarantined, ingested_at) "
@@ -519,3 +606,141 @@ def _load(
         ],
     )
     return counts
+
+
+# --------------------------------------------------------------------------------------------
+# late data: rows waiting for a dimension
+# --------------------------------------------------------------------------------------------
+
+
+def readmit_waiting(
+    con: duckdb.DuckDBPyConnection, report: IngestReport, window: TimeWindow
+) -> None:
+    """Classify every row waiting in quarantine again, entity by entity in dependency order,
+    and load those that now pass every rule, each exactly once.
+
+    A waiting row is parsed from the text kept in quarantine (with its CSV header), at its
+    original file and line, so a re-admitted row carries the same lineage as if it had loaded
+    the first time (plus this batch's id and ingest time). The rows of one original file are
+    one transaction: the raw rows and the quarantine's ``readmitted_at`` commit together, so a
+    crash can neither lose nor double a row, and a re-admitted row is never tried again.
+    """
+    for entity in ENTITIES.values():
+        rows = con.execute(
+            "select batch_id, source_file, source_line, record, header from raw.quarantine "
+            "where entity = ? and waiting_for is not null and readmitted_at is null "
+            "and batch_id <> ? "  # this batch's rows were just judged with its dimensions
+            "order by quarantined_at, batch_id, source_file, source_line",
+            [entity.name, report.batch_id],
+        ).fetchall()
+        files: dict[tuple[str, str, str | None], list[tuple[int, str]]] = {}
+        for batch, source_file, line, record, header in rows:
+            files.setdefault((batch, source_file, header), []).append((line, record))
+        for fmt in ("jsonl", "csv"):
+            group = [(k, v) for k, v in files.items() if (k[2] is None) == (fmt == "jsonl")]
+            for start in range(0, len(group), CHUNK_MAX_FILES):
+                part = group[start : start + CHUNK_MAX_FILES]
+                chunk = [
+                    _Landed(
+                        Candidate(entity.name, Path(source_file)),
+                        fmt,
+                        "",
+                        _synthetic_text(header, records),
+                        header=header,
+                        readmit_batch=batch,
+                    )
+                    for (batch, source_file, header), records in part
+                ]
+                lines = _waiting_lines([(k[2], v) for k, v in part])
+                with tqdm(total=len(chunk), disable=True) as bar:
+                    _ingest_chunk(con, chunk, report, bar, window, lines=lines)
+    for name, counts in report.readmitted.items():
+        logger.info(
+            "%s: %d waiting rows re-admitted, %d still quarantined, %d duplicates",
+            name,
+            counts.loaded,
+            counts.quarantined,
+            counts.duplicate,
+        )
+
+
+def _synthetic_text(header: str | None, records: list[tuple[int, str]]) -> bytes:
+    """The rows as one file's bytes, for the file-level checks (quotes, a final newline)."""
+    body = [r for _, r in records]
+    return ("\n".join(([header] if header is not None else []) + body) + "\n").encode()
+
+
+def _waiting_lines(files: list[tuple[str | None, list[tuple[int, str]]]]) -> pa.Table:
+    """``landing_lines`` for waiting rows: each record at its original line number (a CSV
+    record spanning lines keeps its lines in order), a CSV header at line 0."""
+    file_nos: list[int] = []
+    line_nos: list[int] = []
+    texts: list[str] = []
+    for k, (header, records) in enumerate(files):
+        if header is not None:
+            file_nos.append(k)
+            line_nos.append(0)
+            texts.append(header)
+        for line, record in records:
+            for offset, part in enumerate(record.split("\n")):
+                file_nos.append(k)
+                line_nos.append(line + offset)
+                texts.append(part)
+    return pa.table(
+        {
+            "file_no": pa.array(file_nos, pa.int64()),
+            "line_no": pa.array(line_nos, pa.int64()),
+            "line": pa.array(texts, pa.large_string()),
+        }
+    )
+
+
+def _readmit_file(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    landed: _Landed,
+    stats: _FileStats,
+    batch_id: str,
+    now: datetime,
+) -> TableCounts:
+    """Load the waiting rows of one original file that now pass, and record in the quarantine
+    what became of each, in one transaction (IngestError if it fails: rolled back)."""
+    source_file = str(landed.cand.path)
+    params = {"file_no": landed.file_no, "file": source_file}
+    con.execute("begin transaction")
+    try:
+        if stats.distinct_keys != stats.valid:
+            con.execute(validate.repeats_sql(entity, source_file), {"file_no": landed.file_no})
+        # Keys already loaded (the same row re-landed, and re-admitted from an earlier copy):
+        # compare with every raw row ("" is no batch), so nothing is loaded twice.
+        con.execute(validate.resolve_existing_sql(entity), {**params, "batch": ""})
+        con.execute(validate.insert_sql(entity), {**params, "batch": batch_id, "now": now})
+        con.execute(
+            validate.readmit_update_sql(),
+            {
+                **params,
+                "batch": batch_id,
+                "now": now,
+                "entity": entity.name,
+                "first_batch": landed.readmit_batch,
+            },
+        )
+        by_status = dict(
+            con.execute(
+                "select status, count(*) from classified where file_no = ? group by status",
+                [landed.file_no],
+            ).fetchall()
+        )
+        con.execute("commit")
+    except BaseException as exc:
+        con.execute("rollback")
+        raise IngestError(
+            f"re-admitting rows of {source_file} failed (rolled back): {exc}"
+        ) from exc
+    return TableCounts(
+        files=1,
+        rows_read=stats.rows,
+        loaded=by_status.get("load", 0),
+        duplicate=by_status.get("duplicate", 0),
+        quarantined=by_status.get("quarantine", 0),
+    )

@@ -109,8 +109,16 @@ create table if not exists raw.quarantine (
     source_line  bigint not null,
     reason       varchar not null,
     record       varchar,              -- the row as landed (JSON text or CSV line)
-    quarantined_at timestamp not null
+    quarantined_at timestamp not null     -- first seen
 );
+-- Late data (warehouse/ingest.py, readmit_waiting): a row whose only fault is an unknown user or
+-- title waits for that dimension and is retried when one lands. Added with `if not exists` so a
+-- warehouse created before them gains them.
+alter table raw.quarantine add column if not exists waiting_for varchar;          -- users | titles | users+titles; null: a real fault
+alter table raw.quarantine add column if not exists header varchar;               -- the CSV header, to parse a waiting row again
+alter table raw.quarantine add column if not exists retried_at timestamp;         -- last retry
+alter table raw.quarantine add column if not exists readmitted_at timestamp;      -- loaded into raw then (once)
+alter table raw.quarantine add column if not exists readmitted_batch_id varchar;  -- by that batch
 
 -- One row per file ingested (by content hash), so re-landing a file is a no-op.
 create table if not exists raw.ingested_files (

@@ -54,6 +54,11 @@ class IngestReport:
     tables: dict[str, TableCounts] = field(default_factory=dict)
     rejected: list[RejectedFile] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    #: rows retried from quarantine, per entity: ``loaded`` = re-admitted, ``quarantined`` =
+    #: still waiting or now with a real fault, ``duplicate`` = already loaded
+    readmitted: dict[str, TableCounts] = field(default_factory=dict)
+    #: rows still waiting for a user or title after this batch
+    waiting: int = 0
     seconds: float = 0.0
 
     @property
@@ -69,5 +74,7 @@ class IngestReport:
             "tables": {name: asdict(counts) for name, counts in self.tables.items()},
             "rejected": [asdict(r) for r in self.rejected],
             "skipped_files": list(self.skipped_files),
+            "readmitted": {name: asdict(counts) for name, counts in self.readmitted.items()},
+            "waiting": self.waiting,
             "seconds": round(self.seconds, 3),
         }

@@ -14,6 +14,7 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -118,6 +119,26 @@ class Settings(BaseSettings):
         "evaluate on synthetic) waits for a writing run to release the DuckDB file before it "
         "says a run is writing and exits (code 2). DuckDB lets no other process open the file "
         "while a writer holds it, so reads cannot skip the wait.",
+    )
+
+    # --- plausibility in time (warehouse.validate.TimeRules; docs/data-contract.md) ---------
+    future_tolerance_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="An event time may lie at most this far after the ingest time of its batch "
+        "(clock skew); later rows are quarantined. dbt clamps snapshot_date to the latest "
+        "ingest time plus this much.",
+    )
+    earliest_event_date: date = Field(
+        default=date(2000, 1, 1),
+        description="No event or signup before this date (before the service existed, or a "
+        "1970 default value): such rows are quarantined.",
+    )
+    session_overlap_tolerance_s: int = Field(
+        default=300,
+        ge=0,
+        description="Two playback sessions of one user on one device may overlap by this many "
+        "seconds; beyond it the later one is quarantined.",
     )
 
     # --- Prefect ---------------------------------------------------------------------------
@@ -307,6 +328,11 @@ class Settings(BaseSettings):
             return self.data_dir.expanduser().resolve()
         beside = PROJECT_ROOT.parent / "shared" / "data"
         return beside if beside.is_dir() else None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """dbt vars that follow settings (declared once here; dbt_project.yml repeats the
+        default for a bare `dbt build`, and a test holds the two together)."""
+        return {"future_tolerance_hours": self.future_tolerance_hours}
 
     def dbt_env(self) -> dict[str, str]:
         """Environment the dbt profile reads (dbt_project/profiles.yml)."""

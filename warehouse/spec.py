@@ -33,12 +33,17 @@ class Field:
             ``name_local``, the wall clock in the offset it was landed with).
         required: a missing or empty value quarantines the row.
         choices: the allowed values (exact, case-sensitive), or empty for any value.
+        event_time: when the row happened (a timestamp, or a date such as signup_date): held
+            to the plausible time window at ingest (not after the batch's ingest time plus
+            a tolerance, not before the earliest plausible date; see ``validate.TimeRules``).
+            A title's release_date is not one: catalogs announce titles ahead and list old films.
     """
 
     name: str
     kind: Kind = "text"
     required: bool = False
     choices: tuple[str, ...] = ()
+    event_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ USERS = Entity(
     name="users",
     fields=(
         Field("user_id", required=True),
-        Field("signup_date", "date", required=True),
+        Field("signup_date", "date", required=True, event_time=True),
         Field("country"),
         Field("plan", choices=PLANS),
         Field("age_band"),
@@ -147,7 +152,7 @@ SUBSCRIPTIONS = Entity(
     fields=(
         Field("user_id", required=True),
         Field("event", required=True, choices=SUBSCRIPTION_EVENTS),
-        Field("occurred_at", "timestamp", required=True),
+        Field("occurred_at", "timestamp", required=True, event_time=True),
         Field("plan", choices=PLANS),
         Field("monthly_price", "double"),
     ),
@@ -162,7 +167,7 @@ RATINGS = Entity(
     fields=(
         Field("user_id", required=True),
         Field("title_id", required=True),
-        Field("rated_at", "timestamp", required=True),
+        Field("rated_at", "timestamp", required=True, event_time=True),
         Field("rating", "double", required=True),
     ),
     key=("user_id", "title_id", "rated_at"),
@@ -186,7 +191,7 @@ VIEWS = Entity(
         Field("user_id", required=True),
         Field("title_id", required=True),
         Field("device", required=True, choices=DEVICES),
-        Field("started_at", "timestamp", required=True),
+        Field("started_at", "timestamp", required=True, event_time=True),
         Field("watch_seconds", "int", required=True),
         Field("duration_seconds", "int", required=True),
     ),
@@ -215,7 +220,7 @@ EXPOSURES = Entity(
         Field("variant", required=True),
         Field("user_id", required=True),
         Field("title_id", required=True),
-        Field("shown_at", "timestamp", required=True),
+        Field("shown_at", "timestamp", required=True, event_time=True),
         Field("clicked", "bool", required=True),
     ),
     key=("event_id",),
@@ -229,7 +234,7 @@ NUDGES = Entity(
         Field("event_id", required=True),
         Field("user_id", required=True),
         Field("campaign_id", required=True),
-        Field("sent_at", "timestamp", required=True),
+        Field("sent_at", "timestamp", required=True, event_time=True),
         Field("action", required=True, choices=NUDGE_ACTIONS),
         Field("propensity", "double", required=True),
         Field("title_id"),  # the teaser's title; empty for other actions
@@ -255,14 +260,19 @@ OPT_OUTS = Entity(
     fields=(
         Field("user_id", required=True),
         Field("channel", required=True, choices=OPT_OUT_CHANNELS),
-        Field("opted_out_at", "timestamp", required=True),
+        Field("opted_out_at", "timestamp", required=True, event_time=True),
     ),
     key=("user_id", "channel"),
     refs=(("user_id", "users"),),
     key_label="opt-out",
 )
 
-#: Entities in dependency order: a file may only reference entities loaded before it.
+#: Entities in dependency order: a file may only reference entities loaded before it. Views
+#: come before ratings because a rating is checked against the user's first view of the title.
 ENTITIES: Final[dict[str, Entity]] = {
-    e.name: e for e in (TITLES, USERS, SUBSCRIPTIONS, RATINGS, VIEWS, EXPOSURES, NUDGES, OPT_OUTS)
+    e.name: e for e in (TITLES, USERS, SUBSCRIPTIONS, VIEWS, RATINGS, EXPOSURES, NUDGES, OPT_OUTS)
 }
+
+#: The dimensions a fact can wait for: a row whose only fault is an unknown reference to one of
+#: these is kept in quarantine as *waiting* and re-admitted once the dimension lands.
+DIMENSIONS: Final = tuple(e.name for e in ENTITIES.values() if e.dimension)

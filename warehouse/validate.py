@@ -14,7 +14,10 @@ own transaction. The caller registers the chunk's lines as
 2. ``classified`` (fed by the source): typed columns, ``status`` (``load`` | ``duplicate`` |
    ``quarantine``) and the ``reason``: every failing check, joined with "; " in this order:
    parse error (alone), missing required field, wrong type (fields in contract order), value
-   not in its vocabulary, entity checks (ranges), unknown references; then :func:`repeats_sql`
+   not in its vocabulary, entity checks (ranges), the time window of event times
+   (:class:`TimeWindow`), unknown references (alone, they make the row wait: ``_waiting``);
+   then :func:`context_faults_sql` judges the rows that passed against their dimensions and
+   their neighbours in time, and :func:`repeats_sql`
    settles keys repeated within the file and :func:`resolve_existing_sql` keys already in `raw`
    (only for a file whose insert hit the primary key; a conflict is the reason of a row that
    passed every other check, so it stands alone).
@@ -22,7 +25,14 @@ own transaction. The caller registers the chunk's lines as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
 from warehouse.spec import ENTITIES, Entity, Field, show
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 #: ISO-8601 date-time with an optional zone; a missing zone is detected (and rejected) separately.
 TS_PATTERN = (
@@ -40,6 +50,55 @@ _RECORD_NOT_BLANK = _NOT_BLANK.replace("line", "record")
 _NO_CR = "case when ends_with(line, chr(13)) then line[:-2] else line end"
 #: Largest UTC offset in use anywhere (+14:00, Kiribati).
 MAX_OFFSET_HOURS = 14
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    """The plausibility rules in time, with their settings (defaults live in ``Settings``).
+
+    A timestamp that parses is not yet a time that happened: a device with its clock set wrong
+    lands a view in the year 2500, a default value lands one in 1970. Either would move every
+    as-of date computed from the data, so rows outside the window are quarantined at ingest.
+
+    Attributes:
+        future_tolerance_hours: an event time may lie at most this far after the moment its
+            batch was ingested (clock skew between devices and the ingest host).
+        earliest_event_date: no event (or signup) before this date: the service did not exist.
+        session_overlap_tolerance_s: two playback sessions of one user on one device may
+            overlap by this much (a player reporting its start late) before the later one is
+            quarantined as overlapping.
+    """
+
+    future_tolerance_hours: float
+    earliest_event_date: date
+    session_overlap_tolerance_s: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimeRules:
+        """The rules as configured (``TASTEMAKER_FUTURE_TOLERANCE_HOURS`` etc.)."""
+        return cls(
+            future_tolerance_hours=settings.future_tolerance_hours,
+            earliest_event_date=settings.earliest_event_date,
+            session_overlap_tolerance_s=settings.session_overlap_tolerance_s,
+        )
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The rules applied to one batch: ``now`` is the batch's ingest time (naive UTC)."""
+
+    rules: TimeRules
+    now: datetime
+
+    @property
+    def horizon(self) -> datetime:
+        """The latest plausible event instant (UTC)."""
+        return self.now + timedelta(hours=self.rules.future_tolerance_hours)
+
+    @property
+    def horizon_date(self) -> date:
+        """The latest plausible local calendar date: the horizon in the most eastern zone."""
+        return (self.horizon + timedelta(hours=MAX_OFFSET_HOURS)).date()
 
 
 def q(name: str) -> str:
@@ -179,9 +238,9 @@ from (
 """
 
 
-#: Each file's header: its first non-blank record, split into fields.
+#: Each file's header: its first non-blank record, split into fields, and its text.
 CSV_HEADERS_SQL = f"""
-select file_no, line_no, f, bad_quoting from ({
+select file_no, line_no, f, bad_quoting, record from ({
     csv_split_sql(
         "select file_no, line_no, record from ("
         "select *, row_number() over (partition by file_no order by line_no) as nth "
@@ -308,8 +367,36 @@ def _type_checks(f: Field) -> list[tuple[str, str]]:
     return []
 
 
-def _reason_checks(entity: Entity) -> list[list[tuple[str, str]]]:
-    """The row checks in order, each a list of (condition, message) alternatives.
+def _window_checks(f: Field, window: TimeWindow) -> list[tuple[str, str]]:
+    """The time window of one event-time field: not after the horizon, not before the earliest
+    plausible date. Timestamps compare as UTC instants, dates as local calendar dates."""
+    name, v = q(f.name), _v(f)
+    tol = f"{window.rules.future_tolerance_hours:g} h"
+    earliest = window.rules.earliest_event_date.isoformat()
+    if f.kind == "timestamp":
+        late = f"{name} > timestamp {lit(window.horizon.isoformat(sep=' '))}"
+        early = f"{name} < timestamp {lit(earliest + ' 00:00:00')}"
+    else:
+        late = f"{name} > date {lit(window.horizon_date.isoformat())}"
+        early = f"{name} < date {lit(earliest)}"
+    ingest = window.now.isoformat(sep=" ", timespec="seconds")
+    return [
+        (
+            late,
+            f"'{f.name} ' || {show(v)} || ' is in the future: after the ingest time "
+            f"{ingest} UTC plus {tol} (setting future_tolerance_hours)'",
+        ),
+        (
+            early,
+            f"'{f.name} ' || {show(v)} || ' is before the earliest plausible date {earliest} "
+            "(setting earliest_event_date)'",
+        ),
+    ]
+
+
+def _reason_checks(entity: Entity, window: TimeWindow | None = None) -> list[list[tuple[str, str]]]:
+    """The row checks in order (references excluded: see :func:`_ref_checks`), each a list of
+    (condition, message) alternatives.
 
     A check with several alternatives is one diagnosis of one failure, first match wins: a
     timestamp field that is not ISO-8601, has no zone, is no valid date-time or has an
@@ -335,41 +422,68 @@ def _reason_checks(entity: Entity) -> list[list[tuple[str, str]]]:
                 ]
             )
     checks += [[(c.bad, c.reason)] for c in entity.checks]
-    for column, target in entity.refs:
-        checks.append(
-            [
-                (
-                    f"{q('_ref_' + column)} is null and t.{q(column)} is not null",
-                    f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
-                )
-            ]
-        )
+    if window is not None:
+        checks += [[c] for f in entity.fields if f.event_time for c in _window_checks(f, window)]
     return checks
+
+
+def _missing_ref(column: str) -> str:
+    return f"{q('_ref_' + column)} is null and t.{q(column)} is not null"
+
+
+def _ref_checks(entity: Entity) -> list[list[tuple[str, str]]]:
+    """Unknown references, last in check order: the one fault that can heal by itself (the
+    dimension may land in a later batch)."""
+    return [
+        [
+            (
+                _missing_ref(column),
+                f"'unknown {column} ' || {show('t.' + q(column))} || ' (not in raw.{target})'",
+            )
+        ]
+        for column, target in entity.refs
+    ]
 
 
 #: Between the reasons of one row in ``raw.quarantine.reason`` (in check order).
 REASON_SEPARATOR = "; "
 
 
-def _reason_sql(entity: Entity) -> str:
-    """SQL for a row's ``reason``: the message of every failing check, in check order, joined
-    with :data:`REASON_SEPARATOR`; NULL when none fails.
-
-    Every reason rather than the first, so one look at the quarantine shows all that must be
-    fixed in a row (fixing one field and re-landing should not reveal the next). A parse error
-    stands alone: an unreadable record has no fields, and "missing required field" for each of
-    them would only repeat it. Checks do not pile up on one bad field: a field that is missing
-    or fails its type is NULL once typed, and every later check is false or NULL on NULL (NULL
-    parts are skipped by ``concat_ws``).
-    """
+def _messages_sql(checks: list[list[tuple[str, str]]]) -> str:
+    """SQL: the messages of the failing ``checks`` joined with :data:`REASON_SEPARATOR`, NULL
+    when none fails."""
+    if not checks:
+        return "null::varchar"
     parts = ",\n            ".join(
         "case " + " ".join(f"when {cond} then {msg}" for cond, msg in alternatives) + " end"
-        for alternatives in _reason_checks(entity)
+        for alternatives in checks
     )
-    return (
-        "case when parse_error is not null then parse_error else nullif(concat_ws("
-        f"{lit(REASON_SEPARATOR)},\n            {parts}\n        ), '') end"
-    )
+    return f"nullif(concat_ws({lit(REASON_SEPARATOR)},\n            {parts}\n        ), '')"
+
+
+def _waiting_sql(entity: Entity) -> str:
+    """SQL: the dimensions a row waits for (``users``, ``titles`` or ``users+titles``) when
+    its only faults are unknown references; NULL otherwise (read with ``_other_reason``)."""
+    missing = [
+        f"case when {_missing_ref(column)} then {lit(target)} end" for column, target in entity.refs
+    ]
+    if not missing:
+        return "null::varchar"
+    return f"nullif(concat_ws('+', {', '.join(missing)}), '')"
+
+
+#: SQL for a row's ``reason`` over ``_other_reason`` and ``_ref_reason`` (see classify_sql).
+#:
+#: Every reason rather than the first, so one look at the quarantine shows all that must be
+#: fixed in a row (fixing one field and re-landing should not reveal the next). A parse error
+#: stands alone: an unreadable record has no fields, and "missing required field" for each of
+#: them would only repeat it. Checks do not pile up on one bad field: a field that is missing
+#: or fails its type is NULL once typed, and every later check is false or NULL on NULL (NULL
+#: parts are skipped by ``concat_ws``).
+_REASON_SQL = (
+    "case when parse_error is not null then parse_error else nullif(concat_ws("
+    f"{lit(REASON_SEPARATOR)}, _other_reason, _ref_reason), '') end"
+)
 
 
 def _ref_joins(entity: Entity) -> str:
@@ -423,10 +537,13 @@ def _key_match(entity: Entity, a: str, b: str) -> str:
     return " and ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in entity.key)
 
 
-def classify_sql(entity: Entity, source: str, append: bool = False) -> str:
+def classify_sql(
+    entity: Entity, source: str, append: bool = False, window: TimeWindow | None = None
+) -> str:
     """``classified``: every row of ``source`` (:func:`jsonl_source` or :func:`csv_source`)
-    with typed columns, ``status``, ``reason``, ``_valid``, and ``_malformed`` / ``_has_<field>``
-    for the file-level checks.
+    with typed columns, ``status``, ``reason``, ``_valid``, ``_waiting`` (the dimensions a row
+    whose only fault is an unknown reference waits for) and ``_malformed`` / ``_has_<field>``
+    for the file-level checks. With ``window`` event times are held to it.
 
     Parsing is fused into this statement rather than materialized first: writing and re-reading
     the text columns cost as much as the parsing itself.
@@ -446,7 +563,8 @@ def classify_sql(entity: Entity, source: str, append: bool = False) -> str:
     ts_parts = "".join(",\n        " + part for f in ts_fields for part in _ts_parts(f))
     helpers = "".join(f"{q(prefix + f.name)}, " for prefix in ("_ts_", "_tl_") for f in ts_fields)
     typed = ",\n        ".join(expr for f in entity.fields for expr in _typed(f))
-    reason = _reason_sql(entity)
+    other = _messages_sql(_reason_checks(entity, window))
+    refs = _messages_sql(_ref_checks(entity))
     cols = ", ".join(q(c) for c in entity.columns())
     has = "".join(f"{_v(f)} is not null as {q('_has_' + f.name)}, " for f in _required(entity))
     target = "insert into classified" if append else "create or replace temp table classified as"
@@ -464,14 +582,18 @@ with parts as (
         {typed}
     from local_parts
 ), checked as (
-    select t.*, {reason} as reason
+    select t.*, {other} as _other_reason, {refs} as _ref_reason, {_waiting_sql(entity)} as _refs
     from typed t
     {_ref_joins(entity)}
+), reasoned as (
+    select *, {_REASON_SQL} as reason,
+        case when parse_error is null and _other_reason is null then _refs end as _waiting
+    from checked
 )
 select file_no, line_no, reason is null as _valid, parse_error is not null as _malformed, {has}
     case when reason is null then 'load' else 'quarantine' end as status,
-    reason, {cols}
-from checked
+    reason, _waiting, {cols}
+from reasoned
 """
 
 
@@ -548,13 +670,265 @@ where c.file_no = $file_no and c._valid and {_key_match(entity, "c", "p")}
 def quarantine_sql(records: str) -> str:
     """Insert quarantined rows with their landed text from ``records`` (a view or table).
 
-    Parameters: ``$file_no``, ``$batch``, ``$entity``, ``$file``, ``$now``.
+    ``waiting_for`` marks a row whose only fault is an unknown user or title: it is retried
+    when a later batch lands that dimension (:func:`warehouse.ingest.readmit_waiting`).
+    ``$header`` is a CSV file's header line (NULL for JSON Lines), kept so that a waiting row
+    can be parsed again without its file.
+    Parameters: ``$file_no``, ``$batch``, ``$entity``, ``$file``, ``$now``, ``$header``.
     """
     return f"""
 insert into raw.quarantine
-    (batch_id, entity, source_file, source_line, reason, record, quarantined_at)
-select $batch, $entity, $file, c.line_no, c.reason, r.record, $now
+    (batch_id, entity, source_file, source_line, reason, record, quarantined_at, waiting_for,
+     header)
+select $batch, $entity, $file, c.line_no, c.reason, r.record, $now, c._waiting,
+    case when c._waiting is not null then $header end
 from classified c join {records} r on r.file_no = c.file_no and r.line_no = c.line_no
 where c.file_no = $file_no and c.status = 'quarantine'
 order by c.line_no
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# rules in context: a row judged against its dimensions and its neighbours in time
+# --------------------------------------------------------------------------------------------
+
+#: SQL: the state a subscription event requires before it (``prev`` = the latest earlier
+#: state-changing event of the user, NULL before any; ``first`` = nothing at all before it).
+_SUBSCRIPTION_ORDER_OK = {
+    "signup": "{first}",
+    "cancel": "{prev} in ('signup', 'reactivate')",
+    "reactivate": "{prev} = 'cancel'",
+    "plan_change": "{prev} in ('signup', 'reactivate')",
+}
+
+
+def _order_ok(event: str, prev: str, first: str) -> str:
+    """SQL: ``event`` may follow state ``prev`` (``first``: it is the user's first event)."""
+    cases = " ".join(
+        f"when {lit(name)} then {cond.format(prev=prev, first=first)}"
+        for name, cond in _SUBSCRIPTION_ORDER_OK.items()
+    )
+    return f"coalesce(case {event} {cases} end, false)"
+
+
+def _new_rows(entity: Entity, key_cols: tuple[str, ...]) -> str:
+    """SQL: the rows that passed every row check, one per key, without keys already in `raw`
+    (those are duplicates or conflicts, settled later, and were judged when they loaded)."""
+    cols = ", ".join(q(c) for c in key_cols)
+    match = " and ".join(f"r.{q(k)} = n.{q(k)}" for k in entity.key)
+    return f"""
+    select distinct on ({", ".join(q(k) for k in entity.key)}) {cols}
+    from classified n
+    where n.status = 'load'
+      and not exists (select 1 from raw.{q(entity.name)} r where {match})
+    order by {", ".join(q(k) for k in entity.key)}, n.file_no, n.line_no"""
+
+
+_VIEW_COLS = ("event_id", "user_id", "device", "started_at", "watch_seconds")
+_UTC = "'%Y-%m-%d %H:%M:%S'"
+
+
+def _views_context(rules: TimeRules) -> str:
+    tol = int(rules.session_overlap_tolerance_s)
+    return f"""
+with new as ({_new_rows(VIEWS_ENTITY, _VIEW_COLS)}
+), reach as (
+    -- Per user and device, the loaded sessions that can overlap a new one: those starting
+    -- before the last new end and after the first new start minus the longest loaded session.
+    -- Exact, and it keeps the window below small for a day's batch on a large warehouse.
+    select n.user_id, n.device,
+        min(n.started_at) - to_seconds(any_value(l.longest)) as lo,
+        max(n.started_at + to_seconds(n.watch_seconds)) as hi
+    from new n
+    cross join (select coalesce(max(watch_seconds), 0) as longest from raw.views) l
+    group by n.user_id, n.device
+), merged as (
+    select r.event_id, r.user_id, r.device, r.started_at,
+        r.started_at + to_seconds(r.watch_seconds) as ended_at, false as is_new
+    from raw.views r
+    join reach on reach.user_id = r.user_id and reach.device = r.device
+    where r.started_at >= reach.lo and r.started_at < reach.hi
+    union all
+    select event_id, user_id, device, started_at,
+        started_at + to_seconds(watch_seconds), true
+    from new
+), neighbours as (
+    select *,
+        max(ended_at) over earlier as earlier_end,
+        arg_max(event_id, ended_at) over earlier as earlier_id,
+        min(case when not is_new then started_at end) over later as later_loaded_start,
+        arg_min(case when not is_new then event_id end, case when not is_new then started_at end)
+            over later as later_loaded_id
+    from merged
+    window earlier as (partition by user_id, device order by started_at, event_id
+                       rows between unbounded preceding and 1 preceding),
+           later as (partition by user_id, device order by started_at, event_id
+                     rows between 1 following and unbounded following)
+), overlapping as (
+    select event_id,
+        case
+            -- least() skips NULLs in DuckDB: a first session has no earlier end at all
+            when earlier_end is not null
+                and epoch(least(earlier_end, ended_at) - started_at) > {tol}
+            then 'started_at ' || strftime(started_at, {_UTC}) || ' UTC overlaps session '
+                 || {show("earlier_id")} || ' of this user on this device by '
+                 || cast(epoch(least(earlier_end, ended_at) - started_at) as bigint)
+                 || ' s (more than {tol} s, setting session_overlap_tolerance_s)'
+            when later_loaded_start is not null and epoch(ended_at - later_loaded_start) > {tol}
+            then 'the session ending ' || strftime(ended_at, {_UTC})
+                 || ' UTC overlaps the loaded session ' || {show("later_loaded_id")}
+                 || ' of this user on this device by '
+                 || cast(epoch(ended_at - later_loaded_start) as bigint)
+                 || ' s (more than {tol} s, setting session_overlap_tolerance_s)'
+        end as overlap
+    from neighbours where is_new
+)
+select c.file_no, c.line_no, nullif(concat_ws({lit(REASON_SEPARATOR)},
+    case when cast(c.started_at_local as date) < t.release_date
+         then 'started_at ' || {show("c._v_started")} || ' is before the title''s release_date '
+              || cast(t.release_date as varchar) end,
+    case when cast(c.started_at_local as date) < u.signup_date
+         then 'started_at ' || {show("c._v_started")} || ' is before the user''s signup_date '
+              || cast(u.signup_date as varchar) end,
+    o.overlap), '') as reason
+from (select *, strftime(started_at_local, '%Y-%m-%d %H:%M:%S') || ' local' as _v_started
+      from classified where status = 'load') c
+left join raw.titles t on t.title_id = c.title_id
+left join raw.users u on u.user_id = c.user_id
+left join overlapping o on o.event_id = c.event_id
+"""
+
+
+def _ratings_context() -> str:
+    return f"""
+select c.file_no, c.line_no,
+    'rated_at ' || strftime(c.rated_at, {_UTC}) || ' UTC is before the user first '
+        || 'played the title (' || strftime(f.first_start, {_UTC}) || ' UTC)'
+        as reason
+from classified c
+join (
+    select v.user_id, v.title_id, min(v.started_at) as first_start from raw.views v
+    semi join (select distinct user_id, title_id from classified where status = 'load') k
+        on k.user_id = v.user_id and k.title_id = v.title_id
+    group by v.user_id, v.title_id
+) f on f.user_id = c.user_id and f.title_id = c.title_id
+where c.status = 'load' and c.rated_at < f.first_start
+"""
+
+
+def _subscriptions_context() -> str:
+    # Events of one user at one instant are ordered as a lifecycle would have them.
+    rank = (
+        "case event when 'signup' then 0 when 'reactivate' then 1 "
+        "when 'plan_change' then 2 else 3 end"
+    )
+    own_ok = _order_ok("event", "prev_state", "prior_events = 0")
+    next_ok = _order_ok("next_event", "event", "false")
+    return f"""
+with new as ({_new_rows(SUBSCRIPTIONS_ENTITY, ("user_id", "event", "occurred_at"))}
+), merged as (
+    select user_id, event, occurred_at, false as is_new
+    from raw.subscriptions where user_id in (select user_id from new)
+    union all
+    select user_id, event, occurred_at, true from new
+), sequenced as (
+    select *,
+        count(*) over earlier as prior_events,
+        last_value(case when event <> 'plan_change' then event end ignore nulls) over earlier
+            as prev_state,
+        lead(event) over w as next_event,
+        lead(is_new) over w as next_is_new
+    from merged
+    window w as (partition by user_id order by occurred_at, {rank}),
+           earlier as (partition by user_id order by occurred_at, {rank}
+                       rows between unbounded preceding and 1 preceding)
+), judged as (
+    select user_id, event, occurred_at,
+        case
+            when not {own_ok} then
+                event || ' at ' || strftime(occurred_at, {_UTC}) || ' UTC is out of '
+                || 'order: ' || case
+                    when event = 'signup' then 'the user has earlier subscription events'
+                    when prev_state is null then 'no signup before it'
+                    else 'it follows ' || prev_state end
+            when event <> 'plan_change' and not next_is_new and not {next_ok} then
+                event || ' at ' || strftime(occurred_at, {_UTC}) || ' UTC is out of '
+                || 'order: the loaded ' || next_event || ' after it would follow ' || event
+        end as reason
+    from sequenced where is_new
+)
+select c.file_no, c.line_no, j.reason
+from classified c
+join judged j on j.user_id = c.user_id and j.event = c.event and j.occurred_at = c.occurred_at
+where c.status = 'load' and j.reason is not null
+"""
+
+
+def context_faults_sql(entity: Entity, rules: TimeRules) -> str | None:
+    """SQL selecting ``(file_no, line_no, reason)`` of rows in ``classified`` that passed every
+    row check but are implausible next to what is known, or None when the entity has no such
+    rule. The rules:
+
+    * views: started (local date) before the title's release_date or the user's signup_date;
+      overlapping another session of the same user on the same device by more than
+      ``session_overlap_tolerance_s`` (the later-starting one is blamed, unless the earlier is
+      new and the later already loaded: a loaded row is never taken back);
+    * ratings: rated before the user first played the title (a rating with no view of the
+      title at all loads: the viewing may predate the export);
+    * subscriptions: out of lifecycle order (signup first and once; cancel and plan_change
+      only while subscribed; reactivate only after a cancel), against the user's loaded events
+      and the rest of the batch; a new event is also blamed when it would put the next loaded
+      event out of order.
+
+    The dimensions are known here: a row with an unknown user or title failed its reference
+    check and waits instead. Views and subscriptions are judged against `raw` plus the whole
+    chunk, so rows of one batch are judged together whatever their file order.
+    """
+    if entity.name == "views":
+        return f"select * from ({_views_context(rules)}) where reason is not null"
+    if entity.name == "ratings":
+        return _ratings_context()
+    if entity.name == "subscriptions":
+        return _subscriptions_context()
+    return None
+
+
+VIEWS_ENTITY = ENTITIES["views"]
+SUBSCRIPTIONS_ENTITY = ENTITIES["subscriptions"]
+
+
+def apply_context_sql() -> str:
+    """Quarantine the rows found by :func:`context_faults_sql` (materialized as
+    ``context_faults``)."""
+    return """
+update classified c set status = 'quarantine', _valid = false, reason = f.reason
+from context_faults f
+where c.file_no = f.file_no and c.line_no = f.line_no
+"""
+
+
+def readmit_update_sql() -> str:
+    """Record in ``raw.quarantine`` what a retry made of each waiting row of one file.
+
+    Loaded: ``readmitted_at``/``readmitted_batch_id`` set (``waiting_for`` kept: what it
+    waited for). Still only missing a dimension: its reason and ``waiting_for`` refreshed.
+    A real fault now visible (e.g. a view before the user's signup, which could not be judged
+    without the user): that reason, and it waits no more. Identical to a row already loaded:
+    settled as a duplicate. ``retried_at`` is set on every row tried.
+    Parameters: ``$file_no``, ``$file``, ``$batch``, ``$now``, ``$entity``, ``$first_batch``.
+    """
+    return """
+update raw.quarantine q set
+    retried_at = $now,
+    readmitted_at = case when c.status = 'load' then $now end,
+    readmitted_batch_id = case when c.status = 'load' then $batch end,
+    waiting_for = case when c.status = 'load' then q.waiting_for
+                       when c.status = 'quarantine' then c._waiting end,
+    reason = case when c.status = 'quarantine' then c.reason
+                  when c.status = 'duplicate' then 'already loaded when re-admitted (was: '
+                       || q.reason || ')'
+                  else q.reason end
+from classified c
+where c.file_no = $file_no and q.entity = $entity and q.batch_id = $first_batch
+    and q.source_file = $file and q.source_line = c.line_no
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,25 @@ def user(user_id: str = "u1", **over: Any) -> dict[str, Any]:
     return {**row, **over}
 
 
+#: Where each view id's default start lies: its own half hour before VIEW_START, so the
+#: default sessions of one user on one device never overlap (ingest quarantines overlapping
+#: sessions) and all start after the default signup and before the default rating.
+_VIEW_SLOTS: dict[str, int] = {}
+VIEW_START = datetime(2026, 3, 1, 22, 15, 4)
+
+
+def _default_start(event_id: str) -> str:
+    slot = _VIEW_SLOTS.setdefault(event_id, len(_VIEW_SLOTS))
+    return (VIEW_START - timedelta(minutes=30 * slot)).isoformat() + "-05:00"
+
+
 def view(event_id: str = "v1", **over: Any) -> dict[str, Any]:
     row = {
         "event_id": event_id,
         "user_id": "u1",
         "title_id": "t1",
         "device": "tv",
-        "started_at": "2026-03-01T22:15:04-05:00",
+        "started_at": over["started_at"] if "started_at" in over else _default_start(event_id),
         "watch_seconds": 1200,
         "duration_seconds": 6000,
     }

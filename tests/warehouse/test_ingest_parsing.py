@@ -98,7 +98,7 @@ def test_csv_blank_lines_and_crlf(tmp_path: Path) -> None:
         ("2026-03-01T02:15:04+0530", datetime(2026, 2, 28, 20, 45, 4), datetime(2026, 3, 1, 2, 15, 4)),
         ("2026-03-01T02:15:04+09", datetime(2026, 2, 28, 17, 15, 4), datetime(2026, 3, 1, 2, 15, 4)),
         ("2026-03-01 23:59:59.250+14:00", datetime(2026, 3, 1, 9, 59, 59, 250000), datetime(2026, 3, 1, 23, 59, 59, 250000)),
-        ("2026-12-31T23:30:00-12:00", datetime(2027, 1, 1, 11, 30), datetime(2026, 12, 31, 23, 30)),
+        ("2026-01-31T23:30:00-12:00", datetime(2026, 2, 1, 11, 30), datetime(2026, 1, 31, 23, 30)),
     ],
 )  # fmt: skip
 def test_timestamps_store_utc_and_the_wall_clock(
@@ -117,7 +117,8 @@ def test_same_instant_in_two_zones_gives_one_utc_and_two_wall_clocks(tmp_path: P
     write_dims(landing)
     rows = [
         view("v1", started_at="2026-03-01T22:00:00-05:00"),
-        view("v2", started_at="2026-03-02T08:30:00+05:30"),
+        # another device: one device playing two sessions at once is quarantined as overlapping
+        view("v2", started_at="2026-03-02T08:30:00+05:30", device="mobile"),
     ]
     write_jsonl(landing / "views" / "d.jsonl", rows)
     ingest_path(db, landing)

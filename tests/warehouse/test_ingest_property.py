@@ -56,7 +56,10 @@ def landed_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for i, c in enumerate(events):
         copies = draw(st.integers(1, 3))
-        rows += [view(f"v{i}", **c)] * copies
+        # Two days apart, so that no two sessions overlap whatever the hour and zone (ingest
+        # judges overlapping sessions against what loaded before them: not order-free).
+        started_at = f"2026-03-{1 + 2 * i:02d}" + c["started_at"][10:]
+        rows += [view(f"v{i}", **{**c, "started_at": started_at})] * copies
     for j, spoil in enumerate(draw(st.lists(spoilers, max_size=4))):
         rows.append(view(f"bad{j}", **spoil))
     return rows

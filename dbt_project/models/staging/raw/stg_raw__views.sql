@@ -24,7 +24,10 @@ renamed as (
 
         ----------  timestamps
         started_at,
-        started_at_local
+        started_at_local,
+
+        ----------  lineage
+        _ingested_at as ingested_at
 
     from source
 
