@@ -17,6 +17,7 @@ Order of preference:
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -142,18 +143,45 @@ def _parent_bound_server_class() -> type:
     return ParentBoundServer
 
 
+@contextmanager
+def one_start_at_a_time() -> Iterator[None]:
+    """Hold `<PREFECT_HOME>/.tastemaker-server-start.lock` while a temporary server starts.
+
+    A fresh PREFECT_HOME's first server creates and migrates its SQLite database. Two commands
+    started together (a run and a drift report in two terminals; CI's two user-path steps) ran
+    the same migrations at once, and one server died printing alembic's `No such constraint`
+    traceback. The second start now waits for the first to answer (the kernel drops the lock if
+    that process dies), then finds the database migrated."""
+    from prefect.settings import get_current_settings
+
+    home = Path(get_current_settings().home).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".tastemaker-server-start.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _start_temporary(timeout_s: int, source: str) -> str:
     """Start Prefect's temporary server (the instance its clients reuse); return its API URL.
 
     Prefect keeps one instance per port in a class-level registry; the subclass registers
     itself there under the same key, so Prefect's own `SubprocessASGIServer()` calls reuse it.
     """
+    # The temporary server sends no usage telemetry unless the user asked for it: its start-up
+    # writes a telemetry session row, which collided with a second command's server on one
+    # fresh SQLite database ("database is locked" traceback). PREFECT_SERVER_ANALYTICS_ENABLED,
+    # when set, wins.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     server = _parent_bound_server_class()()
     prefect_logger = logging.getLogger("prefect")
     level = prefect_logger.level
     prefect_logger.setLevel(logging.WARNING)  # we said it on one line already
     try:
-        server.start(timeout=timeout_s)
+        with one_start_at_a_time():
+            server.start(timeout=timeout_s)
     except Exception as exc:
         server.stop()
         log.debug("temporary Prefect API failed to start: %s", exc)

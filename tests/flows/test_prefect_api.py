@@ -95,3 +95,42 @@ def test_a_server_that_cannot_start_in_time_is_one_error_line(
     assert variable in errors[0] and "tastemaker up" in errors[0]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) <= 3, result.stderr  # the notice, the (wrapped) error line
+
+
+TWO_STARTS = """
+from flows.prefect_api import prefect_api
+from warehouse.settings import Settings
+from prefect import flow
+
+@flow
+def hello() -> int:
+    return 1
+
+with prefect_api(Settings()) as api:
+    assert hello() == 1
+    print("api", api.kind)
+"""
+
+
+@pytest.mark.slow
+def test_two_commands_starting_on_one_fresh_prefect_home_both_work(tmp_path: Path) -> None:
+    """Two commands at once on a new PREFECT_HOME: both temporary servers would migrate the same
+    SQLite database; the start-up lock makes the second wait for the first (no alembic
+    traceback, both flows run)."""
+    env = user_env(tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_STARTS],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        assert "api temporary" in out
+        assert "Traceback" not in err and "No such constraint" not in err, err[-3000:]
