@@ -19,9 +19,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
 
 from flows.artifacts.audience import churn_markdown, churn_skipped_markdown
+from flows.params import ChurnParams
 from flows.reengagement import reengagement_stage
 from flows.retry import IO_RETRY
 from ml.audience.churn import ChurnRun, NotEnoughHistory
@@ -38,40 +38,6 @@ from warehouse.audience import load_churn_inputs, publish_churn_scores
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
 from warehouse.publish import PublishLineage
 from warehouse.settings import Settings, get_settings
-
-
-class ChurnParams(BaseModel):
-    """How the churn model is validated, gated and used to score the current users."""
-
-    valid_fraction: float = Field(
-        default=0.3, gt=0, lt=1, description="Share of the latest snapshot dates held out."
-    )
-    embargo_days: int = Field(
-        default=30, ge=0, description="Gap between training snapshots and the holdout (label "
-        "horizon), so training labels never peek into it.",
-    )  # fmt: skip
-    C: float | None = Field(
-        default=None, gt=0, description="Logistic inverse regularization; empty = chosen on "
-        "user-grouped folds of the training window.",
-    )  # fmt: skip
-    driver_repeats: int = Field(
-        default=5, ge=1, description="Permutation-importance repeats for the drivers."
-    )
-    min_roc_auc: float = Field(
-        default=0.6, ge=0, le=1, description="Holdout ROC-AUC floor a candidate must reach."
-    )
-    auc_tolerance: float = Field(
-        default=0.01, ge=0, le=1, description="How far below the champion's holdout ROC-AUC a "
-        "candidate may be and still replace it.",
-    )  # fmt: skip
-    top_reasons: int = Field(default=3, ge=1, le=10, description="Reasons listed per user.")
-    reengagement: bool = Field(
-        default=True, description="Plan re-engagement actions for at-risk users after scoring."
-    )
-    evaluate_policy: bool = Field(
-        default=True, description="Estimate the plan's value offline on the randomized nudge "
-        "log (IPS vs nudging everyone / nobody) when the log exists.",
-    )  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRY)

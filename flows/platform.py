@@ -28,6 +28,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from flows import progress
+from flows.artifacts.platform import platform_markdown
 from flows.audience import AudienceParams, audience_flow
 from flows.ingest import ingest_flow
 from flows.monitor import MonitorParams, monitor_flow
@@ -99,29 +100,6 @@ def count_marts(db_path: Path) -> dict[str, int]:
     return row_counts(db_path, CORE_MARTS)
 
 
-def _summary_markdown(result: dict[str, Any]) -> str:
-    rows = "\n".join(f"| {name} | {count:,} |" for name, count in result["marts"].items())
-    ingest = result["ingest"]
-    loaded = sum(t["loaded"] for t in ingest["tables"].values())
-    quarantined = sum(t["quarantined"] for t in ingest["tables"].values())
-    dbt = result["dbt"]
-    stages = "".join(
-        f"| {name} | {info['status']} | {info.get('seconds', '')} | {info.get('error') or ''} |\n"
-        for name, info in result.get("stages", {}).items()
-    )
-    stage_table = (
-        f"\n| stage | status | s | error |\n|---|---|---:|---|\n{stages}" if stages else ""
-    )
-    return (
-        f"# Tastemaker platform run\n\nhome: `{result['home']}`  \n"
-        f"ingest: {loaded:,} rows loaded, {quarantined:,} quarantined, "
-        f"{len(ingest['rejected'])} files rejected  \n"
-        f"dbt: {dbt['passed']} passed, {dbt['failed']} failed, {dbt['skipped']} skipped  \n"
-        f"duration: {result['duration_s']} s\n\n| mart | rows |\n|---|---:|\n{rows}\n"
-        f"{stage_table}"
-    )
-
-
 def run_stage(name: str, child: Any, params: BaseModel) -> dict[str, Any]:
     """Run one child flow; a failure is recorded (and logged), not raised, so later stages run."""
     logger = get_run_logger()
@@ -189,7 +167,7 @@ def platform_flow(params: PlatformParams | None = None) -> dict[str, Any]:
         "duration_s": round(time.perf_counter() - started, 1),
     }
     create_markdown_artifact(
-        key="tastemaker-platform-run", markdown=_summary_markdown(result), description="summary"
+        key="tastemaker-platform-run", markdown=platform_markdown(result), description="summary"
     )
     failed = [name for name, info in stages.items() if info["status"] != "completed"]
     if failed:

@@ -16,9 +16,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
 
 from flows.artifacts.audience import segments_markdown
+from flows.params import SegmentsParams
 from flows.retry import IO_RETRY
 from ml.audience.gates import (
     SEGMENTER,
@@ -35,32 +35,6 @@ from warehouse.audience import load_segment_inputs, publish_segments
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
 from warehouse.publish import PublishLineage
 from warehouse.settings import Settings, get_settings
-
-
-class SegmentsParams(BaseModel):
-    """How viewers are segmented and when a new segmentation replaces the champion."""
-
-    k_min: int = Field(default=3, ge=2, description="Smallest number of segments tried.")
-    k_max: int = Field(default=12, ge=2, description="Largest number of segments tried.")
-    min_views: int = Field(
-        default=5, ge=1, description="Users with fewer plays are 'Too new to tell' (segment -1)."
-    )
-    n_init: int = Field(default=10, ge=1, description="K-Means restarts per k.")
-    silhouette_sample: int = Field(
-        default=3000, ge=50, description="Users the silhouette (k choice) is computed on."
-    )
-    bootstrap_resamples: int = Field(
-        default=20, ge=2, description="Refits on bootstrap resamples for the stability score."
-    )
-    random_state: int = Field(default=0, description="Seed: same data and seed, same segments.")
-    min_bootstrap_ari: float = Field(
-        default=0.6, ge=0, le=1, description="Stability floor a candidate must reach."
-    )
-    stability_tolerance: float = Field(
-        default=0.05, ge=0, le=1, description="How far below the champion's stability a "
-        "candidate may be and still replace it.",
-    )  # fmt: skip
-    plots: bool = Field(default=True, description="Write the PCA and profile-heatmap PNGs.")
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRY)

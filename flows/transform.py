@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import progress
+from flows.artifacts.platform import dbt_build_markdown
 from flows.params import TransformParams
 from warehouse.buildstate import build_fingerprint, record_build, unchanged_since_last_build
 from warehouse.db import Warehouse
@@ -27,23 +28,6 @@ class DbtBuildError(RuntimeError):
         names = ", ".join(n.unique_id for n in summary.failures[:5])
         more = "" if len(summary.failures) <= 5 else f" and {len(summary.failures) - 5} more"
         super().__init__(f"dbt build had {summary.failed} failure(s): {names}{more}")
-
-
-def _summary_markdown(summary: DbtSummary) -> str:
-    lines = [
-        "# dbt build",
-        "",
-        "| passed | failed | warned | skipped | seconds |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {summary.passed} | {summary.failed} | {summary.warned} | {summary.skipped} "
-        f"| {summary.elapsed_s} |",
-        "",
-        f"manifest sha256: `{summary.manifest_sha256}`",
-    ]
-    if summary.failures:
-        lines += ["", "## Failures", ""]
-        lines += [f"- `{n.unique_id}` ({n.status}): {n.message}" for n in summary.failures]
-    return "\n".join(lines)
 
 
 @task(name="dbt build", cache_policy=NO_CACHE)
@@ -86,7 +70,7 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
 def publish_dbt_summary(summary: DbtSummary) -> None:
     """Show the build's counts and failures, and every node's result, as Prefect artifacts."""
     create_markdown_artifact(
-        key="tastemaker-dbt-build", markdown=_summary_markdown(summary), description="dbt build"
+        key="tastemaker-dbt-build", markdown=dbt_build_markdown(summary), description="dbt build"
     )
     create_table_artifact(
         key="tastemaker-dbt-nodes",
