@@ -41,11 +41,7 @@ def build_warehouse(settings: Settings, params: TransformParams) -> DbtSummary |
     `params.skip_unchanged`, a full build whose inputs match that record is skipped and the
     record (manifest hash, built_at) is returned instead of a summary.
     """
-    dbt_vars = {
-        "drift_window_days": settings.drift_window_days,
-        **settings.dbt_vars(),
-        **params.dbt_vars(),
-    }
+    dbt_vars = {**settings.dbt_vars(), **params.dbt_vars()}
     full = params.select is None
     with Warehouse(settings).locked():
         if full and params.skip_unchanged:

@@ -330,9 +330,14 @@ class Settings(BaseSettings):
         return beside if beside.is_dir() else None
 
     def dbt_vars(self) -> dict[str, Any]:
-        """dbt vars that follow settings (declared once here; dbt_project.yml repeats the
-        default for a bare `dbt build`, and a test holds the two together)."""
-        return {"future_tolerance_hours": self.future_tolerance_hours}
+        """dbt vars that follow settings, passed to every dbt invocation (declared once here;
+        dbt_project.yml repeats the tolerance's default for a bare `dbt build`, and a test holds
+        the two together). The refresh's build fingerprint is taken over these too, so a build
+        and the check that may skip it can never see different vars."""
+        return {
+            "drift_window_days": self.drift_window_days,
+            "future_tolerance_hours": self.future_tolerance_hours,
+        }
 
     def dbt_env(self) -> dict[str, str]:
         """Environment the dbt profile reads (dbt_project/profiles.yml)."""

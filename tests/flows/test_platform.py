@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from flows.params import WorldParams
+from ml.vocabulary import DEVICES
 from warehouse.db import CORE_MARTS
 
 pytestmark = [pytest.mark.slow]
@@ -124,9 +125,12 @@ def test_idle_refresh_skips_the_build_and_new_data_does_not(
     first_file = sorted((platform_home / "landing" / "views").glob("*.jsonl"))[0]
     row = json.loads(first_file.read_text().splitlines()[0])
     row["event_id"] = "v9999999999"
+    # the same moment on another device: a second session on the same device at the same time
+    # would be quarantined as an overlap (ingest's time rules)
+    row["device"] = next(d for d in DEVICES if d != row["device"])
     (platform_home / "landing" / "views" / "late-arrival.jsonl").write_text(json.dumps(row) + "\n")
     settings = Settings(home=platform_home)
-    dbt_vars = {"drift_window_days": settings.drift_window_days}
+    dbt_vars = settings.dbt_vars()  # what the refresh's transform passes
     assert unchanged_since_last_build(settings, dbt_vars) is not None
     assert ingest_flow()["tables"]["views"]["loaded"] == 1
     assert unchanged_since_last_build(settings, dbt_vars) is None
