@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -346,8 +347,9 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """All settings as JSON-able values, secrets masked: safe to log, print or publish."""
         data: dict[str, Any] = {}
+        groups = _groups()
         for name, value in self.model_dump(mode="json").items():
-            if name in _groups():
+            if name in groups:
                 data.update({f"{name}.{k}": v for k, v in value.items()})
             else:
                 data[name] = value
@@ -358,8 +360,10 @@ class Settings(BaseSettings):
         return data
 
 
+@functools.cache
 def _groups() -> dict[str, tuple[str, ...]]:
-    """Nested settings groups and their field names (a dataclass or pydantic config type)."""
+    """Nested settings groups and their field names (a dataclass or pydantic config type); a
+    property of the class, so worked out once per process."""
     groups: dict[str, tuple[str, ...]] = {}
     for name, info in Settings.model_fields.items():
         kind = info.annotation
