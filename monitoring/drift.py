@@ -632,6 +632,28 @@ def alert_text(summary: DriftSummary, *, max_columns: int | None = None) -> str:
     )
 
 
+#: The mail header naming what an alert is about (`alert_key`).
+ALERT_KEY_HEADER = "X-Tastemaker-AlertKey"
+
+
+def alert_key(summary: DriftSummary) -> str | None:
+    """What an alert is about: the check, its two windows and the rules with their columns
+    (not the run or the time). Two reports with the same key say the same thing, so a mail
+    still waiting in the outbox need not be joined by a second copy (`tastemaker run` without
+    SMTP queues one; `tastemaker drift --email` then sends that one). None without an alert."""
+    import hashlib
+
+    if not summary.alerts:
+        return None
+    about = {
+        "dataset": summary.dataset,
+        "reference": [summary.reference_window.get(k) for k in ("kind", "start", "end")],
+        "current": [summary.current_window.get(k) for k in ("start", "end")],
+        "alerts": [[a.rule, sorted(a.columns)] for a in summary.alerts],
+    }
+    return hashlib.sha256(json.dumps(about, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def reference_text(summary: DriftSummary) -> str:
     """`training data of churn:... (2026-02-11 to 2026-06-03, end exclusive, 4 windows of 28
     days, 6843 rows)`: which reference the check used, as every report states it."""
@@ -691,6 +713,7 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url:
         **{k: v for k, v in summary.lineage.items() if k != "report_id"},
         "report_html": report_location(reports_base_url, summary.html_path),
         "report_json": report_location(reports_base_url, summary.json_path),
+        "alert_key": alert_key(summary),
     }
     return MailContent(
         subject=mail_subject(summary),

@@ -334,6 +334,19 @@ def write_to_outbox(msg: EmailMessage, outbox: Path) -> Path:
     return path
 
 
+def pending_with(outbox: Path, header: str, value: str) -> Path | None:
+    """The oldest message waiting in the outbox whose `header` is `value`, or None. Reads the
+    headers only (a message carries a 4 MB report)."""
+    from email.parser import BytesHeaderParser
+
+    for path in pending(outbox):
+        with path.open("rb") as fh:
+            headers = BytesHeaderParser(policy=email_policy.SMTP).parse(fh)
+        if headers.get(header) == value:
+            return path
+    return None
+
+
 def pending(outbox: Path) -> list[Path]:
     """Messages waiting in the outbox, oldest first."""
     if not outbox.is_dir():

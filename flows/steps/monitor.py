@@ -19,7 +19,9 @@ from typing import Any
 
 from monitoring.checks import Skipped
 from monitoring.drift import (
+    ALERT_KEY_HEADER,
     DriftSummary,
+    alert_key,
     alert_text,
     mail_content,
     run_drift,
@@ -32,6 +34,7 @@ from monitoring.mail import (
     build_message,
     flush_outbox,
     mark_digest_sent,
+    pending_with,
     plural,
     should_send,
     write_to_outbox,
@@ -248,6 +251,13 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     if not should_send(policy, summary.alert, outbox, today):  # type: ignore[arg-type]
         log.info("mail policy %s: no mail for status %s", policy, summary.status)
         return None
+    key = alert_key(summary)
+    waiting = pending_with(outbox, ALERT_KEY_HEADER, key) if key else None
+    if waiting is not None:
+        # the same alert (windows, rules, columns) is already queued: it goes out with this
+        # flush, and one finding makes one mail
+        log.info("the same alert is already waiting in the outbox: %s", waiting.name)
+        return waiting
     message = build_message(
         mail_content(summary, reports_base_url=settings.reports_base_url),
         smtp_config(settings),

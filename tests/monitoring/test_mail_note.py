@@ -79,3 +79,18 @@ def test_daily_digest_says_the_digest_already_went_out(
         "no mail: today's digest already went out and nothing new drifted "
         "(TASTEMAKER_MAIL_POLICY=daily_digest)"
     )
+
+
+def test_the_same_alert_waiting_in_the_outbox_is_not_mailed_twice(
+    summary: DriftSummary, tmp_path: Path
+) -> None:
+    """`tastemaker run` without SMTP queues the alert; `drift --email` sends that one."""
+    settings = Settings(home=tmp_path)
+    alert = _with(summary, status="drift", alerts=[{"rule": "large_drift", "columns": ["a"]}])
+    first = mail_step(settings, alert, today=TODAY)
+    again = _with(alert, report_id="other", created_at="2026-06-30T05:00:00+00:00")
+    assert first is not None and mail_step(settings, again, today=TODAY) == first
+    assert len(list(settings.outbox_path.glob("*.eml"))) == 1
+    other = _with(alert, alerts=[{"rule": "large_drift", "columns": ["b"]}])
+    assert mail_step(settings, other, today=TODAY) not in (None, first)
+    assert len(list(settings.outbox_path.glob("*.eml"))) == 2
