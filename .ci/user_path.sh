@@ -115,7 +115,9 @@ drift_mail_body() {
   git clone -q --no-hardlinks "$repo" "$clone"
   port=$(python3 -c \
     'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  mkdir -p "$mailbox"
+  # a whole Maildir: Python's mailbox.Maildir (aiosmtpd's Mailbox handler) makes tmp/, new/ and
+  # cur/ only when it creates the folder itself, so a bare folder refuses every message
+  mkdir -p "$mailbox/tmp" "$mailbox/new" "$mailbox/cur"
   (cd "$clone" && exec "${clean_env[@]}" uv run --locked python -m aiosmtpd -n \
     -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$mailbox") > "$work/smtp.log" 2>&1 &
   smtp_pid=$!
