@@ -114,6 +114,48 @@ class DriftSpec:
         return self.numerical + self.categorical
 
 
+#: Columns whose value follows the calendar: a window with more weekend days has a larger
+#: weekend share with no change in behaviour.
+CALENDAR_COLUMNS = ("weekend_share",)
+
+
+def weekend_fraction(start: str | None, end: str | None) -> float | None:
+    """The share of Saturdays and Sundays among the days of `[start, end)` (ISO dates)."""
+    if not start or not end:
+        return None
+    first, last = (datetime.fromisoformat(d).date() for d in (start, end))
+    days = (last - first).days
+    if days <= 0:
+        return None
+    weekends = sum((first.toordinal() + i) % 7 in (6, 0) for i in range(days))
+    return weekends / days
+
+
+def without_calendar_columns(
+    spec: DriftSpec, reference_window: Mapping[str, Any], current_window: Mapping[str, Any]
+) -> tuple[DriftSpec, str | None]:
+    """`spec` without `CALENDAR_COLUMNS` when the two windows hold different shares of weekend
+    days (windows of 45 days: 12 against 14), and the note saying so; else `spec` unchanged.
+    On the undrifted test world such windows moved weekend_share by +4.2 points: the calendar,
+    not the viewers. Windows of whole weeks (the default 28 days) keep it."""
+    ref = weekend_fraction(reference_window.get("start"), reference_window.get("end"))
+    cur = weekend_fraction(current_window.get("start"), current_window.get("end"))
+    if ref is None or cur is None or abs(ref - cur) < 1e-9:
+        return spec, None
+    dropped = [c for c in CALENDAR_COLUMNS if c in spec.columns]
+    if not dropped:
+        return spec, None
+    note = (
+        f"{', '.join(dropped)} not compared: the windows hold {ref:.1%} and {cur:.1%} weekend "
+        "days (use windows of whole weeks)"
+    )
+    return DriftSpec(
+        spec.name,
+        tuple(c for c in spec.numerical if c not in dropped),
+        tuple(c for c in spec.categorical if c not in dropped),
+    ), note
+
+
 def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -> DriftSpec:
     """The monitored columns of the `user_features` mart.
 

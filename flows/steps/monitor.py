@@ -27,6 +27,7 @@ from monitoring.drift import (
     run_drift,
     run_prediction_drift,
     user_features_spec,
+    without_calendar_columns,
 )
 from monitoring.history import RecsysHistory, recsys_periods
 from monitoring.mail import (
@@ -147,7 +148,13 @@ def drift_step(
     now: dt.datetime | None = None,
 ) -> DriftSummary:
     """Evidently report on the two windows, written under `<home>/reports/<date>/`."""
-    spec = user_features_spec(windows.reference.columns, equal_windows=windows.windowed)
+    spec, note = without_calendar_columns(
+        user_features_spec(windows.reference.columns, equal_windows=windows.windowed),
+        windows.reference_window,
+        windows.current_window,
+    )
+    if note:
+        log.info(note)
     return run_drift(
         windows.reference,
         windows.current,

@@ -14,7 +14,13 @@ import pytest
 
 from flows.steps.monitor import drift_reference, key_features
 from ml.registry import DataWindow, ModelRegistry, PromotionGate
-from monitoring.drift import DriftSpec, DriftThresholds, run_drift
+from monitoring.drift import (
+    DriftSpec,
+    DriftThresholds,
+    run_drift,
+    weekend_fraction,
+    without_calendar_columns,
+)
 from warehouse.monitoring import ReferencePeriod, fit_reference
 from warehouse.settings import Settings
 
@@ -163,3 +169,21 @@ def test_key_features_are_the_churn_drivers_then_the_setting(tmp_path: Path) -> 
     )
     assert key_features(settings) == ["days_since_last_view", "active_days_28d", "plan"]
     assert key_features(settings.model_copy(update={"drift_key_drivers": 0})) == ["plan"]
+
+
+def test_weekend_share_is_left_out_when_the_windows_hold_different_weekends() -> None:
+    """45-day windows from Wednesday 2026-04-01 and Saturday 2026-05-16: 12 and 14 weekend days."""
+    assert weekend_fraction("2026-04-01", "2026-05-16") == pytest.approx(12 / 45)
+    assert weekend_fraction("2026-05-16", "2026-06-30") == pytest.approx(14 / 45)
+    spec = DriftSpec("u", numerical=("weekend_share", "series_share"), categorical=("plan",))
+    ref, cur = (
+        {"start": "2026-04-01", "end": "2026-05-16"},
+        {"start": "2026-05-16", "end": "2026-06-30"},
+    )
+    kept, note = without_calendar_columns(spec, ref, cur)
+    assert kept.columns == ("series_share", "plan") and "26.7% and 31.1%" in note
+    weeks = (
+        {"start": "2026-02-11", "end": "2026-06-03"},
+        {"start": "2026-06-03", "end": "2026-07-01"},
+    )
+    assert without_calendar_columns(spec, *weeks) == (spec, None)  # whole weeks: kept
