@@ -16,10 +16,11 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 FIRST_RUN_MAX_LINES=60
-# The drift-mail step waits for the drift-alerts issue: with default settings a drifted world
-# sends no mail today (5 of 41 columns drift, below the 0.30 dataset share, against a reference
-# window that is already inside the shift). Flip to "pass" when that issue lands.
-DRIFT_MAIL_EXPECT="xfail"
+# The drift-mail step: with default settings a drifted world sends exactly one mail, whose
+# subject says ALERT and whose first lines name every planted column (the truth's `planted`).
+# (It was "xfail" until the drift-alerts issue: 5 of 41 columns drifted, below the 0.30 dataset
+# share, against an adjacent reference window already inside the shift.)
+DRIFT_MAIL_EXPECT="pass"
 steps="${USER_PATH_STEPS:-first-run drift-mail}"
 
 work="$(mktemp -d /tmp/tastemaker-user-path.XXXXXX)"
@@ -114,7 +115,9 @@ drift_mail_body() {
   git clone -q --no-hardlinks "$repo" "$clone"
   port=$(python3 -c \
     'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  mkdir -p "$mailbox"
+  # a whole Maildir: Python's mailbox.Maildir (aiosmtpd's Mailbox handler) makes tmp/, new/ and
+  # cur/ only when it creates the folder itself, so a bare folder refuses every message
+  mkdir -p "$mailbox/tmp" "$mailbox/new" "$mailbox/cur"
   (cd "$clone" && exec "${clean_env[@]}" uv run --locked python -m aiosmtpd -n \
     -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$mailbox") > "$work/smtp.log" 2>&1 &
   smtp_pid=$!
@@ -154,6 +157,22 @@ drift_mail_body() {
     return 0
   fi
   [ "$ok" -eq 1 ] || { echo "user-path: FAIL drift-mail"; cat "$work/drift-mail.log"; return 1; }
+  # the one mail names the planted shift: ALERT in the subject, every planted column in the
+  # title and headline (the plain-text part's first lines)
+  python3 - "$(find "$mailbox" -type f -path '*/new/*')" "$home/truth/drift.json" <<'PY' || {
+import email, json, sys
+from email import policy
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.default)
+top = "\n".join(msg.get_body(preferencelist=("plain",)).get_content().splitlines()[:5])
+planted = sorted(json.load(open(sys.argv[2]))["planted"])
+missing = [c for c in planted if c not in top]
+print(f"user-path: drift-mail subject: {msg['Subject']}")
+if missing:
+    print(f"user-path: planted columns not named in the mail's first lines: {missing}\n{top}")
+sys.exit(1 if "ALERT" not in msg["Subject"] or missing else 0)
+PY
+    echo "user-path: FAIL drift-mail: the mail does not name the planted shift"; return 1
+  }
 }
 
 for step in $steps; do

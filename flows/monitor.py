@@ -50,7 +50,10 @@ class MailQueuedError(ConnectionError):
 def load_windows_task(settings: Settings, params: MonitorParams) -> FeatureWindows:
     """Read the reference and current feature windows from the marts."""
     return load_feature_windows(
-        settings, window_days=params.window_days, current_end=params.current_end
+        settings,
+        window_days=params.window_days,
+        current_end=params.current_end,
+        reference=steps.drift_reference(settings),
     )
 
 

@@ -32,6 +32,21 @@ setting would silently change meaning with the data size.
    monitored columns a few chance flags cannot reach it.
 3. *Minimum rows.* With fewer than `min_rows` rows in either window the status is
    `insufficient_data` and dataset drift is never declared (the report is still written).
+
+**Alert rules** (`ALERT_RULES`; any one firing makes the status `drift` and the mail go out):
+
+- `large_drift`: a column whose statistic is beyond its noise floor (significant) *and* whose
+  effect is large in units a reader can check: for share columns (and each category of a
+  categorical) the change of the mean in percentage points (`share_points`), for other numerical
+  columns the change of the mean in reference standard deviations (`mean_shift_sd`). A distance
+  alone says "different" without saying by how much a user would notice; the effect alone, on a
+  few hundred rows, can be chance.
+- `key_feature`: a key column (the published models' top drivers, plus a configured list)
+  alerts on its own at a lower bar: beyond its noise floor and with an effect of at least
+  `key_fraction` of the large one (half by default). A distance alone is not enough: on the
+  undrifted default world `days_since_last_view` sits at 0.16 against the 0.10 column threshold
+  between any training window and the latest 28 days (+0.16 SD), drifted or not.
+- `dataset_share`: the share of drifted columns reaches `share` (the rule that was the only one).
 """
 
 from __future__ import annotations
@@ -99,6 +114,48 @@ class DriftSpec:
         return self.numerical + self.categorical
 
 
+#: Columns whose value follows the calendar: a window with more weekend days has a larger
+#: weekend share with no change in behaviour.
+CALENDAR_COLUMNS = ("weekend_share",)
+
+
+def weekend_fraction(start: str | None, end: str | None) -> float | None:
+    """The share of Saturdays and Sundays among the days of `[start, end)` (ISO dates)."""
+    if not start or not end:
+        return None
+    first, last = (datetime.fromisoformat(d).date() for d in (start, end))
+    days = (last - first).days
+    if days <= 0:
+        return None
+    weekends = sum((first.toordinal() + i) % 7 in (6, 0) for i in range(days))
+    return weekends / days
+
+
+def without_calendar_columns(
+    spec: DriftSpec, reference_window: Mapping[str, Any], current_window: Mapping[str, Any]
+) -> tuple[DriftSpec, str | None]:
+    """`spec` without `CALENDAR_COLUMNS` when the two windows hold different shares of weekend
+    days (windows of 45 days: 12 against 14), and the note saying so; else `spec` unchanged.
+    On the undrifted test world such windows moved weekend_share by +4.2 points: the calendar,
+    not the viewers. Windows of whole weeks (the default 28 days) keep it."""
+    ref = weekend_fraction(reference_window.get("start"), reference_window.get("end"))
+    cur = weekend_fraction(current_window.get("start"), current_window.get("end"))
+    if ref is None or cur is None or abs(ref - cur) < 1e-9:
+        return spec, None
+    dropped = [c for c in CALENDAR_COLUMNS if c in spec.columns]
+    if not dropped:
+        return spec, None
+    note = (
+        f"{', '.join(dropped)} not compared: the windows hold {ref:.1%} and {cur:.1%} weekend "
+        "days (use windows of whole weeks)"
+    )
+    return DriftSpec(
+        spec.name,
+        tuple(c for c in spec.numerical if c not in dropped),
+        tuple(c for c in spec.categorical if c not in dropped),
+    ), note
+
+
 def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -> DriftSpec:
     """The monitored columns of the `user_features` mart.
 
@@ -131,6 +188,9 @@ class DriftThresholds:
     permutations: int = 100
     null_quantile: float = 0.99
     seed: int = 0
+    share_points: float = 4.0
+    mean_shift_sd: float = 0.5
+    key_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
@@ -157,6 +217,31 @@ class ColumnDrift:
     drifted: bool
     reference_mean: float | None = None
     current_mean: float | None = None
+    #: The readable size of the change: percentage points (`effect_unit` "points") for share
+    #: columns and categoricals (the category that moved most), reference SDs ("sd") otherwise.
+    effect: float | None = None
+    effect_unit: str | None = None
+    significant: bool = False
+    large: bool = False
+    key: bool = False
+    #: The alert rule this column fired (`large_drift`, `key_feature`), or None.
+    alert_rule: str | None = None
+
+    def effect_text(self) -> str:
+        """`+21.3 points`, `-0.62 SD`, or `` when unknown."""
+        if self.effect is None:
+            return ""
+        if self.effect_unit == "points":
+            return f"{self.effect:+.1f} points"
+        return f"{self.effect:+.2f} SD"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One rule that fired and the columns it fired for (all drifted ones for dataset_share)."""
+
+    rule: str
+    columns: list[str]
 
 
 @dataclass(frozen=True)
@@ -180,6 +265,12 @@ class DriftSummary:
     lineage: dict[str, Any] = field(default_factory=dict)
     html_path: str | None = None
     json_path: str | None = None
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def alert(self) -> bool:
+        """Did any alert rule fire? (What the mail policy acts on.)"""
+        return bool(self.alerts)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -200,6 +291,7 @@ class DriftSummary:
     def from_dict(cls, data: Mapping[str, Any]) -> DriftSummary:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["columns"] = [ColumnDrift(**c) for c in data.get("columns", [])]
+        fields["alerts"] = [Alert(**a) for a in data.get("alerts", [])]
         return cls(**fields)
 
     @classmethod
@@ -277,6 +369,49 @@ def _mean(series: pd.Series) -> float | None:
     return float(clean.mean()) if len(clean) and pd.api.types.is_numeric_dtype(clean) else None
 
 
+def effect_size(
+    reference: pd.Series, current: pd.Series, kind: str, column: str
+) -> tuple[float | None, str]:
+    """The change a reader can check: points for shares and categoricals, SDs otherwise.
+
+    Categoricals: the signed change, in points, of the category whose share moved most."""
+    ref, cur = _clean(reference), _clean(current)
+    if len(ref) == 0 or len(cur) == 0:
+        return None, "points" if kind == "categorical" or _SHARE.search(column) else "sd"
+    if kind == "categorical":
+        p_ref = ref.astype(str).value_counts(normalize=True)
+        p_cur = cur.astype(str).value_counts(normalize=True)
+        diff = p_cur.reindex(p_ref.index.union(p_cur.index), fill_value=0.0) - p_ref.reindex(
+            p_ref.index.union(p_cur.index), fill_value=0.0
+        )
+        return float(diff.loc[diff.abs().idxmax()] * 100), "points"
+    delta = float(cur.mean() - ref.mean())
+    if _SHARE.search(column):
+        return delta * 100, "points"
+    sd = float(ref.std(ddof=1)) if len(ref) > 1 else 0.0
+    return (delta / sd if sd > 0 else None), "sd"
+
+
+def _add_banner(html_path: Path, summary: DriftSummary) -> None:
+    """Put the verdict, its rules and the reference at the top of Evidently's HTML: the report
+    itself knows only per-column tests, not our alert rules or which reference was chosen."""
+    import html as html_lib
+
+    text = html_path.read_text(encoding="utf-8")
+    banner = (
+        "<div style='font-family:sans-serif;padding:8px 12px;background:#fff4d6;"
+        "border-bottom:1px solid #d9c58b'>"
+        f"<b>{html_lib.escape(_VERDICT[summary.status])}</b> — "
+        f"{html_lib.escape(alert_text(summary))}<br>Reference: "
+        f"{html_lib.escape(reference_text(summary))}; current: {summary.current_rows} rows "
+        f"{html_lib.escape(_window_text(summary.current_window))}</div>"
+    )
+    at = text.find("<body")
+    close = text.find(">", at) if at >= 0 else -1
+    text = text[: close + 1] + banner + text[close + 1 :] if close >= 0 else banner + text
+    html_path.write_text(text, encoding="utf-8")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "drift"
 
@@ -293,6 +428,7 @@ def run_drift(
     lineage: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     write_html: bool = True,
+    key_columns: Iterable[str] = (),
 ) -> DriftSummary:
     """Compare `current` with `reference`; write HTML + JSON under `<out_dir>/<date>/`.
 
@@ -304,6 +440,8 @@ def run_drift(
         reference_window, current_window: what each frame covers (dates, vars), for the record.
         lineage: run id, dbt manifest hash, model version, ... copied into the summary.
         write_html: False skips the 4 MB HTML (benchmarks); the JSON is always written.
+        key_columns: columns that alert on their own when they drift (`key_feature` rule);
+            names not monitored are ignored, `_28d` ones count as their windowed twin.
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -361,10 +499,26 @@ def run_drift(
                 float(value) if isinstance(value, int | float) and math.isfinite(value) else None
             )
 
+    keys = {windowed_twin(c) for c in key_columns} | set(key_columns)
     columns: list[ColumnDrift] = []
     for col in spec.columns:
         kind = "numerical" if col in spec.numerical else "categorical"
         stat = values.get(col)
+        drifted_col = stat is not None and stat >= effective[col]
+        # Beyond chance: above the permutation floor; without a floor (permutations = 0) the
+        # per-column test is all there is.
+        floor = floors[col]
+        significant = stat is not None and (stat > floor if floor is not None else drifted_col)
+        effect, unit = effect_size(ref[col], cur[col], kind, col)
+        limit = thresholds.share_points if unit == "points" else thresholds.mean_shift_sd
+        large = effect is not None and abs(effect) >= limit
+        key = col in keys
+        key_large = effect is not None and abs(effect) >= thresholds.key_fraction * limit
+        rule = (
+            "large_drift"
+            if significant and large
+            else ("key_feature" if key and significant and key_large else None)
+        )
         columns.append(
             ColumnDrift(
                 column=col,
@@ -373,17 +527,24 @@ def run_drift(
                 statistic=stat,
                 threshold=effective[col],
                 configured_threshold=thresholds.column,
-                noise_floor=floors[col],
-                drifted=stat is not None and stat >= effective[col],
+                noise_floor=floor,
+                drifted=drifted_col,
                 reference_mean=_mean(ref[col]) if kind == "numerical" else None,
                 current_mean=_mean(cur[col]) if kind == "numerical" else None,
+                effect=effect,
+                effect_unit=unit,
+                significant=significant,
+                large=large,
+                key=key,
+                alert_rule=rule,
             )
         )
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns) if columns else 0.0
     enough = len(ref) >= thresholds.min_rows and len(cur) >= thresholds.min_rows
     dataset_drift = enough and share >= thresholds.share
-    status: Status = "insufficient_data" if not enough else ("drift" if dataset_drift else "ok")
+    alerts = alerts_of(columns, dataset_drift) if enough else []
+    status: Status = "insufficient_data" if not enough else ("drift" if alerts else "ok")
 
     day_dir = Path(out_dir) / created.strftime("%Y-%m-%d")
     day_dir.mkdir(parents=True, exist_ok=True)
@@ -408,9 +569,11 @@ def run_drift(
         lineage={**dict(lineage or {}), "report_id": f"{day_dir.name}/{stem}"},
         html_path=str(html_path) if html_path else None,
         json_path=str(json_path),
+        alerts=alerts,
     )
     if html_path is not None:
         snapshot.save_html(str(html_path))
+        _add_banner(html_path, summary)
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     tmp.replace(json_path)
@@ -428,39 +591,158 @@ def run_drift(
     return summary
 
 
+def alerts_of(columns: Sequence[ColumnDrift], dataset_drift: bool) -> list[Alert]:
+    """The rules that fired, in `ALERT_RULES` order, largest effect first within a rule."""
+    alerts = []
+    for rule in ("large_drift", "key_feature"):
+        fired = [c for c in columns if c.alert_rule == rule]
+        fired.sort(key=lambda c: -_scaled_effect(c))
+        if fired:
+            alerts.append(Alert(rule, [c.column for c in fired]))
+    if dataset_drift:
+        alerts.append(Alert("dataset_share", [c.column for c in columns if c.drifted]))
+    return alerts
+
+
+def _scaled_effect(column: ColumnDrift) -> float:
+    """The effect over its rule's scale, so points and SDs can be ranked together."""
+    if column.effect is None:
+        return 0.0
+    return abs(column.effect) / (10.0 if column.effect_unit == "points" else 1.0)
+
+
+#: The alert rules, in the order a mail names them (see the module docstring).
+ALERT_RULES = ("large_drift", "key_feature", "dataset_share")
+#: Share columns: their effect is the change of the mean in percentage points.
+_SHARE = re.compile(r"(_share_|_share$)")
+
+
+def windowed_twin(column: str) -> str:
+    """The column that stands for `column` in the windowed spec (`active_days_28d` is compared
+    as `active_days_total`): a model's driver named after its 28-day feature is still key."""
+    return _WINDOWED_DUPLICATES.get(column, column)
+
+
 #: What each status means in a mail's subject and headline.
 _VERDICT: dict[str, str] = {
-    "drift": "DATASET DRIFT",
-    "ok": "no dataset drift",
+    "drift": "ALERT",
+    "ok": "no alert",
     "insufficient_data": "not enough data to judge",
+}
+#: How a mail names each rule.
+_RULE_TEXT = {
+    "large_drift": "large drift",
+    "key_feature": "key feature drifted",
+    "dataset_share": "dataset share",
 }
 
 
+def alert_text(summary: DriftSummary, *, max_columns: int | None = None) -> str:
+    """Which rules fired for which columns, e.g. `large drift: genre_share_reality +10.8
+    points, device_share_mobile +9.0 points; dataset share: 17 of 41 columns drifted (0.41 >=
+    0.30)`; the counts and why nothing fired when none did. `max_columns` shortens long lists
+    (subjects)."""
+    by_name = {c.column: c for c in summary.columns}
+
+    def names(columns: list[str], *, effects: bool) -> str:
+        shown = columns if max_columns is None else columns[:max_columns]
+        text = ", ".join(f"{c} {by_name[c].effect_text()}".strip() if effects else c for c in shown)
+        return text + (
+            f" and {len(columns) - len(shown)} more" if len(shown) < len(columns) else ""
+        )
+
+    parts = []
+    for alert in summary.alerts:
+        if alert.rule == "dataset_share":
+            parts.append(
+                f"{_RULE_TEXT[alert.rule]}: {summary.drifted_count} of "
+                f"{summary.column_count} columns drifted ({summary.share:.2f} >= "
+                f"{summary.share_threshold:.2f})"
+            )
+        else:
+            parts.append(
+                f"{_RULE_TEXT[alert.rule]}: {names(alert.columns, effects=max_columns is None)}"
+            )
+    if parts:
+        return "; ".join(parts)
+    if summary.status == "insufficient_data":
+        return "not enough rows to judge"
+    return (
+        f"{summary.drifted_count} of {summary.column_count} columns drifted "
+        f"(share {summary.share:.2f} < {summary.share_threshold:.2f}), none both beyond "
+        "chance and large, no key feature"
+    )
+
+
+#: The mail header naming what an alert is about (`alert_key`).
+ALERT_KEY_HEADER = "X-Tastemaker-AlertKey"
+
+
+def alert_key(summary: DriftSummary) -> str | None:
+    """What an alert is about: the check, its two windows and the rules with their columns
+    (not the run or the time). Two reports with the same key say the same thing, so a mail
+    still waiting in the outbox need not be joined by a second copy (`tastemaker run` without
+    SMTP queues one; `tastemaker drift --email` then sends that one). None without an alert."""
+    import hashlib
+
+    if not summary.alerts:
+        return None
+    about = {
+        "dataset": summary.dataset,
+        "reference": [summary.reference_window.get(k) for k in ("kind", "start", "end")],
+        "current": [summary.current_window.get(k) for k in ("start", "end")],
+        "alerts": [[a.rule, sorted(a.columns)] for a in summary.alerts],
+    }
+    return hashlib.sha256(json.dumps(about, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def reference_text(summary: DriftSummary) -> str:
+    """`training data of churn:... (2026-02-11 to 2026-06-03, end exclusive, 4 windows of 28
+    days, 6843 rows)`: which reference the check used, as every report states it."""
+    window = summary.reference_window
+    kind = window.get("kind", "adjacent")
+    label = {
+        "training": window.get("source") or "the champions' training data",
+        "pinned": "the pinned reference period",
+        "adjacent": "the window before the current one",
+    }.get(kind, kind)
+    extent = _window_text(window).strip("()")
+    if window.get("windows", 1) > 1:
+        extent += f", {window['windows']} windows of {window.get('days')} days"
+    return f"{label} ({extent}; {summary.reference_rows} rows)"
+
+
 def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url: str | None = None):
-    """The email for a drift summary: headline, table of the largest statistics, chart, lineage.
+    """The email for a drift summary: the alert line (rule and columns), the reference used, a
+    table of the largest statistics with their readable change, chart, lineage.
 
     With `reports_base_url` (where the reports folder is served) the mail links the report and
     its JSON summary; without, it names their paths and the host they are on: a local path is
     all there is, and a `file://` link would not open from a mail or web page anyway."""
     from monitoring.lineage import report_location, report_url
-    from monitoring.mail import MailContent, SummaryRow, bar_chart_png, plural
+    from monitoring.mail import MailContent, SummaryRow, bar_chart_png
 
     ranked = sorted(
         [c for c in summary.columns if c.statistic is not None],
-        key=lambda c: (not c.drifted, -(c.statistic or 0.0) / c.threshold),
+        key=lambda c: (c.alert_rule is None, not c.drifted, -(c.statistic or 0.0) / c.threshold),
     )[:max_rows]
     rows = [
-        SummaryRow(c.column, c.kind, c.test, c.statistic, c.threshold, c.drifted) for c in ranked
+        SummaryRow(
+            c.column,
+            c.kind,
+            c.test,
+            c.statistic,
+            c.threshold,
+            c.drifted,
+            effect=c.effect_text(),
+            alert_rule=c.alert_rule,
+        )
+        for c in ranked
     ]
     verdict = _VERDICT[summary.status]
-    top = ", ".join(c.column for c in summary.top_drifted()) or "none"
     headline = (
-        f"{summary.dataset}: {verdict}. {summary.drifted_count} of "
-        f"{plural(summary.column_count, 'column')} drifted (share {summary.share:.2f}, "
-        f"threshold {summary.share_threshold:.2f}); "
-        f"top drifted: {top}. Reference {summary.reference_rows} rows "
-        f"{_window_text(summary.reference_window)}, current {summary.current_rows} rows "
-        f"{_window_text(summary.current_window)}."
+        f"{verdict}: {alert_text(summary)}. Reference: {reference_text(summary)}; current: "
+        f"{summary.current_rows} rows {_window_text(summary.current_window)}."
     )
     chart = bar_chart_png(
         [r.name for r in rows],
@@ -473,10 +755,11 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url:
         **{k: v for k, v in summary.lineage.items() if k != "report_id"},
         "report_html": report_location(reports_base_url, summary.html_path),
         "report_json": report_location(reports_base_url, summary.json_path),
+        "alert_key": alert_key(summary),
     }
     return MailContent(
         subject=mail_subject(summary),
-        title=f"Drift report: {summary.dataset}",
+        title=f"Drift {verdict}, {summary.dataset}: {alert_text(summary, max_columns=6)}",
         headline=headline,
         rows=rows,
         lineage={k: (None if v is None else str(v)) for k, v in lineage.items()},
@@ -490,17 +773,15 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url:
 
 
 def mail_subject(summary: DriftSummary) -> str:
-    """`Tastemaker drift, user_features: 1 of 41 columns drifted, no dataset drift (2026-06-03)`.
+    """`Tastemaker drift ALERT, user_features: large drift: genre_share_reality,
+    device_share_mobile; dataset share: 17 of 41 columns drifted (0.41 >= 0.30) (2026-06-03)`.
 
+    The rule and its columns come first: that is what a reader of a list of subjects acts on.
     The dataset names which check it is (user_features and churn_scores can both mail on one
-    day); the count is of all compared columns, the same as the headline's; the date is the
-    report's, so a day's mails can be told apart in a list of subjects."""
-    from monitoring.mail import plural
-
+    day); the date is the report's, so a day's mails can be told apart."""
     return (
-        f"Tastemaker drift, {summary.dataset}: {summary.drifted_count} of "
-        f"{plural(summary.column_count, 'column')} drifted, {_VERDICT[summary.status]} "
-        f"({summary.created_at[:10]})"
+        f"Tastemaker drift {_VERDICT[summary.status]}, {summary.dataset}: "
+        f"{alert_text(summary, max_columns=4)} ({summary.created_at[:10]})"
     )
 
 

@@ -81,6 +81,10 @@ class SummaryRow:
     statistic: float | None
     threshold: float | None
     flagged: bool
+    #: The readable size of the change (`+9.0 points`, `-0.62 SD`) and the alert rule the row
+    #: fired, when the check has them (data drift does; recommendation quality does not).
+    effect: str = ""
+    alert_rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,12 +194,15 @@ def render_text(content: MailContent, notes: Sequence[str]) -> str:
         lines += [f"Full report: {content.report_url}", ""]
     flagged = [r for r in content.rows if r.flagged]
     if content.rows:
-        lines.append(f"{'column':32} {'kind':12} {'test':14} {'stat':>8} {'thresh':>8}  drift")
+        lines.append(
+            f"{'column':32} {'kind':12} {'test':14} {'stat':>8} {'thresh':>8}  drift "
+            f"{'change':>13}  alert"
+        )
         for row in content.rows:
             lines.append(
                 f"{row.name[:32]:32} {row.kind[:12]:12} {row.test[:14]:14} "
                 f"{_fmt(row.statistic):>8} {_fmt(row.threshold):>8}  "
-                f"{'YES' if row.flagged else 'no'}"
+                f"{'YES' if row.flagged else 'no ':5} {row.effect:>13}  {row.alert_rule or ''}"
             )
         lines.append("")
         lines.append(_count_sentence(content, len(flagged)))
@@ -230,7 +237,9 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
             f"<tr{style}><td>{esc(row.name)}</td><td>{esc(row.kind)}</td><td>{esc(row.test)}</td>"
             f'<td align="right">{esc(_fmt(row.statistic))}</td>'
             f'<td align="right">{esc(_fmt(row.threshold))}</td>'
-            f"<td>{'<b>drift</b>' if row.flagged else 'ok'}</td></tr>"
+            f"<td>{'<b>drift</b>' if row.flagged else 'ok'}</td>"
+            f'<td align="right">{esc(row.effect)}</td>'
+            f"<td>{'<b>' + esc(row.alert_rule) + '</b>' if row.alert_rule else ''}</td></tr>"
         )
     lineage_html = "".join(
         f"<tr><th align='left'>{esc(str(k))}</th><td>{_lineage_value(v)}</td></tr>"
@@ -252,7 +261,7 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
     table = (
         "<table border='1' cellpadding='4' cellspacing='0' style='border-collapse:collapse'>"
         "<tr><th>column</th><th>kind</th><th>test</th><th>statistic</th><th>threshold</th>"
-        f"<th>result</th></tr>{''.join(rows_html)}</table>"
+        f"<th>result</th><th>change</th><th>alert</th></tr>{''.join(rows_html)}</table>"
         f"<p>{esc(_count_sentence(content, flagged))}</p>"
         if rows_html
         else ""
@@ -323,6 +332,19 @@ def write_to_outbox(msg: EmailMessage, outbox: Path) -> Path:
         tmp.unlink(missing_ok=True)
     log.info("mail written to the outbox: %s", path.name)
     return path
+
+
+def pending_with(outbox: Path, header: str, value: str) -> Path | None:
+    """The oldest message waiting in the outbox whose `header` is `value`, or None. Reads the
+    headers only (a message carries a 4 MB report)."""
+    from email.parser import BytesHeaderParser
+
+    for path in pending(outbox):
+        with path.open("rb") as fh:
+            headers = BytesHeaderParser(policy=email_policy.SMTP).parse(fh)
+        if headers.get(header) == value:
+            return path
+    return None
 
 
 def pending(outbox: Path) -> list[Path]:

@@ -44,6 +44,48 @@ Bounds = dict[str, tuple[dt.date, dt.date]]
 
 
 @dataclass(frozen=True)
+class ReferencePeriod:
+    """The period a drift check compares the current window with, before it is fitted to the
+    windows: `kind` is `training` (the champions' data window), `pinned` (a set period) or
+    `adjacent` (the window before the current one; `start`/`end` unused). `source` says where
+    the period came from (the champion versions, or the settings), for the report."""
+
+    kind: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    source: str = ""
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def adjacent(cls, source: str = "", notes: tuple[str, ...] = ()) -> ReferencePeriod:
+        return cls("adjacent", source=source, notes=notes)
+
+
+def fit_reference(
+    reference: ReferencePeriod, current_end: dt.date, days: int
+) -> tuple[ReferencePeriod, int]:
+    """The reference cut to end where the current window starts, and how many whole windows of
+    `days` it holds (0 for adjacent). A champion trained up to the snapshot has seen the current
+    window: comparing a window with itself would hide what it exists to show. When less than one
+    window is left, the adjacent window stands in and a note says why."""
+    if reference.kind == "adjacent":
+        return reference, 0
+    assert reference.start is not None and reference.end is not None
+    current_start = current_end - dt.timedelta(days=days)
+    end = min(reference.end, current_start)
+    count = max((end - reference.start).days // days, 0)
+    if count < 1:
+        note = (
+            f"the {reference.kind} reference [{reference.start}, {reference.end}) holds no "
+            f"whole {days}-day window before the current window starts ({current_start}): "
+            "compared with the adjacent window instead"
+        )
+        return ReferencePeriod.adjacent(reference.source, (*reference.notes, note)), 0
+    start = end - dt.timedelta(days=count * days)
+    return ReferencePeriod(reference.kind, start, end, reference.source, reference.notes), count
+
+
+@dataclass(frozen=True)
 class FeatureWindows:
     """Reference and current feature frames (one row per viewer) and what they cover.
 
@@ -97,12 +139,21 @@ def _built_windows(db: Session) -> Bounds | None:
     }
 
 
-def _matches(built: Bounds | None, days: int, current_end: dt.date | None) -> bool:
+def _matches(
+    built: Bounds | None,
+    days: int,
+    current_end: dt.date | None,
+    reference: ReferencePeriod | None = None,
+) -> bool:
     """Does the built mart already hold the windows asked for?"""
     if not built or set(built) != {"reference", "current"}:
         return False
     start, end = built["current"]
-    return (end - start).days == days and (current_end is None or current_end == end)
+    if (end - start).days != days or (current_end is not None and current_end != end):
+        return False
+    if reference is None or reference.kind == "adjacent":
+        return built["reference"] == (start - dt.timedelta(days=days), start)
+    return built["reference"] == (reference.start, reference.end)
 
 
 def _frames(db: Session, built: Bounds | None = None) -> tuple[pd.DataFrame, pd.DataFrame, Bounds]:
@@ -144,6 +195,7 @@ def load_feature_windows(
     window_days: int | None = None,
     current_end: dt.date | None = None,
     scratch: Path | None = None,
+    reference: ReferencePeriod | None = None,
 ) -> FeatureWindows:
     """Reference = [end - 2w, end - w), current = [end - w, end) from the mart
     `user_feature_windows` (dbt builds it with `drift_window_days` = 28 and `end` = the marts'
@@ -154,22 +206,37 @@ def load_feature_windows(
     drift_current_end}` on a scratch copy of the warehouse (`scratch`, by default
     `<home>/monitoring/scratch`): the shared mart other readers rely on is never rewritten by a
     monitoring run, and dbt still owns the SQL.
+
+    With a `reference` period (`training` or `pinned`, see `ReferencePeriod`) the reference is
+    that period, cut to end where the current window starts, in consecutive windows of the
+    current one's length (`fit_reference`); its frame then holds a row per user and window.
     """
     days = window_days or settings.drift_window_days
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
     scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
-    loaded = None
+    reference = reference or ReferencePeriod.adjacent()
+    loaded, count = None, 0
     with Warehouse(settings).session() as db:
         built = _built_windows(db)
-        if _matches(built, days, current_end):
+        end = current_end or (built or {}).get("current", (None, None))[1]
+        if end is not None:
+            reference, count = fit_reference(reference, end, days)
+        elif reference.kind != "adjacent":
+            note = "the current window's end is unknown (no built mart): adjacent reference"
+            reference = ReferencePeriod.adjacent(reference.source, (*reference.notes, note))
+        if _matches(built, days, current_end, reference):
             loaded = _frames(db, built)
         else:
             db.copy_to(scratch_home / "warehouse.duckdb")
-    source, notes = WINDOWS_MART, []
+    source, notes = WINDOWS_MART, list(reference.notes)
     if loaded is None:
         dbt_vars: dict[str, Any] = {"drift_window_days": days}
         if current_end is not None:
             dbt_vars["drift_current_end"] = current_end.isoformat()
+        if reference.kind != "adjacent":
+            assert reference.start is not None and reference.end is not None
+            dbt_vars["drift_reference_start"] = reference.start.isoformat()
+            dbt_vars["drift_reference_end"] = reference.end.isoformat()
         note = (
             f"{WINDOWS_MART} as built holds "
             f"{_describe(built) if built else 'nothing (not built yet)'}; rebuilt on a scratch "
@@ -177,7 +244,7 @@ def load_feature_windows(
         )
         log.info(note)
         loaded = _scratch_build(settings, scratch_home, dbt_vars)
-        source, notes = f"{WINDOWS_MART} (scratch dbt run)", [note]
+        source, notes = f"{WINDOWS_MART} (scratch dbt run)", [*notes, note]
     ref, cur, bounds = loaded
 
     def window(name: str) -> dict[str, Any]:
@@ -191,10 +258,15 @@ def load_feature_windows(
             "rows": ACTIVE_FILTER,
         }
 
+    reference_window = window("reference") | {
+        "kind": reference.kind,
+        "windows": max(count, 1),
+        "source": reference.source,
+    }
     return FeatureWindows(
         reference=ref,
         current=cur,
-        reference_window=window("reference"),
+        reference_window=reference_window,
         current_window=window("current"),
         source=source,
         windowed=True,

@@ -187,6 +187,59 @@ class Settings(BaseSettings):
     drift_null_quantile: float = Field(
         default=0.99, gt=0, lt=1, description="Quantile of permutation statistics used as floor."
     )
+    drift_reference: str = Field(
+        default="training",
+        pattern="^(training|pinned|adjacent)$",
+        description="What the current window is compared with (TASTEMAKER_DRIFT_REFERENCE): "
+        "`training` = the data window the champion models were trained on (from the registry; "
+        "adjacent windows when no champion records one), `pinned` = drift_reference_start to "
+        "drift_reference_end, `adjacent` = the window just before the current one. `training` "
+        "and `pinned` are cut into windows of drift_window_days, so every feature covers the "
+        "same length of time in both.",
+    )
+    drift_reference_start: date | None = Field(
+        default=None,
+        description="Start of the pinned reference period (TASTEMAKER_DRIFT_REFERENCE_START, "
+        "YYYY-MM-DD); with drift_reference=pinned.",
+    )
+    drift_reference_end: date | None = Field(
+        default=None,
+        description="End (exclusive) of the pinned reference period "
+        "(TASTEMAKER_DRIFT_REFERENCE_END, YYYY-MM-DD); with drift_reference=pinned.",
+    )
+    drift_alert_share_points: float = Field(
+        default=4.0,
+        gt=0,
+        description="A share column (or a category's share) alerts when its mean moved by at "
+        "least this many percentage points and beyond the noise floor "
+        "(TASTEMAKER_DRIFT_ALERT_SHARE_POINTS).",
+    )
+    drift_alert_mean_shift_sd: float = Field(
+        default=0.5,
+        gt=0,
+        description="Any other numerical column alerts when its mean moved by at least this "
+        "many reference standard deviations and beyond the noise floor "
+        "(TASTEMAKER_DRIFT_ALERT_MEAN_SHIFT_SD).",
+    )
+    drift_key_features: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Columns that alert on their own when they drift, besides the champion "
+        "churn model's top drivers (TASTEMAKER_DRIFT_KEY_FEATURES, comma-separated).",
+    )
+    drift_key_effect_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A key feature alerts on its own from this fraction of the large effect "
+        "(drift_alert_share_points, drift_alert_mean_shift_sd), beyond the noise floor "
+        "(TASTEMAKER_DRIFT_KEY_EFFECT_FRACTION).",
+    )
+    drift_key_drivers: int = Field(
+        default=5,
+        ge=0,
+        description="How many of the champion churn model's top permutation drivers are key "
+        "features (TASTEMAKER_DRIFT_KEY_DRIVERS; 0 = only drift_key_features).",
+    )
     mail_policy: str = Field(
         default="drift_only", pattern="^(drift_only|daily_digest)$", description="When to mail."
     )
@@ -244,10 +297,10 @@ class Settings(BaseSettings):
         default=19, ge=0, le=23, description="Send hour for a user with no recorded viewing."
     )
 
-    @field_validator("smtp_recipients", mode="before")
+    @field_validator("smtp_recipients", "drift_key_features", mode="before")
     @classmethod
     def _split_recipients(cls, value: Any) -> Any:
-        """Accept `a@x, b@y` from the environment as well as a JSON/TOML list."""
+        """Accept `a, b` from the environment as well as a JSON/TOML list."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -428,6 +481,9 @@ def drift_thresholds(settings: Settings) -> DriftThresholds:
         min_rows=settings.drift_min_rows,
         permutations=settings.drift_permutations,
         null_quantile=settings.drift_null_quantile,
+        share_points=settings.drift_alert_share_points,
+        mean_shift_sd=settings.drift_alert_mean_shift_sd,
+        key_fraction=settings.drift_key_effect_fraction,
     )
 
 

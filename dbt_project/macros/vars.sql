@@ -43,3 +43,41 @@
 {% macro monitoring_current_end_var() -%}
     {{ return(iso_date_var('drift_current_end')) }}
 {%- endmacro %}
+
+{#
+    The stable drift reference: drift_reference_start and drift_reference_end, ISO dates or null.
+    With both set, the reference is that period cut into consecutive windows of drift_window_days
+    days, ending at drift_reference_end (a remainder shorter than one window at the start is left
+    out), instead of the one window before the current one. Equal lengths keep every per-user
+    feature comparable with the current window's (a share over 6 months spreads less than one over
+    28 days, and a test would flag the length, not the behaviour). Returns a list of
+    (start, end) ISO date pairs, newest first, or none when the vars are unset. A period shorter
+    than one window, or set by half, stops the compile naming the vars.
+#}
+{% macro monitoring_reference_windows_var(window_days) -%}
+    {%- set start = iso_date_var('drift_reference_start') -%}
+    {%- set end = iso_date_var('drift_reference_end') -%}
+    {%- if start is none and end is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if start is none or end is none -%}
+        {{ exceptions.raise_compiler_error(
+            "vars drift_reference_start and drift_reference_end go together, got '"
+            ~ start ~ "' and '" ~ end ~ "'") }}
+    {%- endif -%}
+    {%- set d0 = modules.datetime.date.fromisoformat(start) -%}
+    {%- set d1 = modules.datetime.date.fromisoformat(end) -%}
+    {%- set count = ((d1 - d0).days // window_days) -%}
+    {%- if count < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "the drift reference [" ~ start ~ ", " ~ end ~ ") is shorter than one window of "
+            ~ window_days ~ " days") }}
+    {%- endif -%}
+    {%- set windows = [] -%}
+    {%- for k in range(count) -%}
+        {%- set w_end = d1 - modules.datetime.timedelta(days=k * window_days) -%}
+        {%- set w_start = w_end - modules.datetime.timedelta(days=window_days) -%}
+        {%- do windows.append((w_start.isoformat(), w_end.isoformat())) -%}
+    {%- endfor -%}
+    {{ return(windows) }}
+{%- endmacro %}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.drift import DriftSummary
+from monitoring.drift import DriftSummary, alert_text, reference_text
 from monitoring.lineage import report_links_markdown, report_url
 from monitoring.recsys import RecsysSummary
 
@@ -62,19 +62,25 @@ def summary_markdown(summary: DriftSummary, reports_base_url: str | None = None)
     lines = [
         f"# Drift: {summary.dataset}",
         "",
-        f"**{summary.status}** — {summary.drifted_count} of {summary.column_count} columns "
-        f"drifted (share {summary.share:.2f}, threshold {summary.share_threshold:.2f}); "
-        f"reference {summary.reference_rows} rows, current {summary.current_rows} rows.",
+        f"**{summary.status}** — {alert_text(summary)}. {summary.drifted_count} of "
+        f"{summary.column_count} columns drifted (share {summary.share:.2f}, threshold "
+        f"{summary.share_threshold:.2f}); current {summary.current_rows} rows.",
         "",
-        "| column | test | statistic | threshold | drift |",
-        "|---|---|---:|---:|---|",
+        f"Reference: {reference_text(summary)}.",
+        "",
+        "| column | test | statistic | threshold | drift | change | alert |",
+        "|---|---|---:|---:|---|---:|---|",
     ]
-    ranked = sorted(summary.columns, key=lambda c: (not c.drifted, -(c.statistic or 0.0)))
+    ranked = sorted(
+        summary.columns,
+        key=lambda c: (c.alert_rule is None, not c.drifted, -(c.statistic or 0.0)),
+    )
     for c in ranked[:20]:
         stat = "—" if c.statistic is None else f"{c.statistic:.3f}"
         lines.append(
             f"| `{c.column}` | {c.test} | {stat} | {c.threshold:.3f} | "
-            f"{'**yes**' if c.drifted else 'no'} |"
+            f"{'**yes**' if c.drifted else 'no'} | {c.effect_text()} | "
+            f"{f'**{c.alert_rule}**' if c.alert_rule else ''} |"
         )
     lines += ["", "## Lineage", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary.lineage.items()]

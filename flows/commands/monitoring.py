@@ -51,6 +51,7 @@ def drift(
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     from flows.steps.monitor import (
         deliver_step,
+        drift_reference,
         drift_step,
         mail_note,
         mail_step,
@@ -59,6 +60,7 @@ def drift(
         recsys_step,
     )
     from monitoring.checks import Skipped
+    from monitoring.drift import alert_text, reference_text
     from monitoring.lineage import report_url
     from warehouse.monitoring import load_feature_windows
 
@@ -66,7 +68,12 @@ def drift(
     try:
         # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
         with contextlib.redirect_stdout(sys.stderr):
-            windows = load_feature_windows(settings, window_days=window_days, current_end=end)
+            windows = load_feature_windows(
+                settings,
+                window_days=window_days,
+                current_end=end,
+                reference=drift_reference(settings),
+            )
         try:
             summary = drift_step(settings, windows, run_id=run_id)
         except ValueError as exc:  # windows outside the data: say which, no traceback
@@ -109,14 +116,15 @@ def drift(
         for note in windows.notes:
             typer.echo(f"note: {note}", err=True)
         typer.echo(
-            f"{summary.dataset}: {summary.status} — {summary.drifted_count} of "
-            f"{summary.column_count} columns drifted (share {summary.share:.2f}, threshold "
-            f"{summary.share_threshold:.2f}); {summary.reference_rows} reference / "
-            f"{summary.current_rows} current rows"
+            f"{summary.dataset}: {summary.status} — {alert_text(summary)}; "
+            f"{summary.drifted_count} of {summary.column_count} columns drifted (share "
+            f"{summary.share:.2f}, threshold {summary.share_threshold:.2f})"
         )
+        typer.echo(f"reference: {reference_text(summary)}")
         for col in summary.top_drifted(10):
             typer.echo(
                 f"  {col.column:<28} {col.test:<14} {col.statistic:.3f} >= {col.threshold:.3f}"
+                f"  {col.effect_text():>13}  {col.alert_rule or ''}"
             )
         base = settings.reports_base_url
         typer.echo(f"report: {report_url(base, summary.html_path) or summary.html_path}")

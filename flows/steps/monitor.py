@@ -19,11 +19,15 @@ from typing import Any
 
 from monitoring.checks import Skipped
 from monitoring.drift import (
+    ALERT_KEY_HEADER,
     DriftSummary,
+    alert_key,
+    alert_text,
     mail_content,
     run_drift,
     run_prediction_drift,
     user_features_spec,
+    without_calendar_columns,
 )
 from monitoring.history import RecsysHistory, recsys_periods
 from monitoring.mail import (
@@ -31,13 +35,19 @@ from monitoring.mail import (
     build_message,
     flush_outbox,
     mark_digest_sent,
+    pending_with,
     plural,
     should_send,
     write_to_outbox,
 )
 from monitoring.recsys import RecsysSummary, run_recsys_quality
 from warehouse.dbtrun import dbt_target_dir, manifest_sha256
-from warehouse.monitoring import FeatureWindows, load_churn_scores, load_recommendations
+from warehouse.monitoring import (
+    FeatureWindows,
+    ReferencePeriod,
+    load_churn_scores,
+    load_recommendations,
+)
 from warehouse.settings import Settings, drift_thresholds, smtp_config
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,86 @@ RECSYS_HISTORY = ("monitoring", "recsys")
 RECSYS_K = 10
 RECSYS_TOLERANCE = 0.1
 RECSYS_MIN_USERS = 50
+#: The champions whose training data is the default drift reference (`drift_reference` =
+#: training): the models published from the marts the monitor watches. The segmenter records
+#: no start (it is fitted on every user as of the snapshot), so it cannot bound a period.
+REFERENCE_MODELS = ("churn", "recommender")
+#: The champion whose permutation drivers are key features (`drift_key_drivers`).
+DRIVERS_MODEL = "churn"
+
+
+def _day(text: str | None) -> dt.date | None:
+    """The date of an ISO date or timestamp (the registry records both)."""
+    return dt.date.fromisoformat(text[:10]) if text else None
+
+
+def drift_reference(settings: Settings) -> ReferencePeriod:
+    """The period the current window is compared with, per `drift_reference`.
+
+    `training`: the data every current champion of `REFERENCE_MODELS` was trained on (the
+    intersection of their recorded data windows): the data whose behaviour the models learnt,
+    which does not slide along with a drift as the window before the current one does. With no
+    champion recording a window, the adjacent window, with a note saying why."""
+    kind = settings.drift_reference
+    if kind == "adjacent":
+        return ReferencePeriod.adjacent("setting drift_reference=adjacent")
+    if kind == "pinned":
+        start, end = settings.drift_reference_start, settings.drift_reference_end
+        if start is None or end is None or start >= end:
+            raise ValueError(
+                "drift_reference=pinned needs drift_reference_start < drift_reference_end "
+                f"(TASTEMAKER_DRIFT_REFERENCE_START/_END), got {start} and {end}"
+            )
+        return ReferencePeriod("pinned", start, end, f"pinned [{start}, {end})")
+    from ml.registry import ModelNotFoundError, ModelRegistry
+
+    registry = ModelRegistry(settings.artifacts_path)
+    starts, ends, refs = [], [], []
+    for model in REFERENCE_MODELS:
+        try:
+            meta = registry.metadata(model)
+        except (ModelNotFoundError, FileNotFoundError):
+            continue
+        start, end = _day(meta.data_window.start), _day(meta.data_window.end)
+        if start is None or end is None:
+            continue
+        starts.append(start)
+        ends.append(end)
+        refs.append(f"{meta.ref} [{start}, {end})")
+    if not refs or max(starts) >= min(ends):
+        note = (
+            "no champion records a training window: compared with the adjacent window"
+            if not refs
+            else f"the champions' training windows do not overlap ({'; '.join(refs)}): "
+            "compared with the adjacent window"
+        )
+        return ReferencePeriod.adjacent("no training window", (note,))
+    return ReferencePeriod(
+        "training", max(starts), min(ends), "training data of " + ", ".join(refs)
+    )
+
+
+def key_features(settings: Settings) -> list[str]:
+    """Columns that alert on their own: the churn champion's top `drift_key_drivers`
+    permutation drivers (recorded in its evaluation.json), then `drift_key_features`."""
+    import json
+
+    from ml.registry import ModelNotFoundError, ModelRegistry
+
+    drivers: list[str] = []
+    if settings.drift_key_drivers > 0:
+        registry = ModelRegistry(settings.artifacts_path)
+        try:
+            version = registry.champion_version(DRIVERS_MODEL)
+        except ModelNotFoundError:
+            version = None
+        if version is not None:
+            path = registry.version_dir(DRIVERS_MODEL, version) / "evaluation.json"
+            if path.is_file():
+                recorded = json.loads(path.read_text()).get("drivers") or []
+                ranked = sorted(recorded, key=lambda d: -float(d.get("importance") or 0.0))
+                drivers = [d["feature"] for d in ranked[: settings.drift_key_drivers]]
+    return list(dict.fromkeys([*drivers, *settings.drift_key_features]))
 
 
 def drift_step(
@@ -58,7 +148,13 @@ def drift_step(
     now: dt.datetime | None = None,
 ) -> DriftSummary:
     """Evidently report on the two windows, written under `<home>/reports/<date>/`."""
-    spec = user_features_spec(windows.reference.columns, equal_windows=windows.windowed)
+    spec, note = without_calendar_columns(
+        user_features_spec(windows.reference.columns, equal_windows=windows.windowed),
+        windows.reference_window,
+        windows.current_window,
+    )
+    if note:
+        log.info(note)
     return run_drift(
         windows.reference,
         windows.current,
@@ -69,6 +165,7 @@ def drift_step(
         current_window=windows.current_window,
         lineage={"run_id": run_id, "manifest_sha256": windows.manifest_sha256},
         now=now,
+        key_columns=key_features(settings),
     )
 
 
@@ -158,9 +255,16 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     """Write the email to the outbox if the policy says so; returns its path (or None)."""
     outbox = settings.outbox_path
     policy = settings.mail_policy
-    if not should_send(policy, summary.dataset_drift, outbox, today):  # type: ignore[arg-type]
+    if not should_send(policy, summary.alert, outbox, today):  # type: ignore[arg-type]
         log.info("mail policy %s: no mail for status %s", policy, summary.status)
         return None
+    key = alert_key(summary)
+    waiting = pending_with(outbox, ALERT_KEY_HEADER, key) if key else None
+    if waiting is not None:
+        # the same alert (windows, rules, columns) is already queued: it goes out with this
+        # flush, and one finding makes one mail
+        log.info("the same alert is already waiting in the outbox: %s", waiting.name)
+        return waiting
     message = build_message(
         mail_content(summary, reports_base_url=settings.reports_base_url),
         smtp_config(settings),
@@ -192,8 +296,9 @@ def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[P
     if drifted == 0:
         return f"no mail: nothing drifted and {setting}"
     return (
-        f"no mail: no dataset drift ({plural(drifted, 'column')} drifted, below the "
-        f"{settings.drift_share_threshold:.0%} share) and {setting}"
+        f"no mail: no alert rule fired ({plural(drifted, 'column')} drifted, none both beyond "
+        f"chance and large, no key feature, below the {settings.drift_share_threshold:.0%} "
+        f"share) and {setting}"
     )
 
 
@@ -205,7 +310,8 @@ def outcome_line(
 ) -> str:
     """The run in one log line: each check's status and what happened to the mail."""
     return (
-        f"drift {summary.status}: {summary.drifted_count} of {summary.column_count} columns; "
+        f"drift {summary.status}: {summary.drifted_count} of {summary.column_count} columns "
+        f"({alert_text(summary, max_columns=4)}); "
         f"churn scores {prediction.status if isinstance(prediction, DriftSummary) else 'skipped'}; "
         f"recommendations {quality.status if isinstance(quality, RecsysSummary) else 'skipped'}; "
         f"{note}"

@@ -173,8 +173,13 @@ def test_mail_content_names_drifted_columns(tmp_path: Path) -> None:
         now=NOW,
     )
     content = mail_content(summary)
-    assert "share_a" in content.headline and "DATASET DRIFT" in content.subject
-    assert [r.name for r in content.rows][:2] == [c.column for c in summary.top_drifted(2)]
+    # the subject and the first line of the body say which rule fired, for which columns
+    assert content.subject.startswith("Tastemaker drift ALERT, toy_features: large drift: ")
+    assert "share_a" in content.subject and "share_a" in content.title
+    assert content.title.startswith("Drift ALERT, toy_features: large drift: ")
+    assert "share_a +" in content.headline and " points" in content.headline
+    fired = [c.column for c in summary.columns if c.alert_rule]
+    assert {r.name for r in content.rows[: len(fired)]} == set(fired)
     assert content.lineage["run_id"] == "r9"
     assert content.lineage["report_id"] == summary.report_id
     assert content.report_path == Path(summary.html_path)
@@ -197,16 +202,16 @@ def test_mail_says_one_count_of_drifted_columns_and_reads_as_english(tmp_path: P
     drifted, total = summary.drifted_count, summary.column_count
     assert 0 < drifted < total == 6
     content = mail_content(summary, max_rows=3)
-    assert content.subject == (
-        f"Tastemaker drift, toy_features: {drifted} of 6 columns drifted, DATASET DRIFT "
-        "(2026-06-30)"
+    assert content.subject.startswith("Tastemaker drift ALERT, toy_features: large drift: ")
+    assert content.subject.endswith(
+        f"dataset share: {drifted} of 6 columns drifted ({drifted / 6:.2f} >= 0.30) (2026-06-30)"
     )
     msg = build_message(content, SmtpConfig(host=None))
     text = msg.get_body(preferencelist=("plain",)).get_content()
     html = msg.get_body(preferencelist=("html",)).get_content()
     sentence = f"{drifted} of 6 columns drifted; the 3 largest statistics are shown."
     assert sentence in text and sentence in html
-    assert f"{drifted} of 6 columns drifted (share" in content.headline
+    assert f"{drifted} of 6 columns drifted (" in content.headline
     # no other "N of M ... drifted" count anywhere (it used to say "of 3 monitored columns")
     import re
 
@@ -214,14 +219,12 @@ def test_mail_says_one_count_of_drifted_columns_and_reads_as_english(tmp_path: P
         counts = set(re.findall(r"(\d+) of (\d+) (?:monitored )?columns? drifted", part))
         assert counts == {(str(drifted), "6")}, part
 
-    one = DriftSummary.from_dict({**summary.to_dict(), "drifted_count": 1, "status": "ok"})
+    quiet = {"status": "ok", "alerts": [], "share": 1 / 6}
+    one = DriftSummary.from_dict({**summary.to_dict(), "drifted_count": 1, **quiet})
     assert mail_content(one).subject == (
-        "Tastemaker drift, toy_features: 1 of 6 columns drifted, no dataset drift (2026-06-30)"
+        "Tastemaker drift no alert, toy_features: 1 of 6 columns drifted (share 0.17 "
+        "< 0.30), none both beyond chance and large, no key feature (2026-06-30)"
     )
-    single = DriftSummary.from_dict(
-        {**summary.to_dict(), "drifted_count": 0, "column_count": 1, "status": "ok"}
-    )
-    assert "0 of 1 column drifted, no dataset drift" in mail_content(single).subject
 
 
 def test_mail_lineage_links_served_reports_and_names_local_paths(tmp_path: Path) -> None:

@@ -47,15 +47,20 @@ def test_drift_only_says_why_no_mail_went_out(summary: DriftSummary, tmp_path: P
     one = _with(summary, drifted_count=1)
     assert mail_step(settings, one, today=TODAY) is None
     assert mail_note(settings, [one], []) == (
-        "no mail: no dataset drift (1 column drifted, below the 30% share) and "
-        "TASTEMAKER_MAIL_POLICY=drift_only"
+        "no mail: no alert rule fired (1 column drifted, none both beyond chance and large, no "
+        "key feature, below the 30% share) and TASTEMAKER_MAIL_POLICY=drift_only"
     )
     assert not settings.outbox_path.exists()
 
 
 def test_a_written_mail_says_where_it_is(summary: DriftSummary, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    drifted = _with(summary, drifted_count=2, dataset_drift=True, status="drift")
+    drifted = _with(
+        summary,
+        drifted_count=2,
+        status="drift",
+        alerts=[{"rule": "large_drift", "columns": ["a"]}],
+    )
     path = mail_step(settings, drifted, today=TODAY)
     assert path is not None and path.parent == settings.outbox_path
     note = mail_note(settings, [drifted], [path])
@@ -74,3 +79,18 @@ def test_daily_digest_says_the_digest_already_went_out(
         "no mail: today's digest already went out and nothing new drifted "
         "(TASTEMAKER_MAIL_POLICY=daily_digest)"
     )
+
+
+def test_the_same_alert_waiting_in_the_outbox_is_not_mailed_twice(
+    summary: DriftSummary, tmp_path: Path
+) -> None:
+    """`tastemaker run` without SMTP queues the alert; `drift --email` sends that one."""
+    settings = Settings(home=tmp_path)
+    alert = _with(summary, status="drift", alerts=[{"rule": "large_drift", "columns": ["a"]}])
+    first = mail_step(settings, alert, today=TODAY)
+    again = _with(alert, report_id="other", created_at="2026-06-30T05:00:00+00:00")
+    assert first is not None and mail_step(settings, again, today=TODAY) == first
+    assert len(list(settings.outbox_path.glob("*.eml"))) == 1
+    other = _with(alert, alerts=[{"rule": "large_drift", "columns": ["b"]}])
+    assert mail_step(settings, other, today=TODAY) not in (None, first)
+    assert len(list(settings.outbox_path.glob("*.eml"))) == 2

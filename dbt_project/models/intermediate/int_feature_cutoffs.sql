@@ -16,7 +16,9 @@
 --
 -- Drift windows: current = [end - w, end), reference = [end - 2w, end - w), w = var
 -- drift_window_days (default 28), end = var drift_current_end or, when null, the as-of
--- snapshot_date. cutoff_date is the date the features are "as of" (the mart's snapshot_date /
+-- snapshot_date. With vars drift_reference_start / drift_reference_end (the monitor's stable
+-- reference: the champion's training window or a pinned period) the reference is instead that
+-- period cut into consecutive windows of w days, one row per (window, user) in each. cutoff_date is the date the features are "as of" (the mart's snapshot_date /
 -- window_end); cutoff_at is midnight UTC of it, except for nudges: the send instant itself.
 --
 -- Ephemeral on purpose: the drift windows depend on vars, and the monitoring flow rebuilds only
@@ -27,6 +29,7 @@
 
 {%- set window_days = monitoring_window_days_var() %}
 {%- set current_end = monitoring_current_end_var() %}
+{%- set reference_windows = monitoring_reference_windows_var(window_days) %}
 
 with
 
@@ -62,6 +65,8 @@ drift_windows as (
         current_end as window_end
     from drift_end
 
+    {%- if reference_windows is none %}
+
     union all
 
     select
@@ -69,6 +74,17 @@ drift_windows as (
         {{ add_days(-2 * window_days, 'current_end') }} as window_start,
         {{ add_days(-window_days, 'current_end') }} as window_end
     from drift_end
+    {%- else %}
+    {%- for w_start, w_end in reference_windows %}
+
+    union all
+
+    select
+        cast('reference' as {{ dbt.type_string() }}) as window_name,
+        cast('{{ w_start }}' as date) as window_start,
+        cast('{{ w_end }}' as date) as window_end
+    {%- endfor %}
+    {%- endif %}
 
 ),
 
