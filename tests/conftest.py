@@ -102,12 +102,18 @@ def tm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory):
     """A warehouse built from a tiny synthetic world (generate → ingest → dbt build), shared by
-    every test in the session. Read it; don't write to it (copy it if you must)."""
+    every test in the session, tests/dbt's included. Read it; don't write to it (copy it if you
+    must). Its `raw_path` is the warehouse as ingested, before dbt: tests that build a modified
+    dbt project start from a copy of it."""
     from ml.world import WorldConfig
     from warehouse.pipeline import build_warehouse
 
-    home = tmp_path_factory.mktemp("tiny-warehouse") / "home"
-    return build_warehouse(home, WorldConfig(users=300, titles=120, days=120, seed=11))
+    base = tmp_path_factory.mktemp("tiny-warehouse")
+    return build_warehouse(
+        base / "home",
+        WorldConfig(users=300, titles=120, days=120, seed=11),
+        raw_copy=base / "raw" / "warehouse.duckdb",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,18 @@
-"""Fixtures for the dbt project tests: one tiny world, ingested once, built once per session.
+"""Fixtures for the dbt project tests: the session's tiny world (`tiny_warehouse` in
+tests/conftest.py), generated, ingested and built once for the whole suite.
 
-Reuse from another test folder: `from dbtkit import build_raw_warehouse, run_dbt, query` needs
-tests/dbt on sys.path; the simpler route for model tests is the repo-wide `tiny_warehouse`
-fixture (tests/conftest.py), which builds through the flows' own dbt runner.
+`built_project` is that build as dbt recorded it (statuses per node); `raw_warehouse` is the same
+world as ingested, before dbt, for tests that build a modified copy of the project on it (copy it
+first). Both come from one world, so the suite builds it once rather than once per folder.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dbtkit import DbtRun, build_raw_warehouse, run_dbt
-
-#: Big enough for two or three churn snapshots with both labels; small enough for ~20 s.
-TINY_WORLD = {"users": 200, "titles": 60, "days": 90, "seed": 7}
+from dbtkit import DbtRun
 
 
 @dataclass(frozen=True)
@@ -28,16 +25,22 @@ class BuiltProject:
 
 
 @pytest.fixture(scope="session")
-def raw_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def raw_warehouse(tiny_warehouse) -> Path:
     """A DuckDB file holding only `raw.*` from the tiny world. Copy it before building on it."""
-    return build_raw_warehouse(tmp_path_factory.mktemp("dbt-world"), **TINY_WORLD)
+    return tiny_warehouse.raw_path
 
 
 @pytest.fixture(scope="session")
-def built_project(raw_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
-    """`dbt build` (seeds, models, data and unit tests) on a copy of the raw warehouse."""
-    work = tmp_path_factory.mktemp("dbt-build")
-    db_path = work / "warehouse.duckdb"
-    shutil.copyfile(raw_warehouse, db_path)
-    run = run_dbt(["build"], db_path=db_path, work_dir=work)
-    return BuiltProject(db_path=db_path, raw_db_path=raw_warehouse, run=run)
+def built_project(tiny_warehouse) -> BuiltProject:
+    """`dbt build` (seeds, models, data and unit tests) of the tiny world, as dbt recorded it."""
+    summary = tiny_warehouse.dbt
+    run = DbtRun(
+        args=("build",),
+        returncode=0 if summary.success else 1,
+        seconds=summary.elapsed_s,
+        statuses={node.unique_id: node.status for node in summary.nodes},
+        messages={node.unique_id: node.message for node in summary.nodes},
+    )
+    return BuiltProject(
+        db_path=tiny_warehouse.db_path, raw_db_path=tiny_warehouse.raw_path, run=run
+    )
