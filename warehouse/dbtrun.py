@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,93 @@ def release_duckdb() -> None:
                 log.debug("ignoring error while closing dbt's DuckDB handle: %s", exc)
 
 
+#: Commands that run against a parsed project and accept one (`dbtRunner(manifest=...)`).
+_REUSES_PARSE = {"build", "run", "test", "compile", "seed"}
+#: Parsed projects of this process: key -> the pickled Manifest.
+_PARSED: dict[tuple[str, ...], bytes] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_key(settings: Settings) -> tuple[str, ...]:
+    """What a parsed manifest depends on here: dbt's version, the project's files and where they
+    are, and the DuckDB file's stem (dbt-duckdb names the database after it, and every node
+    carries that name). Not the vars: this project reads vars only where SQL and test arguments
+    are rendered, at execution (tests/warehouse/test_dbt_parse_reuse.py holds it to that)."""
+    from importlib import metadata
+
+    from warehouse.buildstate import project_fingerprint
+
+    project = settings.dbt_project_dir
+    return (
+        metadata.version("dbt-core"),
+        metadata.version("dbt-duckdb"),
+        str(project.resolve()),
+        project_fingerprint(project),
+        settings.warehouse_path.stem,
+    )
+
+
+def _parsed_project(settings: Settings, common: list[str]) -> Any | None:
+    """The project parsed once per process and handed to every later invocation.
+
+    dbt parses the whole project (542 macros, 442 nodes) on each invocation whose target/ holds
+    no partial-parse state: 8-14 s on this 2-core machine, most of a one-model run such as the
+    monitor's scratch build (14 s of 16 in the platform test), and it re-parses fully whenever
+    the vars change. The result does not depend on the home, so the first invocation parses
+    (`dbt parse`, which also validates the vars and writes manifest.json) and later ones start
+    from a copy of it (`dbtRunner(manifest=...)`, dbt's documented way to reuse a parse); each
+    still writes its own manifest.json, whose hash lineage records. None when the parse fails:
+    the caller's own invocation then reports dbt's error as it always did."""
+    import pickle
+
+    from dbt.cli.main import dbtRunner
+
+    key = _parse_key(settings)
+    with _PARSED_LOCK:
+        cached = _PARSED.get(key)
+        if cached is None:
+            try:
+                with _env(settings.dbt_env()):
+                    parsed = dbtRunner().invoke(["parse", *common])
+            finally:
+                release_duckdb()
+            if not parsed.success or parsed.result is None:
+                return None
+            cached = _dump_manifest(parsed.result)
+            _PARSED[key] = cached
+    return pickle.loads(cached)
+
+
+def _dump_manifest(manifest: Any) -> bytes:
+    """`manifest` pickled field by field. dbt's own `Manifest.__reduce_ex__` passes its fields
+    by position and misses `fixtures` (dbt-core 1.11), so every later field lands one place off
+    and the copy fails in the first source test ("RefableLookup.find() missing 1 required
+    positional argument"). The lookups, caches and lock (the underscored fields) start empty in
+    the copy, as in a fresh parse; dbt rebuilds them on first use."""
+    import copyreg
+    import io
+    import pickle
+
+    from dbt.contracts.graph.manifest import Manifest
+
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, Manifest: _reduce_manifest}
+    pickler.dump(manifest)
+    return buffer.getvalue()
+
+
+def _reduce_manifest(manifest: Any) -> tuple[Any, tuple[dict[str, Any]]]:
+    public = {f.name: getattr(manifest, f.name) for f in fields(manifest) if f.name[0] != "_"}
+    return _rebuild_manifest, (public,)
+
+
+def _rebuild_manifest(public: dict[str, Any]) -> Any:
+    from dbt.contracts.graph.manifest import Manifest
+
+    return Manifest(**public)
+
+
 #: Called after each dbt node finishes: (nodes done, nodes selected, unique_id, status).
 NodeCallback = Callable[[int, int, str, str], None]
 
@@ -186,24 +273,26 @@ def run_dbt(
     target_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
 
-    args = [command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-    args += ["--target-path", str(target_dir)]
-    if select:
-        args += ["--select", select]
+    common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    common += ["--target-path", str(target_dir)]
     # Vars that follow settings come first, so the caller's own vars win.
     all_vars = {**settings.dbt_vars(), **(dbt_vars or {})}
-    args += ["--vars", json.dumps(all_vars, default=str)]
-    if full_refresh and command in {"build", "run", "seed"}:
-        args.append("--full-refresh")
-    args += ["--log-path", str(settings.home_dir / "dbt" / "logs")]
+    common += ["--vars", json.dumps(all_vars, default=str)]
+    common += ["--log-path", str(settings.home_dir / "dbt" / "logs")]
     # dbt's per-node lines go to its log file always, to the console only when asked.
     if echo is None:
         echo = log.isEnabledFor(logging.INFO)
-    args += ["--log-level", "info" if echo else "warn", "--log-level-file", "info"]
+    common += ["--log-level", "info" if echo else "warn", "--log-level-file", "info"]
+    args = [command, *common]
+    if select:
+        args += ["--select", select]
+    if full_refresh and command in {"build", "run", "seed"}:
+        args.append("--full-refresh")
     args += list(extra_args or [])
 
-    runner = dbtRunner(callbacks=[_node_listener(on_node)] if on_node else [])
     started = time.perf_counter()
+    manifest = _parsed_project(settings, common) if command in _REUSES_PARSE else None
+    runner = dbtRunner(manifest=manifest, callbacks=[_node_listener(on_node)] if on_node else [])
     try:
         with _env(settings.dbt_env()):
             result = runner.invoke(args)

@@ -1,11 +1,11 @@
-"""Helpers to build and query the dbt project in tests (importable as `dbtkit` from tests/dbt).
+"""Helpers to query the dbt project's warehouse in tests, and to run dbt's own CLI where the
+platform's runner cannot stand in (importable as `dbtkit` from tests/dbt).
 
-Why dbt runs in a subprocess here: dbt-duckdb keeps the DuckDB file open for the life of the
-process that ran dbt (see ../shared/PITFALLS.md), dbt caches adapters and flags per process, and
-the leakage test builds a *second*, modified copy of the project. A fresh Python process
-running dbt's CLI per invocation (same interpreter, so the same venv) avoids all three; the cost
-is dbt's ~3 s start-up. Results are read from the invocation's `run_results.json`, and the
-warehouse through a fresh read-only DuckDB connection once dbt has exited.
+Builds go through the platform's runner, `warehouse.dbtrun.run_dbt`, in this process: it parses
+the project once per process and releases dbt-duckdb's handle after each invocation. `run_dbt`
+here runs dbt's CLI in a fresh process for the two things that runner does not do: a profile with
+no warehouse path (the runner always sets one) and `dbt docs generate`. Results are read from the
+invocation's `run_results.json`, and the warehouse through a fresh read-only DuckDB connection.
 
 Not named `dbt_*`: dbt imports every top-level `dbt_*` module on sys.path looking for plugins.
 """
@@ -67,22 +67,6 @@ class DbtRun:
         lines = [f"dbt {' '.join(self.args)} -> exit {self.returncode}"]
         lines += [f"  {uid}: {s}: {self.messages.get(uid)}" for uid, s in self.failures.items()]
         return "\n".join(lines[:40]) + "\n--- output tail ---\n" + self.output[-3000:]
-
-
-def build_raw_warehouse(
-    out_dir: Path, *, users: int, titles: int, days: int, seed: int = 7
-) -> Path:
-    """Generate a world into `out_dir` and ingest it; returns the DuckDB file (raw only)."""
-    from ml.world import WorldConfig, generate_world
-    from warehouse.ingest import ingest_path
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    generate_world(
-        WorldConfig(users=users, titles=titles, days=days, seed=seed), out=out_dir, progress=False
-    )
-    db_path = out_dir / "warehouse.duckdb"
-    ingest_path(db_path, out_dir / "landing")
-    return db_path
 
 
 def copy_project(dst: Path, src: Path = DBT_PROJECT_DIR) -> Path:

@@ -8,21 +8,26 @@ import shutil
 import pytest
 from dbtkit import query, run_dbt, scalar
 
+from warehouse import dbtrun
+from warehouse.settings import Settings
+
 pytestmark = pytest.mark.slow
 
 
 def test_explicit_snapshot_date_cuts_every_feature_mart(raw_warehouse, tmp_path):
-    db_path = tmp_path / "warehouse.duckdb"
+    settings = Settings(home=tmp_path / "home")
+    settings.home_dir.mkdir(parents=True)
+    db_path = settings.warehouse_path
     shutil.copyfile(raw_warehouse, db_path)
     first = scalar(db_path, "select min(cast(started_at_local as date)) from raw.views")
     as_of = first + dt.timedelta(days=50)
-    run = run_dbt(
-        ["build", "--exclude", "test_type:unit"],
-        db_path=db_path,
-        work_dir=tmp_path / "work",
+    run = dbtrun.run_dbt(
+        settings,
+        "build",
+        extra_args=["--exclude", "test_type:unit"],
         dbt_vars={"snapshot_date": as_of.isoformat()},
     )
-    assert run.ok, run.explain()
+    assert run.success and not run.failed, [(n.unique_id, n.message) for n in run.failures]
     assert query(db_path, "select distinct snapshot_date from user_features") == [(as_of,)]
     assert query(db_path, "select distinct snapshot_date from title_features") == [(as_of,)]
     expected_hours = scalar(
