@@ -126,8 +126,8 @@ drift_mail_body() {
   mkdir -p "$work/drift-user"
   local tm=("${clean_env[@]}" "HOME=$work/drift-user" "TASTEMAKER_HOME=$home"
     uv run --locked tastemaker)
-  local mail=("TASTEMAKER_SMTP_HOST=127.0.0.1" "TASTEMAKER_SMTP_PORT=$port"
-    "TASTEMAKER_SMTP_STARTTLS=false" "TASTEMAKER_SMTP_RECIPIENTS=data-team@example.com")
+  local mail=("TASTEMAKER_SMTP__HOST=127.0.0.1" "TASTEMAKER_SMTP__PORT=$port"
+    "TASTEMAKER_SMTP__STARTTLS=false" "TASTEMAKER_SMTP__RECIPIENTS=data-team@example.com")
   echo "user-path: drift-mail: generate --drift, run, drift --email to SMTP on 127.0.0.1:$port"
   # generate and run must work whatever the mail does: only the mail count may be an xfail.
   if ! (

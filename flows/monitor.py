@@ -32,7 +32,9 @@ class MonitorParams(BaseModel):
     """Parameters of the monitoring flow (a form in the Prefect UI)."""
 
     window_days: int | None = Field(
-        default=None, ge=1, description="Window length in days; empty = drift_window_days setting."
+        default=None,
+        ge=1,
+        description="Window length in days; empty = the drift.window_days setting.",
     )
     current_end: dt.date | None = Field(
         default=None,
@@ -80,7 +82,7 @@ def recsys_task(
 @task(cache_policy=NO_CACHE)
 def publish_task(settings: Settings, summary: DriftSummary | RecsysSummary) -> None:
     """Markdown summary and, when reports are served, a link to the Evidently report."""
-    made = artifacts.report_artifacts(summary, settings.reports_base_url)
+    made = artifacts.report_artifacts(summary, settings.mail.reports_base_url)
     create_markdown_artifact(key=made.key, markdown=made.markdown, description=made.description)
     if made.link:
         create_link_artifact(
@@ -99,7 +101,7 @@ def compose_mail_task(settings: Settings, summary: DriftSummary) -> str | None:
 def deliver_task(settings: Settings) -> dict[str, Any]:
     """Deliver the outbox over SMTP; raises (so Prefect retries) while messages stay queued."""
     result = steps.deliver_step(settings)
-    if settings.smtp_host and result.queued:
+    if settings.smtp.host and result.queued:
         raise MailQueuedError(f"{len(result.queued)} message(s) queued: {result.error}")
     return {"sent": result.sent, "queued": result.queued, "rejected": result.rejected}
 

@@ -26,7 +26,7 @@ from ml.audience.reengagement import ReengagementInputs, plan_actions, reengagem
 from ml.registry import ModelRegistry
 from warehouse.audience import load_reengagement_inputs, publish_actions
 from warehouse.publish import PublishLineage
-from warehouse.settings import Settings, policy_config
+from warehouse.settings import Settings
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRY)
@@ -64,7 +64,7 @@ def reengagement_stage(
 ) -> tuple[dict[str, Any], str]:
     """Plan, evaluate and publish the actions for today's scores (inside a churn flow run);
     returns the result's `reengagement` entry and the artifact's re-engagement section."""
-    config = policy_config(settings)
+    config = settings.reengage
     inputs = load_reengagement_inputs_task(settings)
     plan = plan_actions_task(scores, inputs, config)
     evaluation = evaluate_plan_task(settings, scores, inputs, config) if evaluate_policy else None

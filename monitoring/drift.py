@@ -13,7 +13,7 @@ reads the marts and passes DataFrames in. The same call serves every drift check
 
 **Tests and thresholds.** Every numerical column uses the normalised Wasserstein distance
 (W1 / std of the reference) and every categorical column the Jensen-Shannon distance, both with
-the configured `column` threshold (0.1 by default). We fix the methods rather than let Evidently
+the configured `column_threshold` (0.1 by default). We fix the methods rather than let Evidently
 pick by sample size, because its default switches from distances to p-value tests (KS, chi²) below
 1,000 rows, and a p-value threshold means something else than a distance threshold: the same
 setting would silently change meaning with the data size.
@@ -24,12 +24,12 @@ setting would silently change meaning with the data size.
    not zero; it shrinks like 1/sqrt(n). For each column we pool reference and current, split them
    at random into the two sizes `permutations` times, compute the same Evidently statistic on each
    split, and take the `null_quantile` (99%) of those values as the column's noise floor. The
-   threshold used is `max(column threshold, noise floor)`: with thousands of rows the configured
+   threshold used is `max(column_threshold, noise floor)`: with thousands of rows the configured
    threshold governs; with a few hundred the floor rises above it, so chance differences cannot
    pass. The effective threshold is passed to Evidently per column, so the HTML report shows
    exactly the decision the summary records.
-2. *Dataset drift needs a share of columns* (`share`, 0.3 by default), not one column: with ~40
-   monitored columns a few chance flags cannot reach it.
+2. *Dataset drift needs a share of columns* (`share_threshold`, 0.3 by default), not one
+   column: with ~40 monitored columns a few chance flags cannot reach it.
 3. *Minimum rows.* With fewer than `min_rows` rows in either window the status is
    `insufficient_data` and dataset drift is never declared (the report is still written).
 
@@ -37,16 +37,17 @@ setting would silently change meaning with the data size.
 
 - `large_drift`: a column whose statistic is beyond its noise floor (significant) *and* whose
   effect is large in units a reader can check: for share columns (and each category of a
-  categorical) the change of the mean in percentage points (`share_points`), for other numerical
-  columns the change of the mean in reference standard deviations (`mean_shift_sd`). A distance
-  alone says "different" without saying by how much a user would notice; the effect alone, on a
-  few hundred rows, can be chance.
+  categorical) the change of the mean in percentage points (`alert_share_points`), for other
+  numerical columns the change of the mean in reference standard deviations
+  (`alert_mean_shift_sd`). A distance alone says "different" without saying by how much a user
+  would notice; the effect alone, on a few hundred rows, can be chance.
 - `key_feature`: a key column (the published models' top drivers, plus a configured list)
   alerts on its own at a lower bar: beyond its noise floor and with an effect of at least
-  `key_fraction` of the large one (half by default). A distance alone is not enough: on the
-  undrifted default world `days_since_last_view` sits at 0.16 against the 0.10 column threshold
+  `key_effect_fraction` of the large one (half by default). A distance alone is not enough: on
+  the undrifted default world `days_since_last_view` sits at 0.16 against the 0.10 column threshold
   between any training window and the latest 28 days (+0.16 SD), drifted or not.
-- `dataset_share`: the share of drifted columns reaches `share` (the rule that was the only one).
+- `dataset_share`: the share of drifted columns reaches `share_threshold` (the rule that was
+  the only one).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from monitoring.config import DriftThresholds
 
 log = logging.getLogger(__name__)
 
@@ -176,31 +179,6 @@ def user_features_spec(columns: Iterable[str], *, equal_windows: bool = False) -
         c for c in cols if c not in categorical and (equal_windows or _INTENSIVE.search(c))
     )
     return DriftSpec(name="user_features", numerical=numerical, categorical=categorical)
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    """Decision thresholds (from Settings: `drift_*`)."""
-
-    column: float = 0.1
-    share: float = 0.3
-    min_rows: int = 100
-    permutations: int = 100
-    null_quantile: float = 0.99
-    seed: int = 0
-    share_points: float = 4.0
-    mean_shift_sd: float = 0.5
-    key_fraction: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError(f"share threshold must be in (0, 1], got {self.share}")
-        if self.column <= 0:
-            raise ValueError(f"column threshold must be > 0, got {self.column}")
-        if not 0 < self.null_quantile < 1:
-            raise ValueError(f"null_quantile must be in (0, 1), got {self.null_quantile}")
-        if self.permutations < 0 or self.min_rows < 1:
-            raise ValueError("permutations must be >= 0 and min_rows >= 1")
 
 
 @dataclass(frozen=True)
@@ -472,17 +450,17 @@ def run_drift(
             quantile=thresholds.null_quantile,
             rng=rng,
         )
-        effective[col] = max(thresholds.column, floors[col] or 0.0)
+        effective[col] = max(thresholds.column_threshold, floors[col] or 0.0)
 
     definition = DataDefinition(
         numerical_columns=list(spec.numerical), categorical_columns=list(spec.categorical)
     )
     preset = DataDriftPreset(
         columns=list(spec.columns),
-        drift_share=thresholds.share,
+        drift_share=thresholds.share_threshold,
         num_method=NUMERICAL_TEST,
         cat_method=CATEGORICAL_TEST,
-        threshold=thresholds.column,
+        threshold=thresholds.column_threshold,
         per_column_threshold=effective,
     )
     snapshot = Report([preset]).run(
@@ -510,10 +488,12 @@ def run_drift(
         floor = floors[col]
         significant = stat is not None and (stat > floor if floor is not None else drifted_col)
         effect, unit = effect_size(ref[col], cur[col], kind, col)
-        limit = thresholds.share_points if unit == "points" else thresholds.mean_shift_sd
+        limit = (
+            thresholds.alert_share_points if unit == "points" else thresholds.alert_mean_shift_sd
+        )
         large = effect is not None and abs(effect) >= limit
         key = col in keys
-        key_large = effect is not None and abs(effect) >= thresholds.key_fraction * limit
+        key_large = effect is not None and abs(effect) >= thresholds.key_effect_fraction * limit
         rule = (
             "large_drift"
             if significant and large
@@ -526,7 +506,7 @@ def run_drift(
                 test=NUMERICAL_TEST if kind == "numerical" else CATEGORICAL_TEST,
                 statistic=stat,
                 threshold=effective[col],
-                configured_threshold=thresholds.column,
+                configured_threshold=thresholds.column_threshold,
                 noise_floor=floor,
                 drifted=drifted_col,
                 reference_mean=_mean(ref[col]) if kind == "numerical" else None,
@@ -542,7 +522,7 @@ def run_drift(
     drifted = sum(c.drifted for c in columns)
     share = drifted / len(columns) if columns else 0.0
     enough = len(ref) >= thresholds.min_rows and len(cur) >= thresholds.min_rows
-    dataset_drift = enough and share >= thresholds.share
+    dataset_drift = enough and share >= thresholds.share_threshold
     alerts = alerts_of(columns, dataset_drift) if enough else []
     status: Status = "insufficient_data" if not enough else ("drift" if alerts else "ok")
 
@@ -560,7 +540,7 @@ def run_drift(
         drifted_count=drifted,
         column_count=len(columns),
         share=share,
-        share_threshold=thresholds.share,
+        share_threshold=thresholds.share_threshold,
         reference_rows=len(ref),
         current_rows=len(cur),
         reference_window=dict(reference_window or {}),
@@ -584,7 +564,7 @@ def run_drift(
         drifted,
         len(columns),
         share,
-        thresholds.share,
+        thresholds.share_threshold,
         len(ref),
         len(cur),
     )

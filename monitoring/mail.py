@@ -40,35 +40,17 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
-from typing import Literal
 
-from pydantic import SecretStr
-
-from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
+from monitoring.config import MailConfig, MailPolicy, SmtpConfig
 
 log = logging.getLogger(__name__)
 
-MailPolicy = Literal["drift_only", "daily_digest"]
+#: Delivery defaults when a caller passes none: the settings' own (declared once there).
+_MAIL_DEFAULTS = MailConfig()
 
 SENT_DIR = "sent"
 REJECTED_DIR = "rejected"
 DIGEST_STATE = ".digest-state"
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """Where and how to send. `host=None` means: write to the outbox only."""
-
-    host: str | None
-    port: int = 587
-    username: str | None = None
-    password: SecretStr | None = field(default=None, repr=False)
-    sender: str = "tastemaker@localhost"
-    recipients: tuple[str, ...] = ()
-    starttls: bool = True
-    timeout_s: float = 30.0
-    #: TLS context for STARTTLS; None = the system's default trust store.
-    tls_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -280,7 +262,7 @@ def build_message(
     content: MailContent,
     config: SmtpConfig,
     *,
-    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    max_attachment_bytes: int = _MAIL_DEFAULTS.max_attachment_bytes,
 ) -> EmailMessage:
     """A multipart message: text + (HTML with the inline chart) + the report attachment."""
     payload, filename, subtype, note = _attachment_plan(
@@ -360,16 +342,25 @@ def _send_one(path: Path, config: SmtpConfig) -> None:
     recipients = [addr for _, addr in getaddresses(msg.get_all("To", [])) if addr]
     recipients = recipients or list(config.recipients)
     if not recipients:
-        raise ValueError("no recipients: set TASTEMAKER_SMTP_RECIPIENTS")
+        raise ValueError("no recipients: set TASTEMAKER_SMTP__RECIPIENTS")
     assert config.host is not None
     with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
         smtp.ehlo()
         if config.starttls:
-            smtp.starttls(context=config.tls_context or ssl.create_default_context())
+            smtp.starttls(context=_tls_context(config))
             smtp.ehlo()
         if config.username:
             _login(smtp, config)
         smtp.sendmail(config.sender, recipients, raw)
+
+
+def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
+    """The context STARTTLS verifies the server with: the configured CA bundle, else the
+    system's trust store. Built per connection rather than kept in the config, so the config
+    stays plain data (printable, comparable) and a renewed bundle is read on the next send."""
+    if config.tls_ca_file is None:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=str(config.tls_ca_file))
 
 
 def _login(smtp: smtplib.SMTP, config: SmtpConfig) -> None:
@@ -409,8 +400,8 @@ def flush_outbox(
     outbox: Path,
     config: SmtpConfig,
     *,
-    retries: int = 3,
-    backoff_s: float = 2.0,
+    retries: int = _MAIL_DEFAULTS.retries,
+    backoff_s: float = _MAIL_DEFAULTS.backoff_s,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryResult:
     """Send every pending message, oldest first; delivered ones move to `<outbox>/sent/`.

@@ -211,7 +211,7 @@ def load_feature_windows(
     that period, cut to end where the current window starts, in consecutive windows of the
     current one's length (`fit_reference`); its frame then holds a row per user and window.
     """
-    days = window_days or settings.drift_window_days
+    days = window_days or settings.drift.window_days
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
     scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
     reference = reference or ReferencePeriod.adjacent()

@@ -17,24 +17,19 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from ml.audience.policy_config import PolicyConfig
 from ml.world.config import WorldConfig
-from monitoring.limits import DEFAULT_MAX_ATTACHMENT_BYTES
-
-if TYPE_CHECKING:
-    from ml.audience.policy import PolicyConfig
-    from monitoring.drift import DriftThresholds
-    from monitoring.mail import SmtpConfig
+from monitoring.config import DriftConfig, MailConfig, SmtpConfig
 
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.
@@ -66,11 +61,13 @@ class Settings(BaseSettings):
     """Paths, warehouse, SMTP and thresholds for one Tastemaker installation.
 
     Environment variables use the prefix `TASTEMAKER_` and the upper-cased field name,
-    e.g. `TASTEMAKER_HOME`, `TASTEMAKER_SMTP_HOST`, `TASTEMAKER_SMTP_RECIPIENTS` (comma-separated).
-    A group of settings is the config type of the code that uses it (the world generator's
-    `WorldConfig`, ...), nested here rather than copied: its fields are set with
-    `TASTEMAKER_<GROUP>__<FIELD>` (e.g. `TASTEMAKER_WORLD__USERS=500`) or a `[<group>]` table in
-    the TOML file, and their defaults are the config type's own.
+    e.g. `TASTEMAKER_HOME`, `TASTEMAKER_DATA_DIR`. A group of settings is the config type of the
+    code that uses it (the world generator's `WorldConfig`, monitoring's `SmtpConfig`,
+    `MailConfig` and `DriftConfig`, the re-engagement policy's `PolicyConfig`), nested here
+    rather than copied: its fields are set with `TASTEMAKER_<GROUP>__<FIELD>` (e.g.
+    `TASTEMAKER_SMTP__HOST`, `TASTEMAKER_SMTP__RECIPIENTS=a@x.org,b@x.org`) or a `[<group>]`
+    table in the TOML file, and their defaults, bounds and descriptions are the config type's
+    own. A new setting of such code goes in its config type, not here.
     """
 
     model_config = SettingsConfigDict(
@@ -79,6 +76,39 @@ class Settings(BaseSettings):
         extra="ignore",
         validate_default=True,
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Refuse keyword arguments that are no setting (`Settings(drift_window_days=7)`, a
+        name from before the groups): the environment and the file ignore such names with a
+        warning, but in code a silently ignored argument would be a test that tests nothing."""
+        groups = _groups()
+        for name, value in values.items():
+            if name.startswith("_"):  # pydantic-settings' own options (`_env_file`, ...)
+                continue
+            if name not in type(self).model_fields:
+                raise TypeError(f"Settings() got {name!r}, which is no setting{_hint(name)}")
+            if name in groups and isinstance(value, Mapping):
+                for key in value:
+                    if key not in groups[name]:
+                        raise TypeError(
+                            f"Settings() got {name}.{key}, which is no setting{_hint(key)}"
+                        )
+        super().__init__(**values)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Settings:
+        """pydantic's copy, refusing names that are no setting: `model_copy` validates nothing
+        and would keep `drift_key_drivers=0` as a stray attribute that no code reads. A group
+        is replaced whole, by its config type (`update={"drift": s.drift.model_copy(...)}`)."""
+        for name, value in (update or {}).items():
+            if name not in type(self).model_fields:
+                raise TypeError(
+                    f"Settings.model_copy got {name!r}, which is no setting{_hint(name)}"
+                )
+            if name in _groups() and isinstance(value, Mapping):
+                raise TypeError(f"Settings.model_copy needs {name} as its config type, not a dict")
+        return super().model_copy(update=update, deep=deep)
 
     # --- paths -----------------------------------------------------------------------------
     home: Path = Field(
@@ -153,157 +183,29 @@ class Settings(BaseSettings):
         "set, wins.",
     )
 
-    # --- mail ------------------------------------------------------------------------------
-    smtp_host: str | None = Field(
-        default=None, description="SMTP server. Unset: mail is written to <home>/outbox as .eml."
+    # --- monitoring: SMTP, mail policy, drift (monitoring/config.py) -----------------------
+    smtp: SmtpConfig = Field(
+        default_factory=SmtpConfig,
+        description="Where and how mail is delivered (server, credentials, STARTTLS); no host: "
+        "mail stays in <home>/outbox as .eml. Declared in monitoring.config.SmtpConfig.",
     )
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = Field(default=None, description="Never logged or printed.")
-    smtp_sender: str = "tastemaker@localhost"
-    smtp_recipients: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    smtp_starttls: bool = True
-    smtp_timeout_s: float = Field(default=30.0, gt=0)
-
-    # --- thresholds ------------------------------------------------------------------------
-    drift_column_threshold: float = Field(
-        default=0.1, gt=0, description="Per-column drift score threshold (Evidently)."
+    mail: MailConfig = Field(
+        default_factory=MailConfig,
+        description="What the monitoring mail sends and when (policy, attachment size, report "
+        "links, retries). Declared in monitoring.config.MailConfig.",
     )
-    drift_share_threshold: float = Field(
-        default=0.3,
-        gt=0,
-        le=1,
-        description="Share of drifted columns at which the dataset counts as drifted.",
-    )
-    drift_window_days: int = Field(
-        default=28, ge=1, description="Current window length; the reference is the window before."
-    )
-    drift_min_rows: int = Field(
-        default=100, ge=1, description="Fewer rows in a window: status insufficient_data, no alarm."
-    )
-    drift_permutations: int = Field(
-        default=50, ge=0, description="Random splits per column for the small-sample noise floor."
-    )
-    drift_null_quantile: float = Field(
-        default=0.99, gt=0, lt=1, description="Quantile of permutation statistics used as floor."
-    )
-    drift_reference: str = Field(
-        default="training",
-        pattern="^(training|pinned|adjacent)$",
-        description="What the current window is compared with (TASTEMAKER_DRIFT_REFERENCE): "
-        "`training` = the data window the champion models were trained on (from the registry; "
-        "adjacent windows when no champion records one), `pinned` = drift_reference_start to "
-        "drift_reference_end, `adjacent` = the window just before the current one. `training` "
-        "and `pinned` are cut into windows of drift_window_days, so every feature covers the "
-        "same length of time in both.",
-    )
-    drift_reference_start: date | None = Field(
-        default=None,
-        description="Start of the pinned reference period (TASTEMAKER_DRIFT_REFERENCE_START, "
-        "YYYY-MM-DD); with drift_reference=pinned.",
-    )
-    drift_reference_end: date | None = Field(
-        default=None,
-        description="End (exclusive) of the pinned reference period "
-        "(TASTEMAKER_DRIFT_REFERENCE_END, YYYY-MM-DD); with drift_reference=pinned.",
-    )
-    drift_alert_share_points: float = Field(
-        default=4.0,
-        gt=0,
-        description="A share column (or a category's share) alerts when its mean moved by at "
-        "least this many percentage points and beyond the noise floor "
-        "(TASTEMAKER_DRIFT_ALERT_SHARE_POINTS).",
-    )
-    drift_alert_mean_shift_sd: float = Field(
-        default=0.5,
-        gt=0,
-        description="Any other numerical column alerts when its mean moved by at least this "
-        "many reference standard deviations and beyond the noise floor "
-        "(TASTEMAKER_DRIFT_ALERT_MEAN_SHIFT_SD).",
-    )
-    drift_key_features: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Columns that alert on their own when they drift, besides the champion "
-        "churn model's top drivers (TASTEMAKER_DRIFT_KEY_FEATURES, comma-separated).",
-    )
-    drift_key_effect_fraction: float = Field(
-        default=0.5,
-        gt=0,
-        le=1,
-        description="A key feature alerts on its own from this fraction of the large effect "
-        "(drift_alert_share_points, drift_alert_mean_shift_sd), beyond the noise floor "
-        "(TASTEMAKER_DRIFT_KEY_EFFECT_FRACTION).",
-    )
-    drift_key_drivers: int = Field(
-        default=5,
-        ge=0,
-        description="How many of the champion churn model's top permutation drivers are key "
-        "features (TASTEMAKER_DRIFT_KEY_DRIVERS; 0 = only drift_key_features).",
-    )
-    mail_policy: str = Field(
-        default="drift_only", pattern="^(drift_only|daily_digest)$", description="When to mail."
-    )
-    mail_max_attachment_bytes: int = Field(
-        default=DEFAULT_MAX_ATTACHMENT_BYTES,
-        ge=0,
-        description="Largest report attachment as sent (base64, a third over the file size): "
-        "the HTML report is attached as .html when it fits, gzipped (.html.gz) only when just "
-        "that fits, else left out with its link (or path). The default fits a 10 MB server "
-        "limit and the ~6 MB report as plain HTML.",
-    )
-    reports_base_url: str | None = Field(
-        default=None,
-        description="URL at which <home>/reports/ is served (e.g. https://reports.example.com/"
-        "tastemaker): mail and Prefect artifacts then link each report as "
-        "<url>/<date>/<file>. Unset: they name the report's path and host (never a file:// "
-        "link, which browsers will not open from a web page).",
-    )
-    mail_retries: int = Field(default=3, ge=0, description="SMTP retries per message and run.")
-    mail_backoff_s: float = Field(default=2.0, ge=0, description="First retry delay; doubles.")
-    mail_tls_ca_file: Path | None = Field(
-        default=None, description="CA bundle to verify the SMTP server (STARTTLS); default: system."
+    drift: DriftConfig = Field(
+        default_factory=DriftConfig,
+        description="Drift thresholds, windows, reference and key features. Declared in "
+        "monitoring.config.DriftConfig.",
     )
 
-    # --- re-engagement policy (ml.audience.policy.PolicyConfig, field = name minus prefix) --
-    # The defaults equal PolicyConfig's (a test holds them together); money in one currency.
-    reengage_risk_threshold: float = Field(
-        default=0.15, ge=0, le=1, description="Churn probability from which a user is at risk."
+    # --- re-engagement policy (ml/audience/policy_config.py) --------------------------------
+    reengage: PolicyConfig = Field(
+        default_factory=PolicyConfig,
+        description="Thresholds, costs and contact limits of the re-engagement policy (money in "
+        "one currency). Declared in ml.audience.policy_config.PolicyConfig.",
     )
-    reengage_value_of_retention: float = Field(
-        default=30.0, ge=0, description="What keeping a would-be canceller is worth."
-    )
-    reengage_cost_email: float = Field(default=0.05, ge=0, description="Cost of one e-mail.")
-    reengage_cost_push: float = Field(default=0.02, ge=0, description="Cost of one push.")
-    reengage_cost_discount: float = Field(
-        default=5.0, ge=0, description="Cost of one discount (revenue given away included)."
-    )
-    reengage_cost_teaser: float = Field(default=0.05, ge=0, description="Cost of one teaser.")
-    reengage_max_contacts_7d: int = Field(
-        default=2, ge=0, description="Most contacts per user in 7 days, the planned one included."
-    )
-    reengage_max_contacts_30d: int = Field(
-        default=4, ge=0, description="Most contacts per user in 30 days, the planned one included."
-    )
-    reengage_discount_budget: float = Field(
-        default=500.0, ge=0, description="Most money spent on discounts in one plan."
-    )
-    reengage_usual_hours_coverage: float = Field(
-        default=0.8,
-        gt=0,
-        le=1,
-        description="Share of a user's views their usual hours cover; the rest are quiet hours.",
-    )
-    reengage_default_send_hour: int = Field(
-        default=19, ge=0, le=23, description="Send hour for a user with no recorded viewing."
-    )
-
-    @field_validator("smtp_recipients", "drift_key_features", mode="before")
-    @classmethod
-    def _split_recipients(cls, value: Any) -> Any:
-        """Accept `a, b` from the environment as well as a JSON/TOML list."""
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("world")
     @classmethod
@@ -312,18 +214,22 @@ class Settings(BaseSettings):
         value.validate()
         return value
 
-    @field_validator("reports_base_url")
+    @model_validator(mode="before")
     @classmethod
-    def _web_url(cls, value: str | None) -> str | None:
-        """An http(s) URL without the trailing slash, or None (an empty value means unset)."""
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(
-                f"must be an http(s) URL where the reports folder is served, got {value!r}"
-            )
-        return value.rstrip("/")
+    def _drop_unknown_group_keys(cls, data: Any) -> Any:
+        """Leave out keys of a group that match none of its fields (`TASTEMAKER_SMTP__HOTS`).
+
+        The config types refuse unknown fields, so a typo in code fails at once; from the
+        environment or the file such a key is warned about by `unknown_setting_warnings` and
+        ignored, as an unknown flat name is, rather than failing every command."""
+        if not isinstance(data, dict):
+            return data
+        groups = _groups()
+        cleaned = dict(data)
+        for group, value in data.items():
+            if group in groups and isinstance(value, dict):
+                cleaned[group] = {k: v for k, v in value.items() if k in groups[group]}
+        return cleaned
 
     @classmethod
     def settings_customise_sources(
@@ -389,7 +295,7 @@ class Settings(BaseSettings):
         the two together). The refresh's build fingerprint is taken over these too, so a build
         and the check that may skip it can never see different vars."""
         return {
-            "drift_window_days": self.drift_window_days,
+            "drift_window_days": self.drift.window_days,
             "future_tolerance_hours": self.future_tolerance_hours,
         }
 
@@ -406,8 +312,8 @@ class Settings(BaseSettings):
                 data.update({f"{name}.{k}": v for k, v in value.items()})
             else:
                 data[name] = value
-        if self.smtp_password is not None:
-            data["smtp_password"] = "**********"
+        if self.smtp.password is not None:
+            data["smtp.password"] = "**********"
         data["warehouse_path"] = str(self.warehouse_path)
         data["landing_path"] = str(self.landing_path)
         return data
@@ -428,73 +334,51 @@ def _groups() -> dict[str, tuple[str, ...]]:
 
 
 def setting_names() -> dict[str, str]:
-    """Every setting as `public_dict` names it (`smtp_host`, `world.users`) → its env variable."""
+    """Every setting as `public_dict` names it (`home`, `smtp.host`) → its env variable."""
     groups = _groups()
     names: dict[str, str] = {}
     for name in Settings.model_fields:
-        if name in groups:
-            env_group = f"{ENV_PREFIX}{name.upper()}{NESTED_DELIMITER}"
-            for sub in groups[name]:
-                names[f"{name}.{sub}"] = f"{env_group}{sub.upper()}"
-        else:
-            names[name] = f"{ENV_PREFIX}{name.upper()}"
+        for setting in [f"{name}.{sub}" for sub in groups[name]] if name in groups else [name]:
+            names[setting] = env_name(setting)
     return names
+
+
+#: Settings that had another flat name before the groups than `<group>_<field>` (which maps
+#: to `<group>.<field>` by rule, e.g. `smtp_host` → `smtp.host`, `drift_window_days` →
+#: `drift.window_days`, `reengage_risk_threshold` → `reengage.risk_threshold`).
+FORMER_NAMES: dict[str, str] = {
+    "mail_tls_ca_file": "smtp.tls_ca_file",
+    "reports_base_url": "mail.reports_base_url",
+}
+
+
+def renamed_to(flat: str) -> str | None:
+    """The dotted setting a flat name (`smtp_host`, any case) now is, or None."""
+    flat = flat.lower()
+    if flat in FORMER_NAMES:
+        return FORMER_NAMES[flat]
+    for group, fields in _groups().items():
+        prefix = f"{group}_"
+        if flat.startswith(prefix) and flat[len(prefix) :] in fields:
+            return f"{group}.{flat[len(prefix) :]}"
+    return None
+
+
+def _hint(name: str) -> str:
+    """`; it is now drift.window_days` for a former flat name, else nothing."""
+    new = renamed_to(name)
+    return f"; it is now {new}" if new else ""
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting as `public_dict` names it (`smtp.host` →
+    `TASTEMAKER_SMTP__HOST`)."""
+    return ENV_PREFIX + setting.upper().replace(".", NESTED_DELIMITER)
 
 
 def get_settings(**overrides: Any) -> Settings:
     """Build settings at call time, so tests and CLI options can change the environment first."""
     return Settings(**overrides)
-
-
-def smtp_config(settings: Settings) -> SmtpConfig:
-    """Mail settings for `monitoring.mail`, which never reads Settings itself (so it can be used
-    and tested with a config object alone)."""
-    import ssl
-
-    from monitoring.mail import SmtpConfig
-
-    return SmtpConfig(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        sender=settings.smtp_sender,
-        recipients=tuple(settings.smtp_recipients),
-        starttls=settings.smtp_starttls,
-        timeout_s=settings.smtp_timeout_s,
-        tls_context=(
-            ssl.create_default_context(cafile=str(settings.mail_tls_ca_file))
-            if settings.mail_tls_ca_file
-            else None
-        ),
-    )
-
-
-def drift_thresholds(settings: Settings) -> DriftThresholds:
-    """Drift thresholds for `monitoring.drift`, which never reads Settings itself. Imported
-    lazily: the drift module loads numpy and pandas, which reading settings should not."""
-    from monitoring.drift import DriftThresholds
-
-    return DriftThresholds(
-        column=settings.drift_column_threshold,
-        share=settings.drift_share_threshold,
-        min_rows=settings.drift_min_rows,
-        permutations=settings.drift_permutations,
-        null_quantile=settings.drift_null_quantile,
-        share_points=settings.drift_alert_share_points,
-        mean_shift_sd=settings.drift_alert_mean_shift_sd,
-        key_fraction=settings.drift_key_effect_fraction,
-    )
-
-
-def policy_config(settings: Settings) -> PolicyConfig:
-    """The re-engagement policy's configuration: `PolicyConfig` from the settings named
-    `reengage_<field>` when they exist, else its defaults (tests/flows/test_settings.py holds
-    the two sets of defaults together). Imported lazily: the policy pulls in pandas, and every
-    command reads the settings."""
-    from ml.audience.policy import PolicyConfig
-
-    return PolicyConfig.from_mapping(settings.public_dict(), prefix="reengage_")
 
 
 def _env_names(environ: Mapping[str, str]) -> set[str]:
@@ -572,7 +456,7 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
     """One message per `TASTEMAKER_*` variable (or config-file key) that matches no setting.
 
     pydantic-settings ignores them silently (`extra="ignore"`), so a typo such as
-    `TASTEMAKER_SMTP_HOTS` would leave mail going to the outbox with no hint why; each message
+    `TASTEMAKER_SMTP__HOTS` would leave mail going to the outbox with no hint why; each message
     names the closest setting instead. Values are never included (one may be a secret)."""
     environ = os.environ if environ is None else environ
     names = setting_names()
@@ -585,16 +469,28 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
         return match[0] if match else candidates[0]
 
     messages = []
-    for env_name in sorted(_env_names(environ) - env_fields - EXTRA_ENV):
-        guess = closest(env_name, sorted(names.values()))
-        messages.append(f"{env_name} matches no setting and is ignored; did you mean {guess}?")
+    for unknown in sorted(_env_names(environ) - env_fields - EXTRA_ENV):
+        new = renamed_to(unknown.removeprefix(ENV_PREFIX))
+        if new is not None:  # a flat name of a group's setting: the exact name, not a guess
+            group = new.split(".")[0]
+            messages.append(
+                f"{unknown} matches no setting and is ignored (the {group} settings are "
+                f"{env_name(group)}{NESTED_DELIMITER}<FIELD>); did you mean {env_name(new)}?"
+            )
+            continue
+        guess = closest(unknown, sorted(names.values()))
+        messages.append(f"{unknown} matches no setting and is ignored; did you mean {guess}?")
     try:
         config = _config_file()
     except FileNotFoundError:
         config = None  # loading the settings reports it
     for key in sorted(_config_keys(config) - set(fields)):
+        new = renamed_to(key) if "." not in key else None
+        guess = new or closest(key, fields)
+        group, _, field = guess.partition(".")
+        table = f"[{group}] {field} = ..." if field else "[smtp] host = ..."
         messages.append(
             f"{config}: key {key!r} matches no setting and is ignored; did you mean "
-            f"{closest(key, fields)!r}? (a group's fields go in a table: [world] users = 500)"
+            f"{guess!r}? (a group's fields go in a table: {table})"
         )
     return messages

@@ -126,7 +126,7 @@ def drift(
                 f"  {col.column:<28} {col.test:<14} {col.statistic:.3f} >= {col.threshold:.3f}"
                 f"  {col.effect_text():>13}  {col.alert_rule or ''}"
             )
-        base = settings.reports_base_url
+        base = settings.mail.reports_base_url
         typer.echo(f"report: {report_url(base, summary.html_path) or summary.html_path}")
         typer.echo(f"summary: {report_url(base, summary.json_path) or summary.json_path}")
         typer.echo(f"run id: {run_id}")
@@ -151,13 +151,13 @@ def drift(
             )
         typer.echo(mail_line)
         if email:
-            if delivery is not None and delivery.queued and settings.smtp_host:
+            if delivery is not None and delivery.queued and settings.smtp.host:
                 typer.echo(f"  {len(delivery.queued)} message(s) queued in {settings.outbox_path}")
             if delivery is not None and delivery.rejected:
                 typer.echo(
                     f"  {len(delivery.rejected)} message(s) refused by the server (rejected/)"
                 )
-    if delivery is not None and settings.smtp_host and delivery.queued:
+    if delivery is not None and settings.smtp.host and delivery.queued:
         raise typer.Exit(EXIT_FAILED)
 
 

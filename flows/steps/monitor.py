@@ -48,7 +48,7 @@ from warehouse.monitoring import (
     load_churn_scores,
     load_recommendations,
 )
-from warehouse.settings import Settings, drift_thresholds, smtp_config
+from warehouse.settings import Settings, env_name
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,11 @@ RECSYS_HISTORY = ("monitoring", "recsys")
 RECSYS_K = 10
 RECSYS_TOLERANCE = 0.1
 RECSYS_MIN_USERS = 50
-#: The champions whose training data is the default drift reference (`drift_reference` =
+#: The champions whose training data is the default drift reference (`drift.reference` =
 #: training): the models published from the marts the monitor watches. The segmenter records
 #: no start (it is fitted on every user as of the snapshot), so it cannot bound a period.
 REFERENCE_MODELS = ("churn", "recommender")
-#: The champion whose permutation drivers are key features (`drift_key_drivers`).
+#: The champion whose permutation drivers are key features (`drift.key_drivers`).
 DRIVERS_MODEL = "churn"
 
 
@@ -72,21 +72,22 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def drift_reference(settings: Settings) -> ReferencePeriod:
-    """The period the current window is compared with, per `drift_reference`.
+    """The period the current window is compared with, per `drift.reference`.
 
     `training`: the data every current champion of `REFERENCE_MODELS` was trained on (the
     intersection of their recorded data windows): the data whose behaviour the models learnt,
     which does not slide along with a drift as the window before the current one does. With no
     champion recording a window, the adjacent window, with a note saying why."""
-    kind = settings.drift_reference
+    kind = settings.drift.reference
     if kind == "adjacent":
-        return ReferencePeriod.adjacent("setting drift_reference=adjacent")
+        return ReferencePeriod.adjacent("setting drift.reference=adjacent")
     if kind == "pinned":
-        start, end = settings.drift_reference_start, settings.drift_reference_end
+        start, end = settings.drift.reference_start, settings.drift.reference_end
         if start is None or end is None or start >= end:
             raise ValueError(
-                "drift_reference=pinned needs drift_reference_start < drift_reference_end "
-                f"(TASTEMAKER_DRIFT_REFERENCE_START/_END), got {start} and {end}"
+                "drift.reference=pinned needs drift.reference_start < drift.reference_end "
+                f"({env_name('drift.reference_start')} and {env_name('drift.reference_end')}), "
+                f"got {start} and {end}"
             )
         return ReferencePeriod("pinned", start, end, f"pinned [{start}, {end})")
     from ml.registry import ModelNotFoundError, ModelRegistry
@@ -118,14 +119,14 @@ def drift_reference(settings: Settings) -> ReferencePeriod:
 
 
 def key_features(settings: Settings) -> list[str]:
-    """Columns that alert on their own: the churn champion's top `drift_key_drivers`
-    permutation drivers (recorded in its evaluation.json), then `drift_key_features`."""
+    """Columns that alert on their own: the churn champion's top `drift.key_drivers`
+    permutation drivers (recorded in its evaluation.json), then `drift.key_features`."""
     import json
 
     from ml.registry import ModelNotFoundError, ModelRegistry
 
     drivers: list[str] = []
-    if settings.drift_key_drivers > 0:
+    if settings.drift.key_drivers > 0:
         registry = ModelRegistry(settings.artifacts_path)
         try:
             version = registry.champion_version(DRIVERS_MODEL)
@@ -136,8 +137,8 @@ def key_features(settings: Settings) -> list[str]:
             if path.is_file():
                 recorded = json.loads(path.read_text()).get("drivers") or []
                 ranked = sorted(recorded, key=lambda d: -float(d.get("importance") or 0.0))
-                drivers = [d["feature"] for d in ranked[: settings.drift_key_drivers]]
-    return list(dict.fromkeys([*drivers, *settings.drift_key_features]))
+                drivers = [d["feature"] for d in ranked[: settings.drift.key_drivers]]
+    return list(dict.fromkeys([*drivers, *settings.drift.key_features]))
 
 
 def drift_step(
@@ -159,7 +160,7 @@ def drift_step(
         windows.reference,
         windows.current,
         spec,
-        drift_thresholds(settings),
+        settings.drift,
         settings.reports_path,
         reference_window=windows.reference_window,
         current_window=windows.current_window,
@@ -181,7 +182,7 @@ def prediction_drift_step(
     return run_prediction_drift(
         loaded.reference,
         loaded.current,
-        drift_thresholds(settings),
+        settings.drift,
         settings.reports_path,
         reference_window=ref_window,
         current_window=cur_window,
@@ -219,7 +220,7 @@ def recsys_step(
             published.recommendations,
             published.watched,
             recsys_history(settings),
-            days=window_days or settings.drift_window_days,
+            days=window_days or settings.drift.window_days,
         )
     )
     if isinstance(periods, Skipped):
@@ -254,8 +255,8 @@ def mailed_checks(summary: DriftSummary, prediction: DriftSummary | Skipped) -> 
 def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> Path | None:
     """Write the email to the outbox if the policy says so; returns its path (or None)."""
     outbox = settings.outbox_path
-    policy = settings.mail_policy
-    if not should_send(policy, summary.alert, outbox, today):  # type: ignore[arg-type]
+    policy = settings.mail.policy
+    if not should_send(policy, summary.alert, outbox, today):
         log.info("mail policy %s: no mail for status %s", policy, summary.status)
         return None
     key = alert_key(summary)
@@ -266,9 +267,9 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
         log.info("the same alert is already waiting in the outbox: %s", waiting.name)
         return waiting
     message = build_message(
-        mail_content(summary, reports_base_url=settings.reports_base_url),
-        smtp_config(settings),
-        max_attachment_bytes=settings.mail_max_attachment_bytes,
+        mail_content(summary, reports_base_url=settings.mail.reports_base_url),
+        settings.smtp,
+        max_attachment_bytes=settings.mail.max_attachment_bytes,
     )
     path = write_to_outbox(message, outbox)
     if policy == "daily_digest":
@@ -281,14 +282,14 @@ def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[P
 
     With the default policy (`drift_only`) a run on an undrifted world mails nothing; without
     this line a newcomer following the README waits for a mail that was never meant to come."""
-    policy = settings.mail_policy
-    setting = f"TASTEMAKER_MAIL_POLICY={policy}"
+    policy = settings.mail.policy
+    setting = f"{env_name('mail.policy')}={policy}"
     if written:
-        if settings.smtp_host:
-            return f"mail: {len(written)} message(s) for {settings.smtp_host} ({setting})"
+        if settings.smtp.host:
+            return f"mail: {len(written)} message(s) for {settings.smtp.host} ({setting})"
         return (
             f"mail: {len(written)} message(s) written to {settings.outbox_path} (no "
-            "TASTEMAKER_SMTP_HOST, so nothing is sent: open the .eml with a mail client)"
+            f"{env_name('smtp.host')}, so nothing is sent: open the .eml with a mail client)"
         )
     if policy == "daily_digest":
         return f"no mail: today's digest already went out and nothing new drifted ({setting})"
@@ -297,7 +298,7 @@ def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[P
         return f"no mail: nothing drifted and {setting}"
     return (
         f"no mail: no alert rule fired ({plural(drifted, 'column')} drifted, none both beyond "
-        f"chance and large, no key feature, below the {settings.drift_share_threshold:.0%} "
+        f"chance and large, no key feature, below the {settings.drift.share_threshold:.0%} "
         f"share) and {setting}"
     )
 
@@ -322,9 +323,9 @@ def deliver_step(settings: Settings) -> DeliveryResult:
     """Send everything waiting in the outbox (this run's mail and any left by earlier runs)."""
     return flush_outbox(
         settings.outbox_path,
-        smtp_config(settings),
-        retries=settings.mail_retries,
-        backoff_s=settings.mail_backoff_s,
+        settings.smtp,
+        retries=settings.mail.retries,
+        backoff_s=settings.mail.backoff_s,
     )
 
 

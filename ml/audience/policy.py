@@ -74,14 +74,14 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ml.audience.policy_config import PolicyConfig
 from ml.vocabulary import ACTION_CHANNEL, CONTACT_CHANNELS, NUDGE_ACTIONS
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,6 @@ CHANNELS = CONTACT_CHANNELS
 ACTION_CHANNELS: dict[str, tuple[str, ...]] = {
     action: (channel,) for action, channel in ACTION_CHANNEL.items() if channel is not None
 }
-RESPONSE_OUTCOMES = ("cancelled_30d", "returned_7d")
 UNKNOWN_SEGMENT = "unknown"
 UNKNOWN_SEGMENT_NAME = "unknown segment"
 
@@ -116,108 +115,6 @@ LOG_COLUMNS = ("event_id", "user_id", "action", "propensity", "cancelled_30d")
 
 class PolicyInputError(ValueError):
     """An input frame the policy cannot use; the message names the frame, field and rows."""
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    """Every threshold, cost and limit of the re-engagement policy (money in one currency).
-
-    The flow maps each field from the setting `reengage_<field>`.
-
-    Attributes:
-        risk_threshold: churn probability at or above which a user is considered at risk.
-        value_of_retention: what keeping a would-be canceller is worth (a retained month's
-            margin times the months it buys).
-        cost_email, cost_push, cost_discount, cost_teaser: cost of one action (sending plus,
-            for the discount, the revenue given away).
-        response_outcome: "cancelled_30d" or "returned_7d": what a response is measured on
-            (module docstring).
-        prior_email, prior_push, prior_discount, prior_teaser: the response assumed when the
-            log says nothing (share of would-be cancellers kept).
-        prior_strength: rows per arm at which a cell's estimate and its prior weigh equally.
-        max_contacts_7d, max_contacts_30d: most contacts a user may receive in 7 / 30 days,
-            this one included.
-        discount_budget: most money spent on discounts in one plan.
-        usual_hours_coverage: share of a user's views their usual (non-quiet) hours cover.
-        default_send_hour: send hour for a user with no recorded viewing.
-        discount_text: what the discount offers, as written in the message.
-        eval_folds: cross-fitting folds of the offline evaluation.
-        bootstrap: bootstrap replicates for the evaluation's confidence intervals.
-        random_state: seed of the evaluation's fold split and bootstrap.
-    """
-
-    risk_threshold: float = 0.15
-    value_of_retention: float = 30.0
-    cost_email: float = 0.05
-    cost_push: float = 0.02
-    cost_discount: float = 5.0
-    cost_teaser: float = 0.05
-    response_outcome: str = "returned_7d"
-    prior_email: float = 0.03
-    prior_push: float = 0.02
-    prior_discount: float = 0.15
-    prior_teaser: float = 0.05
-    prior_strength: float = 200.0
-    max_contacts_7d: int = 2
-    max_contacts_30d: int = 4
-    discount_budget: float = 500.0
-    usual_hours_coverage: float = 0.8
-    default_send_hour: int = 19
-    discount_text: str = "50% off your next month"
-    eval_folds: int = 2
-    bootstrap: int = 200
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> None:
-            raise PolicyInputError(
-                f"invalid PolicyConfig: {name} {why}, got {getattr(self, name)!r}"
-            )
-
-        if not 0.0 <= self.risk_threshold <= 1.0:
-            bad("risk_threshold", "must be in [0, 1]")
-        if not self.value_of_retention >= 0:
-            bad("value_of_retention", "must be >= 0")
-        for a in NUDGES:
-            if not getattr(self, f"cost_{a}") >= 0:
-                bad(f"cost_{a}", "must be >= 0")
-            if not -1.0 <= getattr(self, f"prior_{a}") <= 1.0:
-                bad(f"prior_{a}", "must be in [-1, 1]")
-        if not self.prior_strength >= 0:
-            bad("prior_strength", "must be >= 0")
-        for name in ("max_contacts_7d", "max_contacts_30d"):
-            if getattr(self, name) < 0:
-                bad(name, "must be >= 0")
-        if not self.discount_budget >= 0:
-            bad("discount_budget", "must be >= 0")
-        if not 0.0 < self.usual_hours_coverage <= 1.0:
-            bad("usual_hours_coverage", "must be in (0, 1]")
-        if not 0 <= self.default_send_hour <= 23:
-            bad("default_send_hour", "must be an hour 0-23")
-        if self.eval_folds < 2:
-            bad("eval_folds", "must be >= 2")
-        if self.response_outcome not in RESPONSE_OUTCOMES:
-            bad("response_outcome", f"must be one of {list(RESPONSE_OUTCOMES)}")
-        if self.bootstrap < 0:
-            bad("bootstrap", "must be >= 0")
-
-    def cost(self, action: str) -> float:
-        """Cost of one action (none costs nothing)."""
-        return 0.0 if action == "none" else float(getattr(self, f"cost_{action}"))
-
-    def prior(self, action: str) -> float:
-        """Prior relative response of an action (none: 0)."""
-        return 0.0 if action == "none" else float(getattr(self, f"prior_{action}"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], prefix: str = "") -> PolicyConfig:
-        """Build from a mapping (e.g. settings), keeping only `prefix + field` keys."""
-        names = {f.name for f in fields(cls)}
-        kw = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
-        return cls(**{k: v for k, v in kw.items() if k in names})
 
 
 # --------------------------------------------------------------------------------------------

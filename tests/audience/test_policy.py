@@ -288,7 +288,7 @@ def test_bad_and_empty_inputs() -> None:
     bad_hours = pd.DataFrame({"user_id": ["a"], "hour_of_day": [24], "views": [3]})
     with pytest.raises(PolicyInputError, match=r"hour_profile\.hour_of_day"):
         plan_reengagement(low.assign(churn_probability=0.9), None, None, bad_hours, None, None, cfg)
-    with pytest.raises(PolicyInputError, match="invalid PolicyConfig: risk_threshold"):
+    with pytest.raises(ValueError, match="risk_threshold"):  # pydantic's ValidationError
         PolicyConfig(risk_threshold=2)
 
 

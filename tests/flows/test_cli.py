@@ -30,12 +30,12 @@ def test_top_level_help_lists_commands() -> None:
 
 
 def test_config_json_masks_password(tm_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "s3cr3t-value")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PASSWORD", "s3cr3t-value")
     result = runner.invoke(app, ["config", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["settings"]["warehouse_path"] == str(tm_home.resolve() / "warehouse.duckdb")
-    assert data["sources"]["smtp_password"] == "env TASTEMAKER_SMTP_PASSWORD"
+    assert data["sources"]["smtp.password"] == "env TASTEMAKER_SMTP__PASSWORD"
     assert "s3cr3t-value" not in result.output
 
 
@@ -49,7 +49,7 @@ def test_home_option_overrides_environment(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_invalid_configuration_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "nope")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PORT", "nope")
     result = runner.invoke(app, ["config"])
     assert result.exit_code == 2
     assert "invalid configuration" in result.output

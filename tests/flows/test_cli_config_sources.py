@@ -20,7 +20,7 @@ WIDE = {"COLUMNS": "250"}
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "tm.toml"
-    path.write_text('smtp_host = "mail.from-file"\n\n[world]\nusers = 50\n')
+    path.write_text('[smtp]\nhost = "mail.from-file"\n\n[world]\nusers = 50\n')
     monkeypatch.setenv("TASTEMAKER_CONFIG", str(path))
     return path
 
@@ -28,30 +28,30 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_json_names_the_source_of_every_value(
     tm_home: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "2525")
-    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PORT", "2525")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PASSWORD", "hunter2-secret")
     result = runner.invoke(app, ["config", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     values, sources = data["settings"], data["sources"]
     assert set(values) == set(sources)
-    assert sources["smtp_port"] == "env TASTEMAKER_SMTP_PORT" and values["smtp_port"] == 2525
-    assert sources["smtp_host"] == f"file {config_file}"
-    assert values["smtp_host"] == "mail.from-file"
+    assert sources["smtp.port"] == "env TASTEMAKER_SMTP__PORT" and values["smtp.port"] == 2525
+    assert sources["smtp.host"] == f"file {config_file}"
+    assert values["smtp.host"] == "mail.from-file"
     assert sources["world.users"] == f"file {config_file}" and values["world.users"] == 50
     assert sources["world.titles"] == "default"
     assert sources["home"] == "env TASTEMAKER_HOME"
-    assert sources["mail_policy"] == "default"
+    assert sources["mail.policy"] == "default"
     assert sources["warehouse_path"] == "home (env TASTEMAKER_HOME)"
-    assert sources["smtp_password"] == "env TASTEMAKER_SMTP_PASSWORD"
-    assert "hunter2-secret" not in result.output and values["smtp_password"] == "**********"
+    assert sources["smtp.password"] == "env TASTEMAKER_SMTP__PASSWORD"
+    assert "hunter2-secret" not in result.output and values["smtp.password"] == "**********"
 
 
 def test_text_output_has_a_source_column(
     tm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TASTEMAKER_DUCKDB_PATH", str(tmp_path / "elsewhere.duckdb"))
-    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PASSWORD", "hunter2-secret")
     result = runner.invoke(app, ["--home", str(tm_home), "config"], env=WIDE)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -65,36 +65,39 @@ def test_text_output_has_a_source_column(
     assert "env TASTEMAKER_DUCKDB_PATH" in row("duckdb_path")
     assert "duckdb_path (env TASTEMAKER_DUCKDB_PATH)" in row("warehouse_path")
     assert "home (option --home)" in row("landing_path")
-    assert "default" in row("drift_window_days")
-    assert "True" in row("smtp_starttls")  # a bool, not the integer 1
+    assert "default" in row("drift.window_days")
+    assert "True" in row("smtp.starttls")  # a bool, not the integer 1
+    assert "**********" in row("smtp.password") and "env TASTEMAKER_SMTP__PASSWORD" in row(
+        "smtp.password"
+    )
     assert "hunter2-secret" not in result.output
 
 
 def test_unknown_environment_variable_warns_with_the_closest_setting(
     tm_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_HOTS", "mail.example.org")
-    monkeypatch.setenv("TASTEMAKER_SMTP_PASWORD", "hunter2-secret")
+    monkeypatch.setenv("TASTEMAKER_SMTP__HOTS", "mail.example.org")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PASWORD", "hunter2-secret")
     for command in (["config", "--json"], ["datasets", "list"], ["segments"]):
         result = runner.invoke(app, command, env=WIDE)
         warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
         assert len(warnings) == 2, (command, result.stderr)
-        hots = next(w for w in warnings if "TASTEMAKER_SMTP_HOTS" in w)
-        assert "TASTEMAKER_SMTP_HOST" in hots.replace("TASTEMAKER_SMTP_HOTS", "")
-        assert any("TASTEMAKER_SMTP_PASSWORD?" in w for w in warnings)
+        hots = next(w for w in warnings if "TASTEMAKER_SMTP__HOTS" in w)
+        assert "TASTEMAKER_SMTP__HOST" in hots.replace("TASTEMAKER_SMTP__HOTS", "")
+        assert any("TASTEMAKER_SMTP__PASSWORD?" in w for w in warnings)
         assert "hunter2-secret" not in result.output
         assert "mail.example.org" not in result.stderr
     # a warning, not a failure: config still succeeds and its JSON stays clean on stdout
     result = runner.invoke(app, ["config", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["settings"]["smtp_host"] is None
+    assert json.loads(result.stdout)["settings"]["smtp.host"] is None
 
 
 def test_known_names_do_not_warn(tm_home: Path, config_file: Path) -> None:
     environ = {
         "TASTEMAKER_HOME": str(tm_home),
         "TASTEMAKER_CONFIG": str(config_file),
-        "tastemaker_smtp_port": "25",  # pydantic-settings reads names case-blind
+        "tastemaker_smtp__port": "25",  # pydantic-settings reads names case-blind
         "OTHER_VAR": "x",
     }
     assert unknown_setting_warnings(environ) == []
@@ -104,21 +107,21 @@ def test_known_names_do_not_warn(tm_home: Path, config_file: Path) -> None:
 
 def test_unknown_config_file_key_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "tm.toml"
-    path.write_text("smtp_prot = 25\n")
+    path.write_text("[smtp]\nprot = 25\n")
     monkeypatch.setenv("TASTEMAKER_CONFIG", str(path))
     (message,) = unknown_setting_warnings({})
-    assert str(path) in message and "'smtp_prot'" in message and "'smtp_port'" in message
+    assert str(path) in message and "'smtp.prot'" in message and "'smtp.port'" in message
 
 
 def test_sources_follow_the_settings_precedence(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Environment beats the file beats the default, as Settings itself applies them."""
-    monkeypatch.setenv("TASTEMAKER_SMTP_HOST", "mail.from-env")
+    monkeypatch.setenv("TASTEMAKER_SMTP__HOST", "mail.from-env")
     settings = Settings()
     sources = setting_sources(settings)
-    assert settings.smtp_host == "mail.from-env"
-    assert sources["smtp_host"] == "env TASTEMAKER_SMTP_HOST"
+    assert settings.smtp.host == "mail.from-env"
+    assert sources["smtp.host"] == "env TASTEMAKER_SMTP__HOST"
     assert settings.world.users == 50 and sources["world.users"] == f"file {config_file}"
     monkeypatch.setenv("TASTEMAKER_WORLD__USERS", "70")
     assert Settings().world.users == 70

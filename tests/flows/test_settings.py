@@ -18,14 +18,16 @@ def test_defaults_derive_every_path_from_home(tm_home: Path) -> None:
 
 
 def test_environment_overrides_and_recipient_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_HOST", "mail.example.org")
-    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "2525")
-    monkeypatch.setenv("TASTEMAKER_SMTP_RECIPIENTS", "a@example.org, b@example.org")
+    monkeypatch.setenv("TASTEMAKER_SMTP__HOST", "mail.example.org")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PORT", "2525")
+    monkeypatch.setenv("TASTEMAKER_SMTP__RECIPIENTS", "a@example.org, b@example.org")
+    monkeypatch.setenv("TASTEMAKER_DRIFT__KEY_FEATURES", "plan,active_days_28d")
     monkeypatch.setenv("TASTEMAKER_DUCKDB_PATH", "/tmp/elsewhere.duckdb")
     s = get_settings()
-    assert s.smtp_host == "mail.example.org"
-    assert s.smtp_port == 2525
-    assert s.smtp_recipients == ["a@example.org", "b@example.org"]
+    assert s.smtp.host == "mail.example.org"
+    assert s.smtp.port == 2525
+    assert s.smtp.recipients == ("a@example.org", "b@example.org")
+    assert s.drift.key_features == ("plan", "active_days_28d")
     assert s.warehouse_path == Path("/tmp/elsewhere.duckdb")
 
 
@@ -33,11 +35,16 @@ def test_toml_config_file_is_read_and_env_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "tm.toml"
-    config.write_text('smtp_host = "from-file"\nsmtp_port = 465\n[world]\nusers = 50\n')
+    config.write_text(
+        '[smtp]\nhost = "from-file"\nport = 465\nrecipients = ["a@x.org"]\n'
+        "[world]\nusers = 50\n[drift]\nwindow_days = 14\n"
+    )
     monkeypatch.setenv("TASTEMAKER_CONFIG", str(config))
-    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "26")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PORT", "26")
     s = get_settings()
-    assert (s.smtp_host, s.smtp_port, s.world.users) == ("from-file", 26, 50)
+    assert (s.smtp.host, s.smtp.port, s.smtp.recipients) == ("from-file", 26, ("a@x.org",))
+    assert (s.world.users, s.drift.window_days) == (50, 14)
+    assert s.dbt_vars()["drift_window_days"] == 14
 
 
 def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,56 +54,125 @@ def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_password_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("TASTEMAKER_SMTP__PASSWORD", "hunter2-secret")
     s = get_settings()
-    assert s.smtp_password is not None
-    assert s.smtp_password.get_secret_value() == "hunter2-secret"
-    for text in (repr(s), str(s), str(s.public_dict())):
+    assert s.smtp.password is not None
+    assert s.smtp.password.get_secret_value() == "hunter2-secret"
+    for text in (repr(s), str(s), str(s.public_dict()), repr(s.smtp)):
         assert "hunter2-secret" not in text
+    assert s.public_dict()["smtp.password"] == "**********"
 
 
 def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASTEMAKER_SMTP_PORT", "not-a-port")
-    with pytest.raises(ValidationError, match="smtp_port"):
+    monkeypatch.setenv("TASTEMAKER_SMTP__PORT", "not-a-port")
+    with pytest.raises(ValidationError, match=r"smtp\.port"):
+        Settings()
+    monkeypatch.delenv("TASTEMAKER_SMTP__PORT")
+    monkeypatch.setenv("TASTEMAKER_REENGAGE__RISK_THRESHOLD", "2")  # PolicyConfig's bound
+    with pytest.raises(ValidationError, match=r"reengage\.risk_threshold"):
         Settings()
 
 
-def test_reengagement_settings_map_onto_policy_defaults() -> None:
-    """Each `reengage_<field>` setting names a PolicyConfig field and defaults to its value."""
-    from dataclasses import fields
+def test_reengagement_setting_from_env_reaches_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ml.audience.policy_config import PolicyConfig
 
-    from ml.audience.policy import PolicyConfig
-    from warehouse.settings import Settings, policy_config
-
-    defaults = {f.name: f.default for f in fields(PolicyConfig)}
-    mapped = {
-        name.removeprefix("reengage_"): info.default
-        for name, info in Settings.model_fields.items()
-        if name.startswith("reengage_")
-    }
-    assert mapped, "no reengage_ settings"
-    for field, value in mapped.items():
-        assert field in defaults, f"reengage_{field} is not a PolicyConfig field"
-        assert value == defaults[field], f"reengage_{field}: {value} != {defaults[field]}"
-    assert policy_config(Settings()) == PolicyConfig()
-
-
-def test_reengagement_setting_from_env_reaches_policy(monkeypatch) -> None:
-    from warehouse.settings import get_settings, policy_config
-
-    monkeypatch.setenv("TASTEMAKER_REENGAGE_MAX_CONTACTS_7D", "1")
-    config = policy_config(get_settings())
+    monkeypatch.setenv("TASTEMAKER_REENGAGE__MAX_CONTACTS_7D", "1")
+    config = get_settings().reengage
+    assert isinstance(config, PolicyConfig)  # the policy's own type, not a copy of its fields
     assert config.max_contacts_7d == 1
+    assert config.max_contacts_30d == PolicyConfig().max_contacts_30d
 
 
 def test_reports_base_url_is_an_http_url_without_trailing_slash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert get_settings().reports_base_url is None
-    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "https://reports.example.org/tm/")
-    assert get_settings().reports_base_url == "https://reports.example.org/tm"
-    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "")
-    assert get_settings().reports_base_url is None
-    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "file:///srv/reports")
-    with pytest.raises(ValidationError, match="reports_base_url"):
+    assert get_settings().mail.reports_base_url is None
+    monkeypatch.setenv("TASTEMAKER_MAIL__REPORTS_BASE_URL", "https://reports.example.org/tm/")
+    assert get_settings().mail.reports_base_url == "https://reports.example.org/tm"
+    monkeypatch.setenv("TASTEMAKER_MAIL__REPORTS_BASE_URL", "")
+    assert get_settings().mail.reports_base_url is None
+    monkeypatch.setenv("TASTEMAKER_MAIL__REPORTS_BASE_URL", "file:///srv/reports")
+    with pytest.raises(ValidationError, match=r"mail\.reports_base_url"):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("TASTEMAKER_SMTP_HOST", "TASTEMAKER_SMTP__HOST"),
+        ("TASTEMAKER_SMTP_RECIPIENTS", "TASTEMAKER_SMTP__RECIPIENTS"),
+        ("TASTEMAKER_MAIL_TLS_CA_FILE", "TASTEMAKER_SMTP__TLS_CA_FILE"),
+        ("TASTEMAKER_MAIL_POLICY", "TASTEMAKER_MAIL__POLICY"),
+        ("TASTEMAKER_REPORTS_BASE_URL", "TASTEMAKER_MAIL__REPORTS_BASE_URL"),
+        ("TASTEMAKER_DRIFT_WINDOW_DAYS", "TASTEMAKER_DRIFT__WINDOW_DAYS"),
+        ("TASTEMAKER_DRIFT_ALERT_SHARE_POINTS", "TASTEMAKER_DRIFT__ALERT_SHARE_POINTS"),
+        ("TASTEMAKER_REENGAGE_RISK_THRESHOLD", "TASTEMAKER_REENGAGE__RISK_THRESHOLD"),
+    ],
+)
+def test_a_flat_name_from_before_the_groups_names_its_new_variable(
+    old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old variable is ignored (the default stays), and the warning names the exact new
+    variable, not a near miss: `TASTEMAKER_MAIL_TLS_CA_FILE` moved to another group."""
+    from warehouse.settings import unknown_setting_warnings
+
+    (message,) = unknown_setting_warnings({old: "x"})
+    assert message.startswith(f"{old} matches no setting and is ignored")
+    assert message.endswith(f"did you mean {new}?")
+    monkeypatch.setenv("TASTEMAKER_DRIFT_WINDOW_DAYS", "7")
+    assert get_settings().drift.window_days == 28
+
+
+def test_a_flat_key_in_the_config_file_names_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warehouse.settings import unknown_setting_warnings
+
+    config = tmp_path / "tm.toml"
+    config.write_text('smtp_host = "mail.example.org"\nreports_base_url = "https://r.x.org"\n')
+    monkeypatch.setenv("TASTEMAKER_CONFIG", str(config))
+    assert get_settings().smtp.host is None
+    reports, host = unknown_setting_warnings({})
+    assert "key 'smtp_host'" in host and "'smtp.host'" in host and "[smtp] host = ..." in host
+    assert "'mail.reports_base_url'" in reports and "[mail] reports_base_url = ..." in reports
+
+
+def test_a_misspelt_field_of_a_group_warns_and_does_not_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As with a flat name: a stray variable must not stop every command."""
+    from warehouse.settings import unknown_setting_warnings
+
+    monkeypatch.setenv("TASTEMAKER_DRIFT__WINDOW_DAY", "7")
+    assert get_settings().drift.window_days == 28
+    (message,) = unknown_setting_warnings()
+    assert message.endswith("did you mean TASTEMAKER_DRIFT__WINDOW_DAYS?")
+
+
+def test_code_passing_a_name_that_is_no_setting_fails() -> None:
+    """The environment ignores unknown names with a warning; code must not, or a test setting
+    `drift_permutations=10` would silently run with the default."""
+    from monitoring.config import DriftConfig
+
+    with pytest.raises(TypeError, match=r"'drift_permutations'.*now drift\.permutations"):
+        Settings(drift_permutations=10)
+    with pytest.raises(TypeError, match=r"drift\.permutation\b"):
+        Settings(drift={"permutation": 10})
+    with pytest.raises(TypeError, match=r"'smtp_host'.*now smtp\.host"):
+        Settings().model_copy(update={"smtp_host": "x"})
+    with pytest.raises(ValidationError, match="permutation"):
+        DriftConfig(permutation=10)  # the config type itself refuses unknown fields
+    assert Settings(drift={"permutations": 10}).drift.permutations == 10
+
+
+def test_the_smtp_ca_file_is_read_when_mail_is_sent(tmp_path: Path) -> None:
+    """The TLS context is built from `smtp.tls_ca_file` where STARTTLS needs it, not stored: a
+    bundle that is not there fails the send, and no setting holds an SSLContext."""
+    import ssl
+
+    from monitoring.config import SmtpConfig
+    from monitoring.mail import _tls_context
+
+    assert isinstance(_tls_context(SmtpConfig()), ssl.SSLContext)
+    with pytest.raises(FileNotFoundError):
+        _tls_context(SmtpConfig(tls_ca_file=tmp_path / "missing.pem"))

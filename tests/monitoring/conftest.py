@@ -132,9 +132,3 @@ def tls_smtp_server(tls_cert: tuple[Path, Path]) -> Iterator[SmtpServer]:
     server = SmtpServer(free_port(), tls_context=ctx).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def client_tls(tls_cert: tuple[Path, Path]) -> ssl.SSLContext:
-    """A client context that trusts the test certificate (and verifies the host name)."""
-    return ssl.create_default_context(cafile=str(tls_cert[0]))

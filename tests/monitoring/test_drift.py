@@ -54,7 +54,7 @@ def test_planted_shift_is_flagged_and_written(tmp_path: Path) -> None:
         ref,
         cur,
         SPEC,
-        DriftThresholds(column=0.1, share=0.3, permutations=30),
+        DriftThresholds(column_threshold=0.1, share_threshold=0.3, permutations=30),
         tmp_path,
         lineage={"run_id": "r1", "manifest_sha256": "f" * 64},
         reference_window={"start": "2026-04-01", "end": "2026-05-16"},

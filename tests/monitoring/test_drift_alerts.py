@@ -14,6 +14,7 @@ import pytest
 
 from flows.steps.monitor import drift_reference, key_features
 from ml.registry import DataWindow, ModelRegistry, PromotionGate
+from monitoring.config import DriftConfig
 from monitoring.drift import (
     DriftSpec,
     DriftThresholds,
@@ -50,9 +51,9 @@ def _frame(
 def _run(tmp_path: Path, ref: pd.DataFrame, cur: pd.DataFrame, **kwargs):
     thresholds = DriftThresholds(
         permutations=20,
-        share_points=kwargs.pop("share_points", 5.0),
-        mean_shift_sd=kwargs.pop("mean_shift_sd", 0.5),
-        key_fraction=kwargs.pop("key_fraction", 0.5),
+        alert_share_points=kwargs.pop("alert_share_points", 5.0),
+        alert_mean_shift_sd=kwargs.pop("alert_mean_shift_sd", 0.5),
+        key_effect_fraction=kwargs.pop("key_effect_fraction", 0.5),
     )
     return run_drift(ref, cur, SPEC, thresholds, tmp_path, write_html=False, **kwargs)
 
@@ -75,7 +76,7 @@ def test_a_change_alerts_only_when_beyond_chance_and_large(tmp_path: Path) -> No
     assert summary.status == "drift" and summary.alerts[0].rule == "large_drift"
     assert set(summary.alerts[0].columns) == {"genre_share_a", "hours"}
     # one threshold moved at a time: a 15-point bar leaves share a below it, hours still fires
-    stricter = _run(tmp_path, ref, cur, share_points=15.0)
+    stricter = _run(tmp_path, ref, cur, alert_share_points=15.0)
     assert {c.column for c in stricter.columns if c.alert_rule} == {"hours"}
 
 
@@ -83,7 +84,7 @@ def test_a_large_looking_change_on_few_rows_is_not_an_alert(tmp_path: Path) -> N
     """Beyond chance is the permutation floor's job: on 120 rows a 4-point wobble is noise."""
     rng = np.random.default_rng(5)
     ref, cur = _frame(120, rng), _frame(120, rng)
-    summary = _run(tmp_path, ref, cur, share_points=1.0, mean_shift_sd=0.05)
+    summary = _run(tmp_path, ref, cur, alert_share_points=1.0, alert_mean_shift_sd=0.05)
     assert [c.column for c in summary.columns if c.large]  # something looks "large"...
     assert not summary.alerts and summary.status == "ok"  # ...but none is beyond chance
 
@@ -99,7 +100,7 @@ def test_a_key_feature_alerts_on_its_own_and_28d_names_count(tmp_path: Path) -> 
     assert [(a.rule, a.columns) for a in keyed.alerts] == [("key_feature", ["hours"])]
     assert {c.column for c in keyed.columns if c.key} == {"hours", "active_days_total"}
     # a key feature still needs its lower bar: 0.3 SD is below 0.8 of a 0.5 SD large shift
-    assert not _run(tmp_path, ref, cur, key_columns=["hours"], key_fraction=0.8).alerts
+    assert not _run(tmp_path, ref, cur, key_columns=["hours"], key_effect_fraction=0.8).alerts
 
 
 def test_the_reference_ends_where_the_current_window_starts() -> None:
@@ -140,21 +141,22 @@ def test_training_reference_is_what_every_champion_saw(tmp_path: Path) -> None:
     assert "churn:" in ref.source and "recommender:" in ref.source
     pinned = Settings(
         home=tmp_path,
-        drift_reference="pinned",
-        drift_reference_start="2026-02-01",
-        drift_reference_end="2026-05-01",
+        drift=DriftConfig(
+            reference="pinned", reference_start="2026-02-01", reference_end="2026-05-01"
+        ),
     )
     assert (drift_reference(pinned).start, drift_reference(pinned).end) == (
         dt.date(2026, 2, 1),
         dt.date(2026, 5, 1),
     )
-    with pytest.raises(ValueError, match="drift_reference_start < drift_reference_end"):
-        drift_reference(Settings(home=tmp_path, drift_reference="pinned"))
-    assert drift_reference(Settings(home=tmp_path, drift_reference="adjacent")).kind == "adjacent"
+    with pytest.raises(ValueError, match=r"drift.reference_start < drift.reference_end"):
+        drift_reference(Settings(home=tmp_path, drift=DriftConfig(reference="pinned")))
+    adjacent = Settings(home=tmp_path, drift=DriftConfig(reference="adjacent"))
+    assert drift_reference(adjacent).kind == "adjacent"
 
 
 def test_key_features_are_the_churn_drivers_then_the_setting(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, drift_key_drivers=2, drift_key_features=["plan"])
+    settings = Settings(home=tmp_path, drift=DriftConfig(key_drivers=2, key_features=["plan"]))
     assert key_features(settings) == ["plan"]
     registry = ModelRegistry(settings.artifacts_path)
     _champion(registry, "churn", "2026-01-29", "2026-06-20")
@@ -168,7 +170,8 @@ def test_key_features_are_the_churn_drivers_then_the_setting(tmp_path: Path) -> 
         json.dumps({"drivers": drivers})
     )
     assert key_features(settings) == ["days_since_last_view", "active_days_28d", "plan"]
-    assert key_features(settings.model_copy(update={"drift_key_drivers": 0})) == ["plan"]
+    no_drivers = settings.drift.model_copy(update={"key_drivers": 0})
+    assert key_features(settings.model_copy(update={"drift": no_drivers})) == ["plan"]
 
 
 def test_weekend_share_is_left_out_when_the_windows_hold_different_weekends() -> None:

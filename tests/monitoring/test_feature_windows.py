@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from flows.steps.monitor import drift_step
+from monitoring.config import DriftConfig
 from tests.homes import clone_home
 from warehouse.dbtrun import run_dbt
 from warehouse.monitoring import ACTIVE_FILTER, WINDOWS_MART, load_feature_windows
@@ -25,7 +26,7 @@ from warehouse.settings import Settings
 
 def _clone(built, home: Path) -> Settings:
     clone_home(built, home)
-    return Settings(home=home, drift_permutations=10)
+    return Settings(home=home, drift=DriftConfig(permutations=10))
 
 
 def _ro(built) -> duckdb.DuckDBPyConnection:

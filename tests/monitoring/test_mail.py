@@ -119,13 +119,13 @@ def test_attachment_is_gzipped_then_left_out_with_a_note(tmp_path: Path) -> None
 def test_a_report_of_the_default_worlds_size_is_attached_as_plain_html(tmp_path: Path) -> None:
     """Under the default cap the ~6.3 MB Evidently report (8.7 MB in base64) travels as .html,
     which mail clients preview; .html.gz is for reports that only fit compressed."""
-    from warehouse.settings import Settings
+    from monitoring.config import MailConfig
 
     content = _content(tmp_path, report_bytes=6_330_000)
     msg = build_message(
         content,
         SmtpConfig(host=None),
-        max_attachment_bytes=Settings.model_fields["mail_max_attachment_bytes"].default,
+        max_attachment_bytes=MailConfig().max_attachment_bytes,
     )
     (att,) = list(msg.iter_attachments())
     assert att.get_filename() == "report.html"
@@ -215,7 +215,10 @@ def test_server_down_then_up_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_starttls_auth_and_the_password_never_leaks(
-    tmp_path: Path, tls_smtp_server: SmtpServer, client_tls, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    tls_smtp_server: SmtpServer,
+    tls_cert: tuple[Path, Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     outbox = tmp_path / "outbox"
@@ -226,7 +229,7 @@ def test_starttls_auth_and_the_password_never_leaks(
         password=SecretStr(PASSWORD),
         starttls=True,
         recipients=("ops@example.org",),
-        tls_context=client_tls,
+        tls_ca_file=tls_cert[0],  # the server's certificate is its own CA
     )
     assert PASSWORD not in repr(config) and PASSWORD not in str(config)
     write_to_outbox(build_message(_content(tmp_path), config), outbox)

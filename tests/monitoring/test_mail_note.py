@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from flows.steps.monitor import mail_note, mail_step
+from monitoring.config import MailConfig
 from monitoring.drift import DriftSpec, DriftSummary, DriftThresholds, run_drift
 from warehouse.settings import Settings
 
@@ -42,13 +43,13 @@ def test_drift_only_says_why_no_mail_went_out(summary: DriftSummary, tmp_path: P
     assert summary.drifted_count == 0 and not summary.dataset_drift
     assert mail_step(settings, summary, today=TODAY) is None
     assert mail_note(settings, [summary], []) == (
-        "no mail: nothing drifted and TASTEMAKER_MAIL_POLICY=drift_only"
+        "no mail: nothing drifted and TASTEMAKER_MAIL__POLICY=drift_only"
     )
     one = _with(summary, drifted_count=1)
     assert mail_step(settings, one, today=TODAY) is None
     assert mail_note(settings, [one], []) == (
         "no mail: no alert rule fired (1 column drifted, none both beyond chance and large, no "
-        "key feature, below the 30% share) and TASTEMAKER_MAIL_POLICY=drift_only"
+        "key feature, below the 30% share) and TASTEMAKER_MAIL__POLICY=drift_only"
     )
     assert not settings.outbox_path.exists()
 
@@ -65,19 +66,19 @@ def test_a_written_mail_says_where_it_is(summary: DriftSummary, tmp_path: Path) 
     assert path is not None and path.parent == settings.outbox_path
     note = mail_note(settings, [drifted], [path])
     assert note.startswith(f"mail: 1 message(s) written to {settings.outbox_path} (no ")
-    assert "TASTEMAKER_SMTP_HOST" in note
+    assert "TASTEMAKER_SMTP__HOST" in note
 
 
 def test_daily_digest_says_the_digest_already_went_out(
     summary: DriftSummary, tmp_path: Path
 ) -> None:
-    settings = Settings(home=tmp_path, mail_policy="daily_digest")
+    settings = Settings(home=tmp_path, mail=MailConfig(policy="daily_digest"))
     first = mail_step(settings, summary, today=TODAY)
     assert first is not None
     assert mail_step(settings, summary, today=TODAY) is None
     assert mail_note(settings, [summary], []) == (
         "no mail: today's digest already went out and nothing new drifted "
-        "(TASTEMAKER_MAIL_POLICY=daily_digest)"
+        "(TASTEMAKER_MAIL__POLICY=daily_digest)"
     )
 
 

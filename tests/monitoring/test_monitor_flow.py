@@ -25,14 +25,14 @@ def test_monitor_flow_queues_then_delivers(
     port = free_port()
     for key, value in {
         "TASTEMAKER_HOME": str(home),
-        "TASTEMAKER_SMTP_HOST": "127.0.0.1",
-        "TASTEMAKER_SMTP_PORT": str(port),
-        "TASTEMAKER_SMTP_STARTTLS": "false",
-        "TASTEMAKER_SMTP_RECIPIENTS": "ops@example.org",
-        "TASTEMAKER_MAIL_POLICY": "daily_digest",
-        "TASTEMAKER_MAIL_RETRIES": "1",
-        "TASTEMAKER_MAIL_BACKOFF_S": "0",
-        "TASTEMAKER_DRIFT_PERMUTATIONS": "10",
+        "TASTEMAKER_SMTP__HOST": "127.0.0.1",
+        "TASTEMAKER_SMTP__PORT": str(port),
+        "TASTEMAKER_SMTP__STARTTLS": "false",
+        "TASTEMAKER_SMTP__RECIPIENTS": "ops@example.org",
+        "TASTEMAKER_MAIL__POLICY": "daily_digest",
+        "TASTEMAKER_MAIL__RETRIES": "1",
+        "TASTEMAKER_MAIL__BACKOFF_S": "0",
+        "TASTEMAKER_DRIFT__PERMUTATIONS": "10",
     }.items():
         monkeypatch.setenv(key, value)
     # the production delays (10 s, 1 min, 5 min) are for real outages; one quick retry here
@@ -51,7 +51,7 @@ def test_monitor_flow_queues_then_delivers(
     assert not (home / "monitoring" / "scratch").exists()
 
     # the second run's reports are served: its artifacts link them
-    monkeypatch.setenv("TASTEMAKER_REPORTS_BASE_URL", "https://reports.example.org/tm/")
+    monkeypatch.setenv("TASTEMAKER_MAIL__REPORTS_BASE_URL", "https://reports.example.org/tm/")
     server = SmtpServer(port).start()
     try:
         up = monitor.monitor_flow(params)

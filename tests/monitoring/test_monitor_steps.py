@@ -20,6 +20,7 @@ import pytest
 from flows.steps.monitor import prediction_drift_step, recsys_step
 from ml.recommend.rankers import ItemKNNRanker
 from monitoring.checks import Skipped
+from monitoring.config import DriftConfig
 from monitoring.drift import DriftSummary
 from monitoring.lineage import resolve
 from monitoring.recsys import RecsysSummary
@@ -37,7 +38,7 @@ def settings(tiny_warehouse, tmp_path: Path) -> Settings:
         tiny_warehouse.settings.home_dir / "dbt" / "target" / "manifest.json",
         home / "dbt" / "target" / "manifest.json",
     )
-    return Settings(home=home, drift_permutations=30, drift_min_rows=50, drift_window_days=20)
+    return Settings(home=home, drift=DriftConfig(permutations=30, min_rows=50, window_days=20))
 
 
 def _lineage(version: str, run: str) -> PublishLineage:

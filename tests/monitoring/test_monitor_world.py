@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from flows.artifacts.monitor import summary_markdown
 from flows.steps.monitor import deliver_step, drift_step, mail_step
+from monitoring.config import MailConfig, SmtpConfig
 from monitoring.drift import DriftSummary, recall
 from tests.homes import clone_home
 from tests.monitoring.conftest import PASSWORD, USER, SmtpServer
@@ -107,22 +108,18 @@ def test_report_files_and_lineage(drifted: Checked) -> None:
 
 def _smtp_settings(base: Settings, server: SmtpServer, ca: Path, home: Path, **extra) -> Settings:
     """SMTP over STARTTLS with AUTH, and a fresh home so each test has its own outbox."""
-    return base.model_copy(
-        update={
-            "home": home,
-            "smtp_host": "127.0.0.1",
-            "smtp_port": server.port,
-            "smtp_username": USER,
-            "smtp_password": SecretStr(PASSWORD),
-            "smtp_starttls": True,
-            "smtp_recipients": ["ops@example.org"],
-            "mail_tls_ca_file": ca,
-            "mail_backoff_s": 0.0,
-            "mail_retries": 1,
-            "smtp_timeout_s": 120.0,
-            **extra,
-        }
+    smtp = SmtpConfig(
+        host="127.0.0.1",
+        port=server.port,
+        username=USER,
+        password=SecretStr(PASSWORD),
+        starttls=True,
+        recipients=["ops@example.org"],
+        tls_ca_file=ca,
+        timeout_s=120.0,
     )
+    mail = base.mail.model_copy(update={"backoff_s": 0.0, "retries": 1, **extra})
+    return base.model_copy(update={"home": home, "smtp": smtp, "mail": mail})
 
 
 def _deliver_once(settings: Settings, summary: DriftSummary) -> Path | None:
@@ -153,7 +150,7 @@ def test_digest_mail_names_drifted_columns_and_password_stays_secret(
     # under load to time the client out after the server accepted (then a retry duplicates it)
     caplog.set_level(logging.INFO, logger="mail.log")
     settings = _smtp_settings(
-        drifted.settings, tls_smtp_server, tls_cert[0], tmp_path, mail_policy="daily_digest"
+        drifted.settings, tls_smtp_server, tls_cert[0], tmp_path, policy="daily_digest"
     )
     assert _deliver_once(settings, drifted.summary) is not None
     _assert_one_drift_mail(tls_smtp_server, drifted, settings, caplog)
@@ -189,14 +186,11 @@ def _assert_one_drift_mail(server: SmtpServer, checked: Checked, settings: Setti
 def test_undrifted_world_mails_nothing_under_drift_only(
     undrifted: Checked, smtp_server: SmtpServer
 ) -> None:
+    smtp = SmtpConfig(
+        host="127.0.0.1", port=smtp_server.port, starttls=False, recipients=["ops@example.org"]
+    )
     settings = undrifted.settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp_server.port,
-            "smtp_starttls": False,
-            "smtp_recipients": ["ops@example.org"],
-            "mail_policy": "drift_only",
-        }
+        update={"smtp": smtp, "mail": MailConfig(policy="drift_only")}
     )
     assert mail_step(settings, undrifted.summary, today=dt.date(2026, 6, 30)) is None
     assert deliver_step(settings).sent == []
@@ -235,5 +229,5 @@ def test_cli_drift_says_why_no_mail_went_out(default_warehouse, tmp_path: Path) 
     result = CliRunner().invoke(app, ["--home", str(home), "drift", "--email"])
     assert result.exit_code == 0, result.output
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("no mail:")]
-    assert line.endswith("and TASTEMAKER_MAIL_POLICY=drift_only"), line
+    assert line.endswith("and TASTEMAKER_MAIL__POLICY=drift_only"), line
     assert not list((home / "outbox").glob("*.eml"))
