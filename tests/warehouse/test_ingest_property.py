@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_helpers import HEADERS, contents, query, view, write_dims
 
+from tests.tiers import max_examples
 from warehouse import ingest as ingest_module
 from warehouse.ingest import ingest_path
 
@@ -107,7 +108,9 @@ def _ingest(
             held.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max_examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(rows=landed_rows(), data=st.data())
 def test_any_order_and_split_gives_the_same_table(rows: list[dict[str, Any]], data: Any) -> None:
     reference = _ingest([(rows, "jsonl")])
