@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiers import load_hypothesis_profile
+
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="tastemaker-tests-"))
 os.environ["PREFECT_HOME"] = str(_SESSION_TMP / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -46,6 +48,11 @@ SLOW_FIXTURES = frozenset(
         "real_data",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The fast tier runs each Hypothesis property test on a fifth of its examples (tests/tiers.py).
+    load_hypothesis_profile(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml.audience.policy import ACTION_CHANNELS, ACTIONS, PolicyConfig, plan_reengagement
+from tests.tiers import max_examples
 
 NOW = pd.Timestamp("2026-11-29T10:17:00Z")
 
@@ -111,7 +112,9 @@ def frames(users: list[dict]) -> dict[str, pd.DataFrame]:
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max_examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(users=st.lists(user_strategy, min_size=1, max_size=25), config=config_strategy)
 def test_plan_never_breaks_a_rule(users: list[dict], config: PolicyConfig) -> None:
     f = frames(users)
@@ -154,7 +157,7 @@ def test_plan_never_breaks_a_rule(users: list[dict], config: PolicyConfig) -> No
     assert n_discounts * config.cost_discount <= config.discount_budget + 1e-9
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=max_examples(60), deadline=None)
 @given(
     users=st.lists(user_strategy, min_size=1, max_size=15),
     channel=st.sampled_from(["email", "push", "all"]),

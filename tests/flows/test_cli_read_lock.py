@@ -21,7 +21,8 @@ from flows.cli import app
 from warehouse.settings import Settings
 
 runner = CliRunner()
-READ_WAIT_S = 1.0
+# One retry of the lock (it polls every 0.5 s) and still a wait a reader can tell from none.
+READ_WAIT_S = 0.5
 
 READ_COMMANDS = {
     "segments": ["segments"],

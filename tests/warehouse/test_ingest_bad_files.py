@@ -15,6 +15,9 @@ from ingest_helpers import count, query, view, write_csv, write_dims, write_json
 
 from warehouse.ingest import IngestError, ingest_path
 
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
+
 
 def _lines(n: int, start: int = 0) -> list[str]:
     return [json.dumps(view(f"v{start + i}")) for i in range(n)]

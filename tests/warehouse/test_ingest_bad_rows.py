@@ -21,6 +21,9 @@ from ingest_helpers import (
 from warehouse.ingest import ingest_path
 from warehouse.validate import REASON_SEPARATOR
 
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
+
 # (id, entity, format, overrides for the bad row (or a raw line), expected reason fragment)
 CASES: list[tuple[str, str, str, dict[str, Any] | str, str]] = [
     ("missing-key", "views", "jsonl", {"event_id": None}, "missing required field event_id"),

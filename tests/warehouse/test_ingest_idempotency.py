@@ -13,6 +13,9 @@ from ingest_helpers import count, quarantine, query, title, view, write_csv, wri
 from warehouse import ingest as ingest_module
 from warehouse.ingest import IngestError, ingest_path
 
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
+
 
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:

@@ -12,6 +12,9 @@ from ingest_helpers import quarantine, query, title, view, write_csv, write_dims
 
 from warehouse.ingest import ingest_path
 
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
+
 
 def test_csv_line_numbers_survive_multiline_quoted_fields(tmp_path: Path) -> None:
     landing, db = tmp_path / "landing", tmp_path / "w.duckdb"

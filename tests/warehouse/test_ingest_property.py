@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_helpers import HEADERS, contents, query, view, write_dims
 
+from tests.tiers import max_examples
 from warehouse import ingest as ingest_module
 from warehouse.ingest import ingest_path
 
@@ -86,21 +88,29 @@ def _ingest(
         mock.patch.object(ingest_module, "CHUNK_MAX_FILES", chunk_files),
     ):
         landing, db = Path(tmp) / "landing", Path(tmp) / "w.duckdb"
-        write_dims(landing)
-        for k, (rows, fmt) in enumerate(rows_by_file):
-            _write_part(landing / "views" / f"part-{k:02d}.{fmt}", rows, fmt, k)
-        report = ingest_path(db, landing)
-        assert report.ok, report.rejected
-        views = report.tables["views"]
-        reasons = Counter(r for (r,) in query(db, "select reason from raw.quarantine"))
-        return (
-            contents(db, "views"),
-            (views.rows_read, views.loaded, views.duplicate, views.quarantined),
-            reasons,
-        )
+        # Held open so that ingest and the three reads below share one DuckDB instance instead
+        # of starting one each (tests/warehouse/conftest.py says why that is the same test).
+        held = duckdb.connect(str(db))
+        try:
+            write_dims(landing)
+            for k, (rows, fmt) in enumerate(rows_by_file):
+                _write_part(landing / "views" / f"part-{k:02d}.{fmt}", rows, fmt, k)
+            report = ingest_path(db, landing)
+            assert report.ok, report.rejected
+            views = report.tables["views"]
+            reasons = Counter(r for (r,) in query(db, "select reason from raw.quarantine"))
+            return (
+                contents(db, "views"),
+                (views.rows_read, views.loaded, views.duplicate, views.quarantined),
+                reasons,
+            )
+        finally:
+            held.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max_examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(rows=landed_rows(), data=st.data())
 def test_any_order_and_split_gives_the_same_table(rows: list[dict[str, Any]], data: Any) -> None:
     reference = _ingest([(rows, "jsonl")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from ingest_helpers import (
     contents,
     query,
@@ -20,6 +21,9 @@ from ingest_helpers import (
 from warehouse.ingest import ingest_path
 from warehouse.settings import Settings
 from warehouse.validate import TimeRules
+
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
 
 RULES = TimeRules.from_settings(Settings())
 HISTORY = (

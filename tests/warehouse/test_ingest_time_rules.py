@@ -26,6 +26,9 @@ from warehouse.ingest import ingest_path
 from warehouse.settings import Settings
 from warehouse.validate import TimeRules
 
+# Every test here reads its warehouse back several times: keep it open (see the fixture).
+pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
+
 RULES = TimeRules.from_settings(Settings())
 
 
