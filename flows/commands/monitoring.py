@@ -34,10 +34,23 @@ def drift(
     current_end: Annotated[
         str | None, typer.Option("--current-end", help="End of the current window (YYYY-MM-DD).")
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="First replay the daily check over the last --days days (statistics per day "
+            "and column saved to monitoring.drift_daily, a chart in reports/backfill/).",
+        ),
+    ] = False,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Days to back-fill (default: drift.backfill_days, 60)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Data drift of user_features (current window vs the one before), churn prediction drift
-    and recommendation quality (Evidently reports)."""
+    """Data drift of user_features (current window vs the reference), churn prediction drift
+    and recommendation quality (Evidently reports); with --backfill, the same check day by day
+    over the last days first, whose chart the report's mail then carries."""
     from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
@@ -47,9 +60,16 @@ def drift(
             end = dt.date.fromisoformat(current_end)
         except ValueError:
             _fail(f"--current-end must be YYYY-MM-DD, got {current_end!r}")
+    if days is not None and not backfill:
+        _fail("--days goes with --backfill (the days to back-fill)")
+    backfill_days = settings.drift.backfill_days if days is None else days
+    if backfill and backfill_days < 1:
+        _fail(f"--days must be at least 1, got {backfill_days}")
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     from flows.steps.monitor import (
+        backfill_chart_path,
+        backfill_step,
         deliver_step,
         drift_reference,
         drift_step,
@@ -59,13 +79,34 @@ def drift(
         prediction_drift_step,
         recsys_step,
     )
+    from monitoring.backfill import backfill_text
     from monitoring.checks import Skipped
     from monitoring.drift import alert_text, reference_text
     from monitoring.lineage import report_url
-    from warehouse.monitoring import load_feature_windows
+    from warehouse.monitoring import BackfillRangeError, load_feature_windows
 
     run_id = cli_run_id()
+    history = None
     try:
+        if backfill:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    history, backfill_notes = backfill_step(
+                        settings,
+                        days=backfill_days,
+                        window_days=window_days,
+                        last_day=end,
+                        run_id=run_id,
+                    )
+            except BackfillRangeError as exc:
+                _fail(str(exc))
+            if not as_json:
+                for note in backfill_notes:
+                    typer.echo(f"note: {note}", err=True)
+                typer.echo(f"back-fill: {backfill_text(history)}")
+                typer.echo(
+                    f"  saved to monitoring.drift_daily; chart: {backfill_chart_path(settings)}"
+                )
         # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
         with contextlib.redirect_stdout(sys.stderr):
             windows = load_feature_windows(
@@ -100,6 +141,16 @@ def drift(
                 "recsys": quality.to_dict(),
                 "notes": windows.notes,
                 "run_id": run_id,
+                "backfill": None
+                if history is None
+                else {
+                    "text": backfill_text(history),
+                    "days": history.groupby("day")
+                    .agg(status=("day_status", "first"), alerts=("day_alerts", "first"))
+                    .reset_index()
+                    .to_dict(orient="records"),
+                    "chart": str(backfill_chart_path(settings)),
+                },
                 "mail": str(mail_path) if mail_path else None,
                 "mail_note": mail_line,
                 "delivery": None

@@ -267,7 +267,11 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
         log.info("the same alert is already waiting in the outbox: %s", waiting.name)
         return waiting
     message = build_message(
-        mail_content(summary, reports_base_url=settings.mail.reports_base_url),
+        mail_content(
+            summary,
+            reports_base_url=settings.mail.reports_base_url,
+            history=drift_history(settings, summary),
+        ),
         settings.smtp,
         max_attachment_bytes=settings.mail.max_attachment_bytes,
     )
@@ -275,6 +279,23 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     if policy == "daily_digest":
         mark_digest_sent(outbox, today)
     return path
+
+
+def drift_history(settings: Settings, summary: DriftSummary) -> Any:
+    """The back-filled days of `monitoring.drift_daily` a user_features summary's mail shows:
+    windows of its length, up to its current window's end, the last `drift.backfill_days`;
+    None when there is no back-fill (or for another check)."""
+    from warehouse.monitoring import load_drift_daily
+
+    days, end = summary.current_window.get("days"), _day(summary.current_window.get("end"))
+    if summary.dataset != "user_features" or not days or end is None:
+        return None
+    history = load_drift_daily(settings, window_days=int(days), last_day=end)
+    if history is None:
+        return None
+    first = end - dt.timedelta(days=settings.drift.backfill_days)
+    history = history[history["day"] > first]
+    return None if history.empty else history
 
 
 def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[Path]) -> str:
@@ -352,3 +373,76 @@ def lineage_step(settings: Settings, target: str) -> dict[str, Any]:
             manifest=manifest if manifest.is_file() else None,
             warehouse=settings.warehouse_path,
         )
+
+
+#: Where a back-fill writes its per-day JSON summaries and its chart, under the reports folder.
+BACKFILL_REPORTS = "backfill"
+BACKFILL_CHART = "drift_daily.png"
+
+
+def backfill_chart_path(settings: Settings) -> Path:
+    """The latest back-fill's chart (`<home>/reports/backfill/drift_daily.png`)."""
+    return settings.reports_path / BACKFILL_REPORTS / BACKFILL_CHART
+
+
+def backfill_step(
+    settings: Settings,
+    *,
+    days: int,
+    window_days: int | None = None,
+    last_day: dt.date | None = None,
+    run_id: str | None = None,
+) -> tuple[Any, list[str]]:
+    """The daily monitor replayed over `days` days ending at `last_day` (default: the marts'
+    snapshot date): windows from one scratch dbt run, `run_drift` per day with the reference
+    rule and key features of today's monitor, the rows saved to `monitoring.drift_daily`
+    (re-runs replace their days) and the chart written beside the summaries.
+
+    Returns the stored history of those days (the frame of `monitoring.backfill.daily_rows`)
+    and the notes; raises `BackfillRangeError` when the data does not reach back far enough."""
+    from monitoring.backfill import BackfillInput, daily_rows, history_chart_png, run_backfill
+    from warehouse.monitoring import load_backfill_windows, save_drift_daily
+
+    loaded = load_backfill_windows(
+        settings,
+        days=days,
+        window_days=window_days,
+        last_day=last_day,
+        reference=drift_reference(settings),
+    )
+    w = loaded.window_days
+
+    def inputs():
+        for day in loaded.plan:
+            reference, current = loaded.day_frames(day)
+            ref_window, cur_window = day.windows(w)
+            yield BackfillInput(day.day, reference, current, ref_window, cur_window)
+
+    notes = list(loaded.notes)
+
+    def spec_for(item: BackfillInput):
+        spec, note = without_calendar_columns(
+            user_features_spec(item.reference.columns, equal_windows=True),
+            item.reference_window,
+            item.current_window,
+        )
+        if note and note not in notes:
+            notes.append(note)
+        return spec
+
+    summaries = run_backfill(
+        inputs(),
+        spec_for,
+        settings.drift,
+        settings.reports_path / BACKFILL_REPORTS,
+        key_columns=key_features(settings),
+        lineage={"run_id": run_id, "manifest_sha256": loaded.manifest_sha256},
+    )
+    rows = daily_rows(summaries, window_days=w)
+    save_drift_daily(settings, rows)
+    chart = history_chart_png(rows, f"user_features: drift per day ({w}-day windows)")
+    if chart is not None:
+        path = backfill_chart_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(chart)
+    return rows, notes
