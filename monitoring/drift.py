@@ -746,11 +746,13 @@ def mail_content(
     max_rows: int = 15,
     reports_base_url: str | None = None,
     history: pd.DataFrame | None = None,
+    impact: str | None = None,
 ):
     """The email for a drift summary: the alert line (rule and columns), the reference used, a
     table of the largest statistics with their readable change, chart, lineage; with `history`
     (the back-filled rows of `monitoring.drift_daily`), the drift over time as a line and a
-    chart of the key columns per day with the alert days shaded.
+    chart of the key columns per day with the alert days shaded; with `impact`, whether it
+    matters: the churn model's estimated ROC-AUC change (`PerformanceEstimate.text`).
 
     With `reports_base_url` (where the reports folder is served) the mail links the report and
     its JSON summary; without, it names their paths and the host they are on: a local path is
@@ -816,6 +818,7 @@ def mail_content(
         report_location=report_location(reports_base_url, summary.html_path),
         history_text=history_text,
         history_png=history_png,
+        impact_text=impact,
     )
 
 

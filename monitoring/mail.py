@@ -93,6 +93,8 @@ class MailContent:
     #: chart of the key columns per day (`monitoring.backfill.history_chart_png`).
     history_text: str | None = None
     history_png: bytes | None = None
+    #: Does it matter? The model's estimated performance change (monitoring/performance.py).
+    impact_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ def _count_sentence(content: MailContent, flagged_rows: int) -> str:
 def render_text(content: MailContent, notes: Sequence[str]) -> str:
     """The plain-text part: the same facts as the HTML, readable in any client."""
     lines = [content.title, "=" * min(len(content.title), 78), "", content.headline, ""]
+    if content.impact_text:
+        lines += [f"Does it matter? {content.impact_text}.", ""]
     if content.report_url:
         lines += [f"Full report: {content.report_url}", ""]
     flagged = [r for r in content.rows if r.flagged]
@@ -260,6 +264,9 @@ def render_html(
         if content.history_text or history_cid
         else ""
     )
+    impact = (
+        f"<p><b>Does it matter?</b> {esc(content.impact_text)}.</p>" if content.impact_text else ""
+    )
     notes_html = "".join(f"<p><i>{esc(n)}</i></p>" for n in notes)
     flagged = sum(row.flagged for row in content.rows)
     table = (
@@ -273,7 +280,7 @@ def render_html(
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
         "<body style='font-family:sans-serif'>"
-        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{link}{table}{chart}"
+        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{impact}{link}{table}{chart}"
         f"{history}"
         f"{notes_html}"
         f"<h3>Lineage</h3><table cellpadding='2'>{lineage_html}</table>"

@@ -68,8 +68,8 @@ def realized_roc_auc(
 @dataclass(frozen=True)
 class PerformanceEstimate:
     """The churn model's ROC-AUC on the current window, estimated (CBPE) and, where labels
-    have arrived, realized; the same on the reference (the model's holdout, where its
-    calibrated probabilities were last checked against labels); and the estimated change.
+    have arrived, realized; the same on the reference (the model's latest labelled snapshot);
+    the estimated change; and the model's holdout AUC for scale.
 
     `change` is estimated current minus the reference's estimate when the reference's
     probabilities are known (both sides CBPE, so a calibration bias common to both cancels),
@@ -89,6 +89,8 @@ class PerformanceEstimate:
     change: float | None
     change_against: str | None
     note: str | None = None
+    #: The model's ROC-AUC on its training holdout (out of sample), when known.
+    holdout_realized: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +117,8 @@ class PerformanceEstimate:
                 else f"{_fmt(self.reference_realized)} realized on {self.reference_label}"
             )
             text += f", against {ref}: estimated change {self.change:+.3f}"
+        if self.holdout_realized is not None and self.change_against == "reference_estimate":
+            text += f"; holdout ROC-AUC {_fmt(self.holdout_realized)}"
         if self.note:
             text += f" ({self.note})"
         return text
@@ -131,6 +135,7 @@ def estimate_roc_auc(
     reference_probabilities: Sequence[float] | np.ndarray | None = None,
     reference_labels: Sequence[float] | np.ndarray | None = None,
     reference_realized: float | None = None,
+    holdout_realized: float | None = None,
     model_version: str | None = None,
     current_label: str = "current window",
     reference_label: str = "the reference",
@@ -176,4 +181,5 @@ def estimate_roc_auc(
         change=change,
         change_against=against,
         note=note,
+        holdout_realized=holdout_realized,
     )

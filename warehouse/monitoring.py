@@ -569,3 +569,67 @@ def load_drift_daily(
     for col in ("day", "reference_start", "reference_end", "current_start"):
         frame[col] = pd.to_datetime(frame[col]).dt.date
     return frame
+
+
+# --- does it matter: the churn champion's scores, and labels where they have arrived ------------
+
+#: The mart holding each labelled churn snapshot (a row per user subscribed at it, labelled once
+#: its label window has passed): where the current scores' labels arrive, if they have.
+CHURN_LABELS_MART = "churn_training_set"
+CHURN_LABEL = "churned_30d"
+
+
+@dataclass(frozen=True)
+class ScoredWindow:
+    """The latest snapshot of `ml.churn_scores` (user_id, churn_probability, model_version)
+    with its label where `churn_training_set` holds one for that user and snapshot date (NaN
+    where not yet), and what it covers."""
+
+    scores: pd.DataFrame
+    snapshot_date: dt.date
+    model_version: str | None
+    labelled: int
+
+
+def load_scored_window(settings: Settings) -> ScoredWindow | Skipped:
+    """The latest churn scores and their labels where arrived, or why there are none."""
+    check, table = "churn_performance", f"{ML_SCHEMA}.{CHURN_TABLE}"
+    with Warehouse(settings).session() as db:
+        latest = db.read(
+            CHURN_TABLE,
+            schema=ML_SCHEMA,
+            columns=["snapshot_date"],
+            where=f"snapshot_date = (select max(snapshot_date) from {table})",
+            order_by=None,
+        )
+        if latest is None or latest.empty:
+            return Skipped(check, f"{table} does not exist or is empty (no scores yet)")
+        snapshot = pd.Timestamp(latest["snapshot_date"].iloc[0]).date()
+        scores = db.require(
+            CHURN_TABLE,
+            schema=ML_SCHEMA,
+            columns=["user_id", "churn_probability", "model_version"],
+            where="snapshot_date = ?",
+            params=[snapshot],
+            order_by="user_id",
+        )
+        labels = db.read(
+            CHURN_LABELS_MART,
+            columns=["user_id", CHURN_LABEL],
+            where="snapshot_date = ?",
+            params=[snapshot],
+            order_by="user_id",
+        )
+    label = (
+        scores["user_id"].map(labels.set_index("user_id")[CHURN_LABEL]).astype(float)
+        if labels is not None and not labels.empty
+        else pd.Series(float("nan"), index=scores.index)
+    )
+    scores = scores.assign(label=label)
+    versions = scores["model_version"].dropna().unique()
+    return ScoredWindow(
+        scores=scores,
+        snapshot_date=snapshot,
+        model_version=str(versions[0]) if len(versions) == 1 else None,
+        labelled=int(label.notna().sum()),
+    )

@@ -73,9 +73,11 @@ def drift(
         deliver_step,
         drift_reference,
         drift_step,
+        impact_text,
         mail_note,
         mail_step,
         mailed_checks,
+        performance_step,
         prediction_drift_step,
         recsys_step,
     )
@@ -120,6 +122,7 @@ def drift(
         except ValueError as exc:  # windows outside the data: say which, no traceback
             _fail(str(exc))
         prediction = prediction_drift_step(settings, run_id=run_id)
+        impact = performance_step(settings)
         quality = recsys_step(settings, run_id=run_id, window_days=window_days)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
@@ -127,7 +130,9 @@ def drift(
     checked = mailed_checks(summary, prediction)
     if email:
         today = dt.datetime.now(dt.UTC).date()
-        written = [p for p in (mail_step(settings, s, today=today) for s in checked) if p]
+        written = [
+            p for p in (mail_step(settings, s, today=today, impact=impact) for s in checked) if p
+        ]
         mail_path = written[0] if written else None
         delivery = deliver_step(settings)
         mail_line = mail_note(settings, checked, written)
@@ -138,6 +143,7 @@ def drift(
             {
                 "drift": summary.to_dict(),
                 "prediction_drift": prediction.to_dict(),
+                "performance": impact.to_dict(),
                 "recsys": quality.to_dict(),
                 "notes": windows.notes,
                 "run_id": run_id,
@@ -188,6 +194,7 @@ def drift(
                 f"churn scores: {prediction.status} — drifted: "
                 f"{', '.join(prediction.drifted_columns) or 'none'} ({prediction.json_path})"
             )
+        typer.echo(f"does it matter: {impact_text(impact)}")
         if isinstance(quality, Skipped):
             typer.echo(f"recommendations: skipped — {quality.reason}")
         else:

@@ -252,8 +252,11 @@ def mailed_checks(summary: DriftSummary, prediction: DriftSummary | Skipped) -> 
     return [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
 
 
-def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> Path | None:
-    """Write the email to the outbox if the policy says so; returns its path (or None)."""
+def mail_step(
+    settings: Settings, summary: DriftSummary, *, today: dt.date, impact: Any = None
+) -> Path | None:
+    """Write the email to the outbox if the policy says so; returns its path (or None).
+    `impact` (a `PerformanceEstimate` or `Skipped`) says whether the drift matters."""
     outbox = settings.outbox_path
     policy = settings.mail.policy
     if not should_send(policy, summary.alert, outbox, today):
@@ -271,6 +274,7 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
             summary,
             reports_base_url=settings.mail.reports_base_url,
             history=drift_history(settings, summary),
+            impact=impact_text(impact),
         ),
         settings.smtp,
         max_attachment_bytes=settings.mail.max_attachment_bytes,
@@ -279,6 +283,23 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     if policy == "daily_digest":
         mark_digest_sent(outbox, today)
     return path
+
+
+def impact_text(impact: Any) -> str | None:
+    """The performance estimate's line for a mail or a report, or why there is none."""
+    if impact is None:
+        return None
+    if isinstance(impact, Skipped):
+        return f"no performance estimate: {impact.reason}"
+    return impact.text()
+
+
+def history_text(settings: Settings, summary: DriftSummary) -> str | None:
+    """The back-fill's line for a summary's report (None without a back-fill)."""
+    from monitoring.backfill import backfill_text
+
+    history = drift_history(settings, summary)
+    return None if history is None else backfill_text(history)
 
 
 def drift_history(settings: Settings, summary: DriftSummary) -> Any:
@@ -446,3 +467,50 @@ def backfill_step(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(chart)
     return rows, notes
+
+
+def performance_step(settings: Settings) -> Any:
+    """Does the drift matter? The churn champion's ROC-AUC on the latest scores estimated from
+    its calibrated probabilities (CBPE), realized where labels have arrived, and the change
+    against the same model's CBPE on its latest labelled snapshot (recorded with the model in
+    evaluation.json), with the holdout AUC beside it. A `PerformanceEstimate`, or `Skipped`
+    saying why not."""
+    import json
+
+    from ml.registry import EVALUATION_FILE, REFERENCE_SCORES, ModelNotFoundError, ModelRegistry
+    from monitoring.performance import estimate_roc_auc
+    from warehouse.monitoring import load_scored_window
+
+    scored = load_scored_window(settings)
+    if isinstance(scored, Skipped):
+        log.info("performance estimate skipped: %s", scored.reason)
+        return scored
+    ref_p = ref_y = holdout = None
+    reference = "no reference (the scoring model is not in the registry)"
+    if scored.model_version and ":" in scored.model_version:
+        model, version = scored.model_version.split(":", 1)
+        registry = ModelRegistry(settings.artifacts_path)
+        try:
+            meta = registry.metadata(model, version)
+        except (ModelNotFoundError, FileNotFoundError, ValueError):
+            meta = None
+        if meta is not None:
+            holdout = meta.metrics.get("roc_auc")
+            reference = f"{meta.ref}'s holdout (no reference scores recorded)"
+            path = registry.version_dir(model, version) / EVALUATION_FILE
+            recorded = json.loads(path.read_text()) if path.is_file() else {}
+            if recorded.get(REFERENCE_SCORES):
+                ref = recorded[REFERENCE_SCORES]
+                ref_p, ref_y = ref["churn_probability"], ref["label"]
+                reference = f"its latest labelled snapshot {ref['snapshot_date']}"
+    return estimate_roc_auc(
+        scored.scores["churn_probability"].to_numpy(),
+        current_labels=scored.scores["label"].to_numpy(),
+        reference_probabilities=ref_p,
+        reference_labels=ref_y,
+        reference_realized=None if ref_p is not None else holdout,
+        holdout_realized=holdout,
+        model_version=scored.model_version,
+        current_label=f"ml.churn_scores {scored.snapshot_date}",
+        reference_label=reference,
+    )

@@ -31,7 +31,7 @@ def test_estimate_moves_with_the_score_distribution() -> None:
     """Scores bunched near the base rate separate less; scores spread to 0 and 1 separate more.
     The estimate follows the realized AUC of calibrated labels either way."""
     rng = np.random.default_rng(1)
-    base_p, base_y = _calibrated(5_000, rng, 1.5, 5.0)
+    base_p, _ = _calibrated(5_000, rng, 1.5, 5.0)
     bunched_p, bunched_y = _calibrated(5_000, rng, 15.0, 50.0)  # same mean, far less spread
     spread_p, spread_y = _calibrated(5_000, rng, 0.3, 1.0)  # same mean, more spread
     base, bunched, spread = (cbpe_roc_auc(p) for p in (base_p, bunched_p, spread_p))
@@ -77,3 +77,67 @@ def test_realized_where_labels_have_arrived_and_small_samples() -> None:
     assert cbpe_roc_auc([]) is None and cbpe_roc_auc([0.0, 0.0]) is None
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         cbpe_roc_auc([0.2, 1.4])
+
+
+def test_performance_step_on_the_tiny_world(tiny_warehouse, tmp_path) -> None:
+    """The champion trained and its scores published as the churn flow does (without Prefect):
+    realized AUC where labels have arrived (scores of a labelled snapshot), the estimate alone
+    once the latest scores have none, the change against the model's recorded reference, and
+    the line in the drift mail."""
+    import datetime as dt
+    import email
+    import email.policy
+
+    import pandas as pd
+
+    from flows.params import ChurnParams
+    from flows.steps.monitor import drift_step, mail_step, performance_step
+    from ml.audience.churn import LABEL
+    from ml.audience.gates import fit_churn, save_churn, score_with_champion
+    from ml.registry import ModelRegistry
+    from monitoring.config import DriftConfig
+    from tests.homes import clone_home
+    from warehouse.audience import load_churn_inputs, publish_churn_scores
+    from warehouse.monitoring import load_feature_windows
+    from warehouse.publish import PublishLineage
+    from warehouse.settings import Settings
+
+    home = clone_home(tiny_warehouse, tmp_path / "home")
+    settings = Settings(home=home, drift=DriftConfig(permutations=5, reference="adjacent"))
+    skipped = performance_step(settings)
+    assert skipped.reason.startswith("ml.churn_scores does not exist")
+
+    params = ChurnParams()
+    inputs = load_churn_inputs(settings)
+    registry = ModelRegistry(settings.artifacts_path)
+    save_churn(registry, fit_churn(inputs.training, params), inputs.training, params,
+               run_id="t", manifest=None)  # fmt: skip
+    labelled = inputs.training[inputs.training["snapshot_date"] == inputs.training[
+        "snapshot_date"].min()]  # fmt: skip
+    scores, ref = score_with_champion(registry, labelled, params.top_reasons)
+    publish_churn_scores(settings, scores, PublishLineage("t", ref, None))
+    with_labels = performance_step(settings)
+    assert with_labels.current_labelled == len(labelled)
+    expected = realized_roc_auc(labelled[LABEL].to_numpy(), scores["churn_probability"])
+    assert with_labels.current_realized == pytest.approx(expected)
+    assert with_labels.change_against == "reference_estimate"
+    assert "latest labelled snapshot" in with_labels.reference_label
+    assert with_labels.holdout_realized is not None
+
+    current, _ = score_with_champion(registry, inputs.scoring, params.top_reasons)
+    publish_churn_scores(settings, current, PublishLineage("t", ref, None))
+    estimate = performance_step(settings)
+    assert estimate.current_label.endswith(
+        str(pd.Timestamp(current["snapshot_date"].iloc[0]).date())
+    )
+    assert estimate.current_realized is None and estimate.current_estimate is not None
+    assert estimate.change == pytest.approx(estimate.current_estimate - estimate.reference_estimate)
+
+    summary = drift_step(settings, load_feature_windows(settings))
+    settings = settings.model_copy(
+        update={"mail": settings.mail.model_copy(update={"policy": "daily_digest"})}
+    )
+    path = mail_step(settings, summary, today=dt.date(2026, 6, 1), impact=estimate)
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = parsed.get_body(("plain",)).get_content()
+    assert f"Does it matter? {estimate.text()}." in " ".join(text.split())
