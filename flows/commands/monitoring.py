@@ -5,7 +5,8 @@ Module-level imports stay light (typer only): Evidently, pandas and DuckDB load 
 imports no Prefect), so they answer in seconds from a terminal.
 
 Both only read the warehouse (drift rebuilds other windows on a scratch copy), so they wait for a
-writing run only `read_lock_timeout_s` and then say a run is writing (exit 2).
+writing run only `read_lock_timeout_s` and then say a run is writing (exit 2). `drift --backfill`
+is the exception: it writes its rows to `monitoring.drift_daily`, and waits like a writer.
 """
 
 from __future__ import annotations
