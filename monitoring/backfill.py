@@ -143,7 +143,26 @@ def daily_rows(summaries: Sequence[DriftSummary], *, window_days: int) -> pd.Dat
         frame[col] = pd.to_datetime(frame[col]).dt.date
     for col in ("statistic", "threshold", "noise_floor", "effect"):
         frame[col] = frame[col].astype(float)
+    # Text columns typed as text even when every value is null (a back-fill with no alert):
+    # DuckDB would otherwise create `alert_rule` as type NULL and refuse a later rule.
+    for col in _TEXT_COLUMNS:
+        frame[col] = frame[col].astype("string")
     return frame
+
+
+_TEXT_COLUMNS = (
+    "column_name",
+    "kind",
+    "test",
+    "effect_unit",
+    "alert_rule",
+    "day_status",
+    "day_alerts",
+    "reference_kind",
+    "run_id",
+    "manifest_sha256",
+    "report_json",
+)
 
 
 def chart_columns(history: pd.DataFrame, *, limit: int = 6) -> list[str]:

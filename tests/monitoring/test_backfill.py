@@ -232,3 +232,21 @@ def test_backfill_bad_days_are_one_line_errors(tiny_warehouse, tmp_path: Path) -
         assert len(lines) == 1 and lines[0].startswith("error:"), result.output
         assert message in lines[0], lines[0]
         assert "Traceback" not in result.output
+
+
+def test_a_quiet_first_back_fill_leaves_room_for_later_alerts(tmp_path: Path) -> None:
+    """The first back-fill of a home creates monitoring.drift_daily from its rows: with no
+    alert anywhere its rule columns are all null, and must still be text for the next run."""
+    from warehouse.monitoring import load_drift_daily, save_drift_daily
+    from warehouse.settings import Settings
+
+    rows = _history(tmp_path / "reports")
+    quiet = rows[rows["day"] < D(2026, 5, 4)]
+    assert quiet["alert_rule"].isna().all() and quiet["day_alerts"].isna().all()
+    settings = Settings(home=tmp_path / "home")
+    save_drift_daily(settings, quiet)
+    save_drift_daily(settings, rows)  # the alert days land beside them
+    stored = load_drift_daily(settings, window_days=28)
+    assert len(stored) == len(rows)
+    assert set(stored["alert_rule"].dropna()) == {"large_drift"}
+    assert stored["day"].tolist() == sorted(stored["day"].tolist())
