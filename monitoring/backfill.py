@@ -238,3 +238,29 @@ def backfill_text(history: pd.DataFrame) -> str:
         text += f", first {day} ({rules}: {', '.join(named[:4])}"
         text += f" and {len(named) - 4} more)" if len(named) > 4 else ")"
     return text
+
+
+def embed_history(html_path: Path, history: pd.DataFrame, dataset: str) -> bool:
+    """Put the drift over time (its line and chart, inline as a data URI) at the top of a drift
+    report's HTML, under the verdict banner: the report then shows when the drift began, as the
+    mail does. Returns False when there is nothing to draw."""
+    import base64
+    import html as html_lib
+
+    days = int(history["window_days"].iloc[0])
+    png = history_chart_png(history, f"{dataset}: drift per day ({days}-day windows)")
+    if png is None:
+        return False
+    block = (
+        "<div style='font-family:sans-serif;padding:8px 12px;border-bottom:1px solid #ddd'>"
+        f"<b>Drift over time</b>: {html_lib.escape(backfill_text(history))}<br>"
+        f"<img alt='drift statistic per day, alert days shaded' width='640' "
+        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'></div>"
+    )
+    text = html_path.read_text(encoding="utf-8")
+    at = text.find("<body")
+    close = text.find(">", at) if at >= 0 else -1
+    banner_end = text.find("</div>", close) if close >= 0 else -1
+    cut = banner_end + len("</div>") if banner_end >= 0 else (close + 1 if close >= 0 else 0)
+    html_path.write_text(text[:cut] + block + text[cut:], encoding="utf-8")
+    return True

@@ -156,7 +156,7 @@ def drift_step(
     )
     if note:
         log.info(note)
-    return run_drift(
+    summary = run_drift(
         windows.reference,
         windows.current,
         spec,
@@ -168,6 +168,12 @@ def drift_step(
         now=now,
         key_columns=key_features(settings),
     )
+    history = drift_history(settings, summary)
+    if history is not None and summary.html_path:
+        from monitoring.backfill import embed_history
+
+        embed_history(Path(summary.html_path), history, summary.dataset)
+    return summary
 
 
 def prediction_drift_step(

@@ -171,6 +171,22 @@ def test_mail_carries_the_drift_over_time(tmp_path: Path) -> None:
     assert "drift_daily.png" not in [p.get_filename() for p in without.walk()]
 
 
+def test_report_html_carries_the_drift_over_time(tmp_path: Path) -> None:
+    from monitoring.backfill import embed_history
+
+    rows = _history(tmp_path)
+    rng = np.random.default_rng(9)
+    summary = run_drift(
+        _frame(400, rng), _frame(300, rng), SPEC, DriftThresholds(permutations=5), tmp_path
+    )
+    path = Path(summary.html_path)
+    assert embed_history(path, rows, summary.dataset)
+    text = path.read_text(encoding="utf-8")
+    banner, history = text.find("Reference: "), text.find("<b>Drift over time</b>")
+    assert 0 < banner < history  # under the verdict banner, at the top
+    assert "data:image/png;base64,iVBOR" in text and "alerts on 2 day(s)" in text
+
+
 # --- on the tiny world's warehouse (slow: dbt) ------------------------------------------------
 
 
