@@ -23,6 +23,7 @@ from flows.retry import IO_RETRY, SMTP_RETRY
 from flows.steps import monitor as steps
 from monitoring.checks import Skipped
 from monitoring.drift import DriftSummary
+from monitoring.performance import PerformanceEstimate
 from monitoring.recsys import RecsysSummary
 from warehouse.monitoring import FeatureWindows, load_feature_windows
 from warehouse.settings import Settings, get_settings
@@ -80,9 +81,25 @@ def recsys_task(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_task(settings: Settings, summary: DriftSummary | RecsysSummary) -> None:
+def performance_task(settings: Settings) -> PerformanceEstimate | Skipped:
+    """Churn ROC-AUC on the latest scores estimated without labels (CBPE) vs its holdout."""
+    return steps.performance_step(settings)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_task(
+    settings: Settings,
+    summary: DriftSummary | RecsysSummary,
+    impact: PerformanceEstimate | Skipped | None = None,
+) -> None:
     """Markdown summary and, when reports are served, a link to the Evidently report."""
-    made = artifacts.report_artifacts(summary, settings.mail.reports_base_url)
+    main = isinstance(summary, DriftSummary) and summary.dataset == "user_features"
+    made = artifacts.report_artifacts(
+        summary,
+        settings.mail.reports_base_url,
+        impact=steps.impact_text(impact) if main else None,
+        history=steps.history_text(settings, summary) if main else None,
+    )
     create_markdown_artifact(key=made.key, markdown=made.markdown, description=made.description)
     if made.link:
         create_link_artifact(
@@ -91,9 +108,11 @@ def publish_task(settings: Settings, summary: DriftSummary | RecsysSummary) -> N
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRY)
-def compose_mail_task(settings: Settings, summary: DriftSummary) -> str | None:
+def compose_mail_task(
+    settings: Settings, summary: DriftSummary, impact: PerformanceEstimate | Skipped
+) -> str | None:
     """Put the drift email in the outbox if the mail policy asks for one."""
-    path = steps.mail_step(settings, summary, today=dt.datetime.now(dt.UTC).date())
+    path = steps.mail_step(settings, summary, today=dt.datetime.now(dt.UTC).date(), impact=impact)
     return str(path) if path else None
 
 
@@ -125,8 +144,9 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
     for note in windows.notes:
         logger.info(note)
     summary = drift_task(settings, windows, run_id)
-    publish_task(settings, summary)
     prediction = prediction_drift_task(settings, run_id)
+    impact = performance_task(settings)
+    publish_task(settings, summary, impact)
     _publish_or_log(settings, prediction, "prediction drift")
     quality = recsys_task(settings, params, run_id)
     _publish_or_log(settings, quality, "recommendation quality")
@@ -135,7 +155,7 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
     mails: list[str] = []
     note = "no mail: the email parameter is off"
     if params.email:
-        mails = [p for p in (compose_mail_task(settings, s) for s in checked) if p]
+        mails = [p for p in (compose_mail_task(settings, s, impact) for s in checked) if p]
         state = deliver_task(settings, return_state=True)
         if state.is_completed():
             delivery = state.result()
@@ -149,6 +169,7 @@ def monitor_flow(params: MonitorParams | None = None) -> dict[str, Any]:
         "run_id": run_id,
         "drift": summary.to_dict(),
         "prediction_drift": prediction.to_dict(),
+        "performance": impact.to_dict(),
         "recsys": quality.to_dict(),
         "mail": mails[0] if mails else None,
         "mails": mails,

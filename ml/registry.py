@@ -52,6 +52,12 @@ MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
 LOCK_FILE = ".lock"
+#: Beside a classifier's model: evaluation.json (holdout metrics, drivers) and, under
+#: `REFERENCE_SCORES`, the model's own calibrated probabilities and the labels on its latest
+#: labelled snapshot: the reference of the monitor's performance estimate
+#: (monitoring/performance.py).
+EVALUATION_FILE = "evaluation.json"
+REFERENCE_SCORES = "reference_scores"
 _TMP_PREFIX = ".tmp-"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 

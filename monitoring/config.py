@@ -122,6 +122,12 @@ class DriftConfig(DriftThresholds):
         description="How many of the champion churn model's top permutation drivers are key "
         "features (0 = only key_features).",
     )
+    backfill_days: int = Field(
+        default=60,
+        ge=1,
+        description="Days `tastemaker drift --backfill` replays the daily monitor over (each "
+        "day a current window of window_days ending that day), unless --days says otherwise.",
+    )
 
 
 class SmtpConfig(BaseModel):

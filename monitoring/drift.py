@@ -407,6 +407,7 @@ def run_drift(
     now: datetime | None = None,
     write_html: bool = True,
     key_columns: Iterable[str] = (),
+    evidently_report: bool = True,
 ) -> DriftSummary:
     """Compare `current` with `reference`; write HTML + JSON under `<out_dir>/<date>/`.
 
@@ -420,10 +421,12 @@ def run_drift(
         write_html: False skips the 4 MB HTML (benchmarks); the JSON is always written.
         key_columns: columns that alert on their own when they drift (`key_feature` rule);
             names not monitored are ignored, `_28d` ones count as their windowed twin.
+        evidently_report: False computes each column's statistic with the stattest functions
+            the report itself calls (`_stattest`, as the noise floor does) instead of building
+            an Evidently Report (~5 s of a day's 6 s at load 6 on the tiny world); no HTML then.
+            For the back-fill's 60 days; the statistics are the report's
+            (tests/monitoring/test_backfill.py compares them).
     """
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
-
     created = (now or datetime.now(UTC)).astimezone(UTC)
     ref, cur = _prepare(reference, spec), _prepare(current, spec)
     for name, frame, window in (
@@ -452,30 +455,14 @@ def run_drift(
         )
         effective[col] = max(thresholds.column_threshold, floors[col] or 0.0)
 
-    definition = DataDefinition(
-        numerical_columns=list(spec.numerical), categorical_columns=list(spec.categorical)
+    values = (
+        _report_values(ref, cur, spec, thresholds, effective)
+        if evidently_report
+        else _direct_values(ref, cur, spec)
     )
-    preset = DataDriftPreset(
-        columns=list(spec.columns),
-        drift_share=thresholds.share_threshold,
-        num_method=NUMERICAL_TEST,
-        cat_method=CATEGORICAL_TEST,
-        threshold=thresholds.column_threshold,
-        per_column_threshold=effective,
-    )
-    snapshot = Report([preset]).run(
-        Dataset.from_pandas(cur, data_definition=definition),
-        Dataset.from_pandas(ref, data_definition=definition),
-    )
-    # Read results by metric name, never by position.
-    values: dict[str, float | None] = {}
-    for metric in json.loads(snapshot.json())["metrics"]:
-        config = metric.get("config", {})
-        if config.get("type", "").endswith(":ValueDrift"):
-            value = metric.get("value")
-            values[config["column"]] = (
-                float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-            )
+    snapshot = values.pop(_SNAPSHOT, None)
+    if snapshot is None:
+        write_html = False
 
     keys = {windowed_twin(c) for c in key_columns} | set(key_columns)
     columns: list[ColumnDrift] = []
@@ -569,6 +556,67 @@ def run_drift(
         len(cur),
     )
     return summary
+
+
+#: The key under which `_report_values` hands back the Evidently snapshot (for the HTML).
+_SNAPSHOT = "\x00snapshot"
+
+
+def _report_values(
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    spec: DriftSpec,
+    thresholds: DriftThresholds,
+    effective: Mapping[str, float],
+) -> dict[str, Any]:
+    """Each column's statistic from an Evidently Report (and the snapshot, under `_SNAPSHOT`)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(
+        numerical_columns=list(spec.numerical), categorical_columns=list(spec.categorical)
+    )
+    preset = DataDriftPreset(
+        columns=list(spec.columns),
+        drift_share=thresholds.share_threshold,
+        num_method=NUMERICAL_TEST,
+        cat_method=CATEGORICAL_TEST,
+        threshold=thresholds.column_threshold,
+        per_column_threshold=effective,
+    )
+    snapshot = Report([preset]).run(
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
+    )
+    # Read results by metric name, never by position.
+    values: dict[str, Any] = {}
+    for metric in json.loads(snapshot.json())["metrics"]:
+        config = metric.get("config", {})
+        if config.get("type", "").endswith(":ValueDrift"):
+            value = metric.get("value")
+            values[config["column"]] = (
+                float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+            )
+    values[_SNAPSHOT] = snapshot
+    return values
+
+
+def _direct_values(ref: pd.DataFrame, cur: pd.DataFrame, spec: DriftSpec) -> dict[str, Any]:
+    """Each column's statistic from the stattest function the report applies to it."""
+    from evidently.legacy.core import ColumnType
+
+    values: dict[str, Any] = {}
+    for col in spec.columns:
+        numerical = col in spec.numerical
+        a, b = _clean(ref[col]), _clean(cur[col])
+        if len(a) == 0 or len(b) == 0:
+            values[col] = None
+            continue
+        kind = ColumnType.Numerical if numerical else ColumnType.Categorical
+        score = _stattest("numerical" if numerical else "categorical")(a, b, kind, None)
+        value = score.drift_score
+        values[col] = float(value) if value is not None and math.isfinite(value) else None
+    return values
 
 
 def alerts_of(columns: Sequence[ColumnDrift], dataset_drift: bool) -> list[Alert]:
@@ -692,9 +740,19 @@ def reference_text(summary: DriftSummary) -> str:
     return f"{label} ({extent}; {summary.reference_rows} rows)"
 
 
-def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url: str | None = None):
+def mail_content(
+    summary: DriftSummary,
+    *,
+    max_rows: int = 15,
+    reports_base_url: str | None = None,
+    history: pd.DataFrame | None = None,
+    impact: str | None = None,
+):
     """The email for a drift summary: the alert line (rule and columns), the reference used, a
-    table of the largest statistics with their readable change, chart, lineage.
+    table of the largest statistics with their readable change, chart, lineage; with `history`
+    (the back-filled rows of `monitoring.drift_daily`), the drift over time as a line and a
+    chart of the key columns per day with the alert days shaded; with `impact`, whether it
+    matters: the churn model's estimated ROC-AUC change (`PerformanceEstimate.text`).
 
     With `reports_base_url` (where the reports folder is served) the mail links the report and
     its JSON summary; without, it names their paths and the host they are on: a local path is
@@ -737,6 +795,15 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url:
         "report_json": report_location(reports_base_url, summary.json_path),
         "alert_key": alert_key(summary),
     }
+    history_text = history_png = None
+    if history is not None and not history.empty:
+        from monitoring.backfill import backfill_text, history_chart_png
+
+        days = int(history["window_days"].iloc[0])
+        history_text = backfill_text(history)
+        history_png = history_chart_png(
+            history, f"{summary.dataset}: drift per day ({days}-day windows)"
+        )
     return MailContent(
         subject=mail_subject(summary),
         title=f"Drift {verdict}, {summary.dataset}: {alert_text(summary, max_columns=6)}",
@@ -749,6 +816,9 @@ def mail_content(summary: DriftSummary, *, max_rows: int = 15, reports_base_url:
         drifted_count=summary.drifted_count,
         report_url=report_url(reports_base_url, summary.html_path),
         report_location=report_location(reports_base_url, summary.html_path),
+        history_text=history_text,
+        history_png=history_png,
+        impact_text=impact,
     )
 
 

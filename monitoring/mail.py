@@ -89,6 +89,12 @@ class MailContent:
     #: None when reports are not served, and then the note names `report_location` instead.
     report_url: str | None = None
     report_location: str | None = None
+    #: The drift over time, when a back-fill exists: a line saying when alerts fired, and the
+    #: chart of the key columns per day (`monitoring.backfill.history_chart_png`).
+    history_text: str | None = None
+    history_png: bytes | None = None
+    #: Does it matter? The model's estimated performance change (monitoring/performance.py).
+    impact_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,8 @@ def _count_sentence(content: MailContent, flagged_rows: int) -> str:
 def render_text(content: MailContent, notes: Sequence[str]) -> str:
     """The plain-text part: the same facts as the HTML, readable in any client."""
     lines = [content.title, "=" * min(len(content.title), 78), "", content.headline, ""]
+    if content.impact_text:
+        lines += [f"Does it matter? {content.impact_text}.", ""]
     if content.report_url:
         lines += [f"Full report: {content.report_url}", ""]
     flagged = [r for r in content.rows if r.flagged]
@@ -188,6 +196,8 @@ def render_text(content: MailContent, notes: Sequence[str]) -> str:
             )
         lines.append("")
         lines.append(_count_sentence(content, len(flagged)))
+    if content.history_text:
+        lines += ["", f"Drift over time: {content.history_text} (chart: drift_daily.png)."]
     lines += ["", "Lineage"]
     lines += [f"  {k}: {v if v is not None else '—'}" for k, v in content.lineage.items()]
     if notes:
@@ -209,7 +219,12 @@ def _lineage_value(value: str | None) -> str:
     return f"<code>{esc(value)}</code>"
 
 
-def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | None) -> str:
+def render_html(
+    content: MailContent,
+    notes: Sequence[str],
+    chart_cid: str | None,
+    history_cid: str | None = None,
+) -> str:
     """The HTML part. Every data value is escaped; only our own markup is literal."""
     esc = html.escape
     rows_html = []
@@ -238,6 +253,20 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
         if chart_cid
         else ""
     )
+    history = (
+        f"<h3>Drift over time</h3><p>{esc(content.history_text or '')}</p>"
+        + (
+            f'<p><img src="cid:{esc(history_cid.strip("<>"))}" '
+            'alt="drift statistic per day, alert days shaded" width="640"></p>'
+            if history_cid
+            else ""
+        )
+        if content.history_text or history_cid
+        else ""
+    )
+    impact = (
+        f"<p><b>Does it matter?</b> {esc(content.impact_text)}.</p>" if content.impact_text else ""
+    )
     notes_html = "".join(f"<p><i>{esc(n)}</i></p>" for n in notes)
     flagged = sum(row.flagged for row in content.rows)
     table = (
@@ -251,7 +280,8 @@ def render_html(content: MailContent, notes: Sequence[str], chart_cid: str | Non
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
         "<body style='font-family:sans-serif'>"
-        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{link}{table}{chart}"
+        f"<h2>{esc(content.title)}</h2><p>{esc(content.headline)}</p>{impact}{link}{table}{chart}"
+        f"{history}"
         f"{notes_html}"
         f"<h3>Lineage</h3><table cellpadding='2'>{lineage_html}</table>"
         "</body></html>"
@@ -270,6 +300,7 @@ def build_message(
     )
     notes = [*content.notes, *([note] if note else [])]
     chart_cid = make_msgid(domain="tastemaker.local") if content.chart_png else None
+    history_cid = make_msgid(domain="tastemaker.local") if content.history_png else None
 
     msg = EmailMessage()
     msg["Subject"] = _one_line(content.subject)
@@ -282,11 +313,19 @@ def build_message(
             header = "X-Tastemaker-" + "".join(p.capitalize() for p in str(key).split("_"))
             msg[_one_line(header)] = _one_line(str(value))
     msg.set_content(render_text(content, notes))
-    msg.add_alternative(render_html(content, notes, chart_cid), subtype="html")
+    msg.add_alternative(render_html(content, notes, chart_cid, history_cid), subtype="html")
+    html_part = msg.get_payload()[1]
     if content.chart_png and chart_cid:
-        html_part = msg.get_payload()[1]
         html_part.add_related(
             content.chart_png, maintype="image", subtype="png", cid=chart_cid, filename="drift.png"
+        )
+    if content.history_png and history_cid:
+        html_part.add_related(
+            content.history_png,
+            maintype="image",
+            subtype="png",
+            cid=history_cid,
+            filename="drift_daily.png",
         )
     if payload is not None and filename and subtype:
         maintype = "text" if subtype == "html" else "application"

@@ -334,3 +334,302 @@ def load_recommendations(settings: Settings) -> PublishedRecommendations | Skipp
     if recs.empty:
         return Skipped(check, f"{table} is empty")
     return PublishedRecommendations(recs, watched)
+
+
+# --- back-fill: the daily monitor replayed over past days ---------------------------------------
+
+#: The `window_name` of every window of a back-fill build of `user_feature_windows`.
+BACKFILL_WINDOW = "backfill"
+#: Where the back-filled statistics live: `monitoring.drift_daily`, one row per day and column.
+MONITORING_SCHEMA = "monitoring"
+DRIFT_DAILY_TABLE = "drift_daily"
+SNAPSHOT_MODEL = "int_snapshot_date"
+
+
+class BackfillRangeError(ValueError):
+    """The back-fill asks for days the data does not hold (the message says how many it does)."""
+
+
+@dataclass(frozen=True)
+class BackfillDay:
+    """One day of a back-fill: the current window `[day - w, day)` and its fitted reference
+    (the windows of w days ending at `reference_ends`)."""
+
+    day: dt.date
+    reference: ReferencePeriod
+    reference_ends: tuple[dt.date, ...]
+
+    def windows(self, days: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The reference and current window records, as `load_feature_windows` writes them."""
+        first = min(self.reference_ends) - dt.timedelta(days=days)
+        common = {"days": days, "mart": WINDOWS_MART, "rows": ACTIVE_FILTER}
+        reference = common | {
+            "start": first.isoformat(),
+            "end": max(self.reference_ends).isoformat(),
+            "window_name": "reference",
+            "kind": self.reference.kind,
+            "windows": len(self.reference_ends),
+            "source": self.reference.source,
+        }
+        current = common | {
+            "start": (self.day - dt.timedelta(days=days)).isoformat(),
+            "end": self.day.isoformat(),
+            "window_name": "current",
+        }
+        return reference, current
+
+
+def backfill_plan(
+    reference: ReferencePeriod, last_day: dt.date, days: int, window_days: int
+) -> list[BackfillDay]:
+    """The `days` days ending at `last_day` (each the end, exclusive, of a current window), each
+    with the reference the daily monitor would have used that day (`fit_reference`: the period
+    cut to end where that day's current window starts, or the adjacent window)."""
+    plan = []
+    for offset in range(days - 1, -1, -1):
+        day = last_day - dt.timedelta(days=offset)
+        fitted, count = fit_reference(reference, day, window_days)
+        if fitted.kind == "adjacent":
+            ends: tuple[dt.date, ...] = (day - dt.timedelta(days=window_days),)
+        else:
+            assert fitted.end is not None
+            ends = tuple(fitted.end - dt.timedelta(days=k * window_days) for k in range(count))
+        plan.append(BackfillDay(day, fitted, ends))
+    return plan
+
+
+def _earliest_start(plan: list[BackfillDay], window_days: int) -> dt.date:
+    return min(min(d.reference_ends) for d in plan) - dt.timedelta(days=window_days)
+
+
+def check_backfill_range(
+    reference: ReferencePeriod,
+    last_day: dt.date,
+    days: int,
+    window_days: int,
+    data_start: dt.date,
+) -> list[BackfillDay]:
+    """The plan, or `BackfillRangeError` when a window would start before the data does (a
+    window half outside the data holds fewer viewers and less of each one's history, and would
+    look drifted). The message says how many days the data does hold."""
+    if days < 1:
+        raise BackfillRangeError(f"--days must be at least 1, got {days}")
+    plan = backfill_plan(reference, last_day, days, window_days)
+    earliest = _earliest_start(plan, window_days)
+    if earliest >= data_start:
+        return plan
+    fits = 0
+    while (
+        fits < days
+        and _earliest_start(backfill_plan(reference, last_day, fits + 1, window_days), window_days)
+        >= data_start
+    ):
+        fits += 1
+    raise BackfillRangeError(
+        f"--days {days} needs data from {earliest} ({window_days}-day windows ending "
+        f"{plan[0].day} to {last_day}, and their references) but the data starts on "
+        f"{data_start}: at most {fits} day(s) fit"
+        + ("" if fits else "; use a shorter drift.window_days")
+    )
+
+
+@dataclass(frozen=True)
+class BackfillWindows:
+    """Every window a back-fill compares (one dbt run), and the plan that picks them per day."""
+
+    frame: pd.DataFrame
+    plan: list[BackfillDay]
+    window_days: int
+    manifest_sha256: str | None
+    dbt_vars: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def day_frames(self, day: BackfillDay) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The reference and current rows of `day` (active viewers, the mart's row order)."""
+        ends = self.frame["window_end"]
+        reference = self.frame[ends.isin(day.reference_ends)].reset_index(drop=True)
+        current = self.frame[ends == day.day].reset_index(drop=True)
+        return reference, current
+
+
+def load_backfill_windows(
+    settings: Settings,
+    *,
+    days: int,
+    window_days: int | None = None,
+    last_day: dt.date | None = None,
+    reference: ReferencePeriod | None = None,
+    scratch: Path | None = None,
+) -> BackfillWindows:
+    """The feature windows of a `days`-day back-fill ending at `last_day` (default: the built
+    mart's current end, the marts' snapshot date), from ONE scratch dbt run of
+    `user_feature_windows` whose var `drift_backfill_ends` lists every window end the plan
+    needs (each day's current window and its reference windows; about 2-3 windows per day with
+    the training reference, since consecutive days share most of them). One run rather than a
+    run per day: the views are scanned once for all windows, and dbt's per-run cost (~2 s
+    with the cached parse, 7-14 s without) is paid once instead of `days` times.
+
+    Raises `BackfillRangeError` when the windows would reach before the data's first day."""
+    w = window_days or settings.drift.window_days
+    scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
+    reference = reference or ReferencePeriod.adjacent()
+    with Warehouse(settings).session() as db:
+        span = db.require(SNAPSHOT_MODEL, columns=["snapshot_date", "observed_from"])
+        built = _built_windows(db)
+        end = last_day or (built or {}).get("current", (None, None))[1]
+        if end is None:
+            end = pd.Timestamp(span["snapshot_date"].iloc[0]).date()
+        data_start = pd.Timestamp(span["observed_from"].iloc[0]).date()
+        plan = check_backfill_range(reference, end, days, w, data_start)
+        db.copy_to(scratch_home / "warehouse.duckdb")
+    window_ends = sorted({d.day for d in plan} | {e for d in plan for e in d.reference_ends})
+    dbt_vars: dict[str, Any] = {
+        "drift_window_days": w,
+        "drift_backfill_ends": [e.isoformat() for e in window_ends],
+    }
+    scratch_settings = settings.model_copy(
+        update={"home": scratch_home, "duckdb_path": scratch_home / "warehouse.duckdb"}
+    )
+    try:
+        result = run_dbt(scratch_settings, "run", select=WINDOWS_MART, dbt_vars=dbt_vars)
+        if not result.success or result.failed:
+            messages = "; ".join(f"{n.unique_id}: {n.message}" for n in result.failures)
+            raise RuntimeError(
+                f"dbt run of {WINDOWS_MART} for the back-fill failed: {messages or 'see dbt log'}"
+            )
+        with Warehouse(scratch_settings).session() as db:
+            frame = db.require(
+                WINDOWS_MART,
+                where=f"window_name = '{BACKFILL_WINDOW}' and {ACTIVE_FILTER}",
+                order_by=None,
+            )
+    finally:
+        scratch_settings.warehouse_path.unlink(missing_ok=True)
+    frame["window_end"] = pd.to_datetime(frame["window_end"]).dt.date
+    note = (
+        f"back-fill: {len(plan)} day(s) ending {end}, {len(window_ends)} windows of {w} days "
+        f"from one scratch dbt run of {WINDOWS_MART} (var drift_backfill_ends)"
+    )
+    log.info(note)
+    return BackfillWindows(
+        frame=frame,
+        plan=plan,
+        window_days=w,
+        manifest_sha256=manifest_sha256(dbt_target_dir(settings)),
+        dbt_vars={"drift_window_days": w, "drift_backfill_ends": f"{len(window_ends)} dates"},
+        notes=[*reference.notes, note],
+    )
+
+
+def save_drift_daily(settings: Settings, rows: pd.DataFrame) -> int:
+    """Write the back-fill's rows to `monitoring.drift_daily` in one transaction, replacing the
+    rows of the same (day, window_days): a re-run of the same days leaves one row per day and
+    column, and days outside it are kept (history builds up run by run)."""
+    table = f"{MONITORING_SCHEMA}.{DRIFT_DAILY_TABLE}"
+    with Warehouse(settings).session(create=True) as db:
+        con = db.con
+        con.execute("begin transaction")
+        try:
+            con.execute(f"create schema if not exists {MONITORING_SCHEMA}")
+            con.register("incoming", rows)
+            con.execute(f"create table if not exists {table} as select * from incoming limit 0")
+            con.execute(
+                f"delete from {table} where (day, window_days) in "
+                "(select distinct day, window_days from incoming)"
+            )
+            con.execute(f"insert into {table} by name select * from incoming")
+            con.unregister("incoming")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return len(rows)
+
+
+def load_drift_daily(
+    settings: Settings, *, window_days: int, last_day: dt.date | None = None
+) -> pd.DataFrame | None:
+    """The back-filled rows of `window_days`-day windows up to `last_day` (all days when None),
+    by day and column; None when there is no back-fill (no table, or no such rows)."""
+    if not settings.warehouse_path.is_file():
+        return None
+    where, params = "window_days = ?", [window_days]
+    if last_day is not None:
+        where, params = where + " and day <= ?", [*params, last_day]
+    with Warehouse(settings, reader=True).session() as db:
+        frame = db.read(
+            DRIFT_DAILY_TABLE,
+            schema=MONITORING_SCHEMA,
+            where=where,
+            params=params,
+            order_by="day, column_name",
+        )
+    if frame is None or frame.empty:
+        return None
+    for col in ("day", "reference_start", "reference_end", "current_start"):
+        frame[col] = pd.to_datetime(frame[col]).dt.date
+    return frame
+
+
+# --- does it matter: the churn champion's scores, and labels where they have arrived ------------
+
+#: The mart holding each labelled churn snapshot (a row per user subscribed at it, labelled once
+#: its label window has passed): where the current scores' labels arrive, if they have.
+CHURN_LABELS_MART = "churn_training_set"
+CHURN_LABEL = "churned_30d"
+
+
+@dataclass(frozen=True)
+class ScoredWindow:
+    """The latest snapshot of `ml.churn_scores` (user_id, churn_probability, model_version)
+    with its label where `churn_training_set` holds one for that user and snapshot date (NaN
+    where not yet), and what it covers."""
+
+    scores: pd.DataFrame
+    snapshot_date: dt.date
+    model_version: str | None
+    labelled: int
+
+
+def load_scored_window(settings: Settings) -> ScoredWindow | Skipped:
+    """The latest churn scores and their labels where arrived, or why there are none."""
+    check, table = "churn_performance", f"{ML_SCHEMA}.{CHURN_TABLE}"
+    with Warehouse(settings).session() as db:
+        latest = db.read(
+            CHURN_TABLE,
+            schema=ML_SCHEMA,
+            columns=["snapshot_date"],
+            where=f"snapshot_date = (select max(snapshot_date) from {table})",
+            order_by=None,
+        )
+        if latest is None or latest.empty:
+            return Skipped(check, f"{table} does not exist or is empty (no scores yet)")
+        snapshot = pd.Timestamp(latest["snapshot_date"].iloc[0]).date()
+        scores = db.require(
+            CHURN_TABLE,
+            schema=ML_SCHEMA,
+            columns=["user_id", "churn_probability", "model_version"],
+            where="snapshot_date = ?",
+            params=[snapshot],
+            order_by="user_id",
+        )
+        labels = db.read(
+            CHURN_LABELS_MART,
+            columns=["user_id", CHURN_LABEL],
+            where="snapshot_date = ?",
+            params=[snapshot],
+            order_by="user_id",
+        )
+    label = (
+        scores["user_id"].map(labels.set_index("user_id")[CHURN_LABEL]).astype(float)
+        if labels is not None and not labels.empty
+        else pd.Series(float("nan"), index=scores.index)
+    )
+    scores = scores.assign(label=label)
+    versions = scores["model_version"].dropna().unique()
+    return ScoredWindow(
+        scores=scores,
+        snapshot_date=snapshot,
+        model_version=str(versions[0]) if len(versions) == 1 else None,
+        labelled=int(label.notna().sum()),
+    )

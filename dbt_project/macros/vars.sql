@@ -81,3 +81,33 @@
     {%- endfor -%}
     {{ return(windows) }}
 {%- endmacro %}
+
+{#
+    The back-fill's window ends: drift_backfill_ends, a list of ISO dates (or null: no back-fill,
+    the usual current and reference windows). With it, the drift windows are one window of
+    drift_window_days ending at each date. Returns the sorted distinct dates, or none. Anything
+    but a non-empty list of ISO dates stops the compile naming the var and the value.
+#}
+{% macro monitoring_backfill_ends_var() -%}
+    {%- set value = var('drift_backfill_ends', none) -%}
+    {%- if value is none or (value is string and (value | trim) in ('', 'none', 'None', 'null')) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if value is string or value is mapping or value is not iterable or (value | length) == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "var drift_backfill_ends must be a non-empty list of ISO dates (YYYY-MM-DD), got '"
+            ~ value ~ "'") }}
+    {%- endif -%}
+    {%- set ends = [] -%}
+    {%- for item in value -%}
+        {%- set text = item | string | trim -%}
+        {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', text) -%}
+            {{ exceptions.raise_compiler_error(
+                "var drift_backfill_ends must hold ISO dates (YYYY-MM-DD), got '" ~ text ~ "'") }}
+        {%- endif -%}
+        {%- if text not in ends -%}
+            {%- do ends.append(text) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ends | sort) }}
+{%- endmacro %}

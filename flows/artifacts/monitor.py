@@ -37,7 +37,11 @@ def drift_key(summary: DriftSummary) -> str:
 
 
 def report_artifacts(
-    summary: DriftSummary | RecsysSummary, reports_base_url: str | None
+    summary: DriftSummary | RecsysSummary,
+    reports_base_url: str | None,
+    *,
+    impact: str | None = None,
+    history: str | None = None,
 ) -> ReportArtifacts:
     """What to publish for one check. No link without a base URL: the markdown names the
     report's path instead, since a file:// link would be refused by the browser showing the
@@ -47,7 +51,7 @@ def report_artifacts(
         markdown = recsys_markdown(summary, reports_base_url)
     else:
         key, description = drift_key(summary), "drift"
-        markdown = summary_markdown(summary, reports_base_url)
+        markdown = summary_markdown(summary, reports_base_url, impact=impact, history=history)
     return ReportArtifacts(
         key=key,
         markdown=markdown,
@@ -57,8 +61,16 @@ def report_artifacts(
     )
 
 
-def summary_markdown(summary: DriftSummary, reports_base_url: str | None = None) -> str:
-    """The drift summary as a Prefect markdown artifact (values are ours or column names)."""
+def summary_markdown(
+    summary: DriftSummary,
+    reports_base_url: str | None = None,
+    *,
+    impact: str | None = None,
+    history: str | None = None,
+) -> str:
+    """The drift summary as a Prefect markdown artifact (values are ours or column names);
+    `impact` is whether it matters (the churn model's estimated ROC-AUC change), `history`
+    the back-fill's line (drift over time)."""
     lines = [
         f"# Drift: {summary.dataset}",
         "",
@@ -68,6 +80,8 @@ def summary_markdown(summary: DriftSummary, reports_base_url: str | None = None)
         "",
         f"Reference: {reference_text(summary)}.",
         "",
+        *([f"**Does it matter?** {impact}.", ""] if impact else []),
+        *([f"Drift over time: {history}.", ""] if history else []),
         "| column | test | statistic | threshold | drift | change | alert |",
         "|---|---|---:|---:|---|---:|---|",
     ]

@@ -5,7 +5,8 @@ Module-level imports stay light (typer only): Evidently, pandas and DuckDB load 
 imports no Prefect), so they answer in seconds from a terminal.
 
 Both only read the warehouse (drift rebuilds other windows on a scratch copy), so they wait for a
-writing run only `read_lock_timeout_s` and then say a run is writing (exit 2).
+writing run only `read_lock_timeout_s` and then say a run is writing (exit 2). `drift --backfill`
+is the exception: it writes its rows to `monitoring.drift_daily`, and waits like a writer.
 """
 
 from __future__ import annotations
@@ -34,10 +35,23 @@ def drift(
     current_end: Annotated[
         str | None, typer.Option("--current-end", help="End of the current window (YYYY-MM-DD).")
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="First replay the daily check over the last --days days (statistics per day "
+            "and column saved to monitoring.drift_daily, a chart in reports/backfill/).",
+        ),
+    ] = False,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Days to back-fill (default: drift.backfill_days, 60)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Data drift of user_features (current window vs the one before), churn prediction drift
-    and recommendation quality (Evidently reports)."""
+    """Data drift of user_features (current window vs the reference), churn prediction drift
+    and recommendation quality (Evidently reports); with --backfill, the same check day by day
+    over the last days first, whose chart the report's mail then carries."""
     from warehouse.lock import WarehouseBusyError
 
     settings = _read_settings()
@@ -47,25 +61,55 @@ def drift(
             end = dt.date.fromisoformat(current_end)
         except ValueError:
             _fail(f"--current-end must be YYYY-MM-DD, got {current_end!r}")
+    if days is not None and not backfill:
+        _fail("--days goes with --backfill (the days to back-fill)")
+    backfill_days = settings.drift.backfill_days if days is None else days
+    if backfill and backfill_days < 1:
+        _fail(f"--days must be at least 1, got {backfill_days}")
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     from flows.steps.monitor import (
+        backfill_chart_path,
+        backfill_step,
         deliver_step,
         drift_reference,
         drift_step,
+        impact_text,
         mail_note,
         mail_step,
         mailed_checks,
+        performance_step,
         prediction_drift_step,
         recsys_step,
     )
+    from monitoring.backfill import backfill_text
     from monitoring.checks import Skipped
     from monitoring.drift import alert_text, reference_text
     from monitoring.lineage import report_url
-    from warehouse.monitoring import load_feature_windows
+    from warehouse.monitoring import BackfillRangeError, load_feature_windows
 
     run_id = cli_run_id()
+    history = None
     try:
+        if backfill:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    history, backfill_notes = backfill_step(
+                        settings,
+                        days=backfill_days,
+                        window_days=window_days,
+                        last_day=end,
+                        run_id=run_id,
+                    )
+            except BackfillRangeError as exc:
+                _fail(str(exc))
+            if not as_json:
+                for note in backfill_notes:
+                    typer.echo(f"note: {note}", err=True)
+                typer.echo(f"back-fill: {backfill_text(history)}")
+                typer.echo(
+                    f"  saved to monitoring.drift_daily; chart: {backfill_chart_path(settings)}"
+                )
         # dbt prints its progress on stdout; keep stdout for our own output (one JSON object).
         with contextlib.redirect_stdout(sys.stderr):
             windows = load_feature_windows(
@@ -79,6 +123,7 @@ def drift(
         except ValueError as exc:  # windows outside the data: say which, no traceback
             _fail(str(exc))
         prediction = prediction_drift_step(settings, run_id=run_id)
+        impact = performance_step(settings)
         quality = recsys_step(settings, run_id=run_id, window_days=window_days)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
@@ -86,7 +131,9 @@ def drift(
     checked = mailed_checks(summary, prediction)
     if email:
         today = dt.datetime.now(dt.UTC).date()
-        written = [p for p in (mail_step(settings, s, today=today) for s in checked) if p]
+        written = [
+            p for p in (mail_step(settings, s, today=today, impact=impact) for s in checked) if p
+        ]
         mail_path = written[0] if written else None
         delivery = deliver_step(settings)
         mail_line = mail_note(settings, checked, written)
@@ -97,9 +144,20 @@ def drift(
             {
                 "drift": summary.to_dict(),
                 "prediction_drift": prediction.to_dict(),
+                "performance": impact.to_dict(),
                 "recsys": quality.to_dict(),
                 "notes": windows.notes,
                 "run_id": run_id,
+                "backfill": None
+                if history is None
+                else {
+                    "text": backfill_text(history),
+                    "days": history.groupby("day")
+                    .agg(status=("day_status", "first"), alerts=("day_alerts", "first"))
+                    .reset_index()
+                    .to_dict(orient="records"),
+                    "chart": str(backfill_chart_path(settings)),
+                },
                 "mail": str(mail_path) if mail_path else None,
                 "mail_note": mail_line,
                 "delivery": None
@@ -137,6 +195,7 @@ def drift(
                 f"churn scores: {prediction.status} — drifted: "
                 f"{', '.join(prediction.drifted_columns) or 'none'} ({prediction.json_path})"
             )
+        typer.echo(f"does it matter: {impact_text(impact)}")
         if isinstance(quality, Skipped):
             typer.echo(f"recommendations: skipped — {quality.reason}")
         else:

@@ -156,7 +156,7 @@ def drift_step(
     )
     if note:
         log.info(note)
-    return run_drift(
+    summary = run_drift(
         windows.reference,
         windows.current,
         spec,
@@ -168,6 +168,12 @@ def drift_step(
         now=now,
         key_columns=key_features(settings),
     )
+    history = drift_history(settings, summary)
+    if history is not None and summary.html_path:
+        from monitoring.backfill import embed_history
+
+        embed_history(Path(summary.html_path), history, summary.dataset)
+    return summary
 
 
 def prediction_drift_step(
@@ -252,8 +258,11 @@ def mailed_checks(summary: DriftSummary, prediction: DriftSummary | Skipped) -> 
     return [summary] + ([] if isinstance(prediction, Skipped) else [prediction])
 
 
-def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> Path | None:
-    """Write the email to the outbox if the policy says so; returns its path (or None)."""
+def mail_step(
+    settings: Settings, summary: DriftSummary, *, today: dt.date, impact: Any = None
+) -> Path | None:
+    """Write the email to the outbox if the policy says so; returns its path (or None).
+    `impact` (a `PerformanceEstimate` or `Skipped`) says whether the drift matters."""
     outbox = settings.outbox_path
     policy = settings.mail.policy
     if not should_send(policy, summary.alert, outbox, today):
@@ -267,7 +276,12 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
         log.info("the same alert is already waiting in the outbox: %s", waiting.name)
         return waiting
     message = build_message(
-        mail_content(summary, reports_base_url=settings.mail.reports_base_url),
+        mail_content(
+            summary,
+            reports_base_url=settings.mail.reports_base_url,
+            history=drift_history(settings, summary),
+            impact=impact_text(impact),
+        ),
         settings.smtp,
         max_attachment_bytes=settings.mail.max_attachment_bytes,
     )
@@ -275,6 +289,40 @@ def mail_step(settings: Settings, summary: DriftSummary, *, today: dt.date) -> P
     if policy == "daily_digest":
         mark_digest_sent(outbox, today)
     return path
+
+
+def impact_text(impact: Any) -> str | None:
+    """The performance estimate's line for a mail or a report, or why there is none."""
+    if impact is None:
+        return None
+    if isinstance(impact, Skipped):
+        return f"no performance estimate: {impact.reason}"
+    return impact.text()
+
+
+def history_text(settings: Settings, summary: DriftSummary) -> str | None:
+    """The back-fill's line for a summary's report (None without a back-fill)."""
+    from monitoring.backfill import backfill_text
+
+    history = drift_history(settings, summary)
+    return None if history is None else backfill_text(history)
+
+
+def drift_history(settings: Settings, summary: DriftSummary) -> Any:
+    """The back-filled days of `monitoring.drift_daily` a user_features summary's mail shows:
+    windows of its length, up to its current window's end, the last `drift.backfill_days`;
+    None when there is no back-fill (or for another check)."""
+    from warehouse.monitoring import load_drift_daily
+
+    days, end = summary.current_window.get("days"), _day(summary.current_window.get("end"))
+    if summary.dataset != "user_features" or not days or end is None:
+        return None
+    history = load_drift_daily(settings, window_days=int(days), last_day=end)
+    if history is None:
+        return None
+    first = end - dt.timedelta(days=settings.drift.backfill_days)
+    history = history[history["day"] > first]
+    return None if history.empty else history
 
 
 def mail_note(settings: Settings, summaries: list[DriftSummary], written: list[Path]) -> str:
@@ -352,3 +400,123 @@ def lineage_step(settings: Settings, target: str) -> dict[str, Any]:
             manifest=manifest if manifest.is_file() else None,
             warehouse=settings.warehouse_path,
         )
+
+
+#: Where a back-fill writes its per-day JSON summaries and its chart, under the reports folder.
+BACKFILL_REPORTS = "backfill"
+BACKFILL_CHART = "drift_daily.png"
+
+
+def backfill_chart_path(settings: Settings) -> Path:
+    """The latest back-fill's chart (`<home>/reports/backfill/drift_daily.png`)."""
+    return settings.reports_path / BACKFILL_REPORTS / BACKFILL_CHART
+
+
+def backfill_step(
+    settings: Settings,
+    *,
+    days: int,
+    window_days: int | None = None,
+    last_day: dt.date | None = None,
+    run_id: str | None = None,
+) -> tuple[Any, list[str]]:
+    """The daily monitor replayed over `days` days ending at `last_day` (default: the marts'
+    snapshot date): windows from one scratch dbt run, `run_drift` per day with the reference
+    rule and key features of today's monitor, the rows saved to `monitoring.drift_daily`
+    (re-runs replace their days) and the chart written beside the summaries.
+
+    Returns the stored history of those days (the frame of `monitoring.backfill.daily_rows`)
+    and the notes; raises `BackfillRangeError` when the data does not reach back far enough."""
+    from monitoring.backfill import BackfillInput, daily_rows, history_chart_png, run_backfill
+    from warehouse.monitoring import load_backfill_windows, save_drift_daily
+
+    loaded = load_backfill_windows(
+        settings,
+        days=days,
+        window_days=window_days,
+        last_day=last_day,
+        reference=drift_reference(settings),
+    )
+    w = loaded.window_days
+
+    def inputs():
+        for day in loaded.plan:
+            reference, current = loaded.day_frames(day)
+            ref_window, cur_window = day.windows(w)
+            yield BackfillInput(day.day, reference, current, ref_window, cur_window)
+
+    notes = list(loaded.notes)
+
+    def spec_for(item: BackfillInput):
+        spec, note = without_calendar_columns(
+            user_features_spec(item.reference.columns, equal_windows=True),
+            item.reference_window,
+            item.current_window,
+        )
+        if note and note not in notes:
+            notes.append(note)
+        return spec
+
+    summaries = run_backfill(
+        inputs(),
+        spec_for,
+        settings.drift,
+        settings.reports_path / BACKFILL_REPORTS,
+        key_columns=key_features(settings),
+        lineage={"run_id": run_id, "manifest_sha256": loaded.manifest_sha256},
+    )
+    rows = daily_rows(summaries, window_days=w)
+    save_drift_daily(settings, rows)
+    chart = history_chart_png(rows, f"user_features: drift per day ({w}-day windows)")
+    if chart is not None:
+        path = backfill_chart_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(chart)
+    return rows, notes
+
+
+def performance_step(settings: Settings) -> Any:
+    """Does the drift matter? The churn champion's ROC-AUC on the latest scores estimated from
+    its calibrated probabilities (CBPE), realized where labels have arrived, and the change
+    against the same model's CBPE on its latest labelled snapshot (recorded with the model in
+    evaluation.json), with the holdout AUC beside it. A `PerformanceEstimate`, or `Skipped`
+    saying why not."""
+    import json
+
+    from ml.registry import EVALUATION_FILE, REFERENCE_SCORES, ModelNotFoundError, ModelRegistry
+    from monitoring.performance import estimate_roc_auc
+    from warehouse.monitoring import load_scored_window
+
+    scored = load_scored_window(settings)
+    if isinstance(scored, Skipped):
+        log.info("performance estimate skipped: %s", scored.reason)
+        return scored
+    ref_p = ref_y = holdout = None
+    reference = "no reference (the scoring model is not in the registry)"
+    if scored.model_version and ":" in scored.model_version:
+        model, version = scored.model_version.split(":", 1)
+        registry = ModelRegistry(settings.artifacts_path)
+        try:
+            meta = registry.metadata(model, version)
+        except (ModelNotFoundError, FileNotFoundError, ValueError):
+            meta = None
+        if meta is not None:
+            holdout = meta.metrics.get("roc_auc")
+            reference = f"{meta.ref}'s holdout (no reference scores recorded)"
+            path = registry.version_dir(model, version) / EVALUATION_FILE
+            recorded = json.loads(path.read_text()) if path.is_file() else {}
+            if recorded.get(REFERENCE_SCORES):
+                ref = recorded[REFERENCE_SCORES]
+                ref_p, ref_y = ref["churn_probability"], ref["label"]
+                reference = f"its latest labelled snapshot {ref['snapshot_date']}"
+    return estimate_roc_auc(
+        scored.scores["churn_probability"].to_numpy(),
+        current_labels=scored.scores["label"].to_numpy(),
+        reference_probabilities=ref_p,
+        reference_labels=ref_y,
+        reference_realized=None if ref_p is not None else holdout,
+        holdout_realized=holdout,
+        model_version=scored.model_version,
+        current_label=f"ml.churn_scores {scored.snapshot_date}",
+        reference_label=reference,
+    )

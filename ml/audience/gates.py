@@ -55,6 +55,7 @@ from ml.audience.tables import (
     segment_tables,
 )
 from ml.registry import (
+    REFERENCE_SCORES,
     DataWindow,
     ModelNotFoundError,
     ModelRegistry,
@@ -346,6 +347,22 @@ def fit_churn(rows: pd.DataFrame, params: ChurnRules) -> ChurnRun:
     )
 
 
+def reference_scores(model: ChurnClassifier, rows: pd.DataFrame) -> dict[str, Any]:
+    """The model's calibrated probabilities and the labels on its latest labelled snapshot:
+    the reference against which the monitor states the estimated ROC-AUC change of new scores
+    (CBPE of the same model on both sides, so the change is the score distribution's, not a
+    second model's; monitoring/performance.py). In-sample for this model, which is refit on
+    every labelled snapshot; the holdout AUC in the metrics is the out-of-sample figure."""
+    last = rows["snapshot_date"].max()
+    latest = rows[rows["snapshot_date"] == last]
+    proba = model.predict_proba(churn_features(latest))[:, 1]
+    return {
+        "snapshot_date": str(pd.Timestamp(last).date()),
+        "label": latest[LABEL].astype(int).tolist(),
+        "churn_probability": [round(float(p), 6) for p in proba],
+    }
+
+
 def save_churn(
     registry: ModelRegistry,
     run: ChurnRun,
@@ -398,6 +415,7 @@ def save_churn(
             "drivers": run.drivers.to_dict(orient="records"),
             "train_dates": list(run.train_dates),
             "valid_dates": list(run.valid_dates),
+            REFERENCE_SCORES: reference_scores(run.model, rows),
         },
     )
     champion = registry.champion_version(CHURN)

@@ -18,7 +18,10 @@
 -- drift_window_days (default 28), end = var drift_current_end or, when null, the as-of
 -- snapshot_date. With vars drift_reference_start / drift_reference_end (the monitor's stable
 -- reference: the champion's training window or a pinned period) the reference is instead that
--- period cut into consecutive windows of w days, one row per (window, user) in each. cutoff_date is the date the features are "as of" (the mart's snapshot_date /
+-- period cut into consecutive windows of w days, one row per (window, user) in each. With var
+-- drift_backfill_ends (a list of ISO dates: `tastemaker drift --backfill`) the drift windows are
+-- instead one window of w days ending at each listed date, all named 'backfill': one dbt run
+-- computes every window a day-by-day back-fill compares. cutoff_date is the date the features are "as of" (the mart's snapshot_date /
 -- window_end); cutoff_at is midnight UTC of it, except for nudges: the send instant itself.
 --
 -- Ephemeral on purpose: the drift windows depend on vars, and the monitoring flow rebuilds only
@@ -30,6 +33,7 @@
 {%- set window_days = monitoring_window_days_var() %}
 {%- set current_end = monitoring_current_end_var() %}
 {%- set reference_windows = monitoring_reference_windows_var(window_days) %}
+{%- set backfill_ends = monitoring_backfill_ends_var() %}
 
 with
 
@@ -58,6 +62,21 @@ drift_end as (
 ),
 
 drift_windows as (
+    {%- if backfill_ends is not none %}
+    {#- the back-fill: one window of w days ending at each listed date, every one named
+        'backfill'; the monitor picks each day's current and reference windows by their ends #}
+    {%- for w_end in backfill_ends %}
+    {%- if not loop.first %}
+
+    union all
+    {%- endif %}
+
+    select
+        cast('backfill' as {{ dbt.type_string() }}) as window_name,
+        {{ add_days(-window_days, "cast('" ~ w_end ~ "' as date)") }} as window_start,
+        cast('{{ w_end }}' as date) as window_end
+    {%- endfor %}
+    {%- else %}
 
     select
         cast('current' as {{ dbt.type_string() }}) as window_name,
@@ -84,6 +103,7 @@ drift_windows as (
         cast('{{ w_start }}' as date) as window_start,
         cast('{{ w_end }}' as date) as window_end
     {%- endfor %}
+    {%- endif %}
     {%- endif %}
 
 ),
