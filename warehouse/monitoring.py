@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -30,6 +31,8 @@ from warehouse.dbtrun import dbt_target_dir, manifest_sha256, run_dbt
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WINDOWS_MART = "user_feature_windows"
 CHURN_TABLE = "churn_scores"
@@ -168,11 +171,15 @@ def _describe(built: Bounds) -> str:
     return ", ".join(f"{name} [{start}, {end})" for name, (start, end) in sorted(built.items()))
 
 
-def _scratch_build(
-    settings: Settings, scratch_home: Path, dbt_vars: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, Bounds]:
-    """Build `user_feature_windows` with `dbt_vars` on the copy at `<scratch_home>/
-    warehouse.duckdb`, read it, and delete the copy."""
+def _scratch_run(
+    settings: Settings,
+    scratch_home: Path,
+    dbt_vars: dict[str, Any],
+    read: Callable[[Session], T],
+    what: str,
+) -> T:
+    """Run `user_feature_windows` with `dbt_vars` on the copy at `<scratch_home>/
+    warehouse.duckdb`, `read` it, and delete the copy (`what` names the run in the error)."""
     scratch = settings.model_copy(
         update={"home": scratch_home, "duckdb_path": scratch_home / "warehouse.duckdb"}
     )
@@ -181,10 +188,10 @@ def _scratch_build(
         if not result.success or result.failed:
             messages = "; ".join(f"{n.unique_id}: {n.message}" for n in result.failures)
             raise RuntimeError(
-                f"dbt run of {WINDOWS_MART} with {dbt_vars} failed: {messages or 'see dbt log'}"
+                f"dbt run of {WINDOWS_MART} {what} failed: {messages or 'see dbt log'}"
             )
         with Warehouse(scratch).session() as db:
-            return _frames(db)
+            return read(db)
     finally:
         scratch.warehouse_path.unlink(missing_ok=True)
 
@@ -243,7 +250,7 @@ def load_feature_windows(
             f"copy with --vars {dbt_vars}"
         )
         log.info(note)
-        loaded = _scratch_build(settings, scratch_home, dbt_vars)
+        loaded = _scratch_run(settings, scratch_home, dbt_vars, _frames, f"with {dbt_vars}")
         source, notes = f"{WINDOWS_MART} (scratch dbt run)", [*notes, note]
     ref, cur, bounds = loaded
 
@@ -487,24 +494,17 @@ def load_backfill_windows(
         "drift_window_days": w,
         "drift_backfill_ends": [e.isoformat() for e in window_ends],
     }
-    scratch_settings = settings.model_copy(
-        update={"home": scratch_home, "duckdb_path": scratch_home / "warehouse.duckdb"}
+    frame = _scratch_run(
+        settings,
+        scratch_home,
+        dbt_vars,
+        lambda db: db.require(
+            WINDOWS_MART,
+            where=f"window_name = '{BACKFILL_WINDOW}' and {ACTIVE_FILTER}",
+            order_by=None,
+        ),
+        "for the back-fill",
     )
-    try:
-        result = run_dbt(scratch_settings, "run", select=WINDOWS_MART, dbt_vars=dbt_vars)
-        if not result.success or result.failed:
-            messages = "; ".join(f"{n.unique_id}: {n.message}" for n in result.failures)
-            raise RuntimeError(
-                f"dbt run of {WINDOWS_MART} for the back-fill failed: {messages or 'see dbt log'}"
-            )
-        with Warehouse(scratch_settings).session() as db:
-            frame = db.require(
-                WINDOWS_MART,
-                where=f"window_name = '{BACKFILL_WINDOW}' and {ACTIVE_FILTER}",
-                order_by=None,
-            )
-    finally:
-        scratch_settings.warehouse_path.unlink(missing_ok=True)
     frame["window_end"] = pd.to_datetime(frame["window_end"]).dt.date
     note = (
         f"back-fill: {len(plan)} day(s) ending {end}, {len(window_ends)} windows of {w} days "
