@@ -378,14 +378,13 @@ def snapshots_by_entry_day(frame: pd.DataFrame, day_column: str) -> list[tuple[i
 
 
 def _sequential(
-    looks: Sequence[tuple[int, pd.DataFrame]],
+    looks: Sequence[tuple[int, list[tuple[MetricSpec, str, _Compared]]]],
     spec: ExperimentSpec,
 ) -> dict[tuple[str, str], SequentialResult]:
-    """The mixture SPRT per (variant, metric) over the looks."""
+    """The mixture SPRT per (variant, metric) over the looks' comparisons."""
     series: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
-    for day, snapshot in looks:
-        cleaned, _, _ = _clean(snapshot, spec)
-        for metric, variant, compared in _comparisons(cleaned, spec, None, []):
+    for day, comparisons in looks:
+        for metric, variant, compared in comparisons:
             a = compared.adjusted
             series.setdefault((variant, metric.name), []).append((day, a.diff, a.var_diff))
     out = {}
@@ -483,15 +482,20 @@ def _decide_variant(
     if p <= spec.alpha:
         return Decision(DONT_SHIP, f"{variant}: primary worse ({evidence})", variant)
     left = _days_left(primary.se**2, days_observed, spec.primary.mde, spec)
-    if left is None:
-        if complete:
-            return Decision(DONT_SHIP, f"{variant}: no significant effect ({evidence})", variant)
+    if not complete:
+        # before the planned end the always-valid test may still find the effect: run on to
+        # the planned end, or longer if the observed variance needs it for the planned power
+        to_end = math.ceil(spec.planned_days - (days_observed or 0))  # type: ignore[operator]
+        days = max(to_end, left or 0)
         return Decision(
             KEEP_RUNNING,
-            f"{variant}: no significant effect yet ({evidence}); declare the primary's mde "
-            "and the days observed to know how long",
+            f"{variant}: no significant effect yet ({evidence}); {days} more days to the "
+            "planned end and the planned power",
             variant,
+            days,
         )
+    if left is None:
+        return Decision(DONT_SHIP, f"{variant}: no significant effect ({evidence})", variant)
     if left > 0:
         return Decision(
             KEEP_RUNNING,
@@ -568,12 +572,12 @@ def readout(
         frame: one row per user: `spec.user_column`, `spec.variant_column`, every metric's
             numerator/denominator/covariate columns, and the segment column if any.
         spec: the experiment, its metrics and choices.
-        days_observed: how long the experiment has run (for "days still needed" and for
-            choosing fixed-horizon or sequential evidence against `spec.planned_days`).
-            Defaults to the last look's day.
-        looks: cumulative snapshots `(day, frame)` in day order, e.g. one per day (see
-            `snapshots_by_entry_day`); the always-valid analysis runs over them. Without
-            looks, `frame` is the single look.
+        days_observed: how many days the experiment has run (for "days still needed" and
+            for choosing fixed-horizon or sequential evidence against `spec.planned_days`).
+            Defaults to the last look's day index + 1.
+        looks: cumulative snapshots `(day, frame)` in day order, `day` the look's 0-based
+            day index, e.g. one per day (see `snapshots_by_entry_day`); the always-valid
+            analysis runs over them. Without looks, `frame` is the single look.
 
     Raises:
         ReadoutError: the frame cannot be read as this experiment (missing columns, no users,
@@ -590,9 +594,17 @@ def readout(
         if n == 0:
             flags.append(f"{_where(spec, v)}: no users")
     if looks is not None and days_observed is None and len(looks):
-        days_observed = looks[-1][0]
+        days_observed = looks[-1][0] + 1
     compared = _comparisons(cleaned, spec, None, flags)
-    sequential = _sequential(looks if looks is not None else [(0, frame)], spec)
+    if looks is None:
+        # the frame is the only look (always-valid at any single look too)
+        compared_looks = [(int(days_observed or 0), compared)]
+    else:
+        compared_looks = [
+            (day, _comparisons(_clean(snapshot, spec)[0], spec, None, []))
+            for day, snapshot in looks
+        ]
+    sequential = _sequential(compared_looks, spec)
     results = [
         replace(_result(c, spec, m, v, None), sequential=sequential.get((v, m.name)))
         for m, v, c in compared

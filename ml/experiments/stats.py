@@ -244,15 +244,16 @@ def mixture_sprt(
         raise ValueError("the mixture scale tau must be positive")
     tau2 = tau**2
     # a look with zero variance (a constant metric) carries no evidence: Λ = 1
-    safe_v = np.where(v > 0, v, np.inf)
+    has_noise = v > 0
+    safe_v = np.where(has_noise, v, 1.0)
     log_lambda = np.where(
-        v > 0,
+        has_noise,
         0.5 * np.log(safe_v / (safe_v + tau2)) + tau2 * d**2 / (2 * safe_v * (safe_v + tau2)),
         0.0,
     )
     p = np.minimum.accumulate(np.exp(-np.maximum(log_lambda, 0.0)))
     half = np.where(
-        v > 0,
+        has_noise,
         np.sqrt(
             safe_v * (safe_v + tau2) / tau2 * (2 * np.log(1 / alpha) + np.log1p(tau2 / safe_v))
         ),
