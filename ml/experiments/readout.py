@@ -427,6 +427,24 @@ def _days_left(
     return max(0, math.ceil(days_to_power(var_diff, days, mde, spec.alpha, spec.power) - days))
 
 
+def _harm_holds(guard: MetricResult, spec: ExperimentSpec) -> bool:
+    """The guardrail's always-valid interval lies wholly on the harmful side of zero."""
+    if guard.sequential is None:
+        return True
+    metric = next(m for m in spec.metrics if m.name == guard.metric)
+    low, high = guard.sequential.low[-1], guard.sequential.high[-1]
+    return high < 0 if metric.higher_is_better else low > 0
+
+
+def _guardrail_days(
+    guard: MetricResult, spec: ExperimentSpec, days_observed: float | None
+) -> int | None:
+    """Days until a guardrail with no true change would be shown within its margin."""
+    metric = next(m for m in spec.metrics if m.name == guard.metric)
+    margin = (metric.margin or 0.0) * abs(guard.mean_control)
+    return _days_left(guard.se**2, days_observed, margin or None, spec)
+
+
 def _decide_variant(
     variant: str,
     results: list[MetricResult],
@@ -438,18 +456,25 @@ def _decide_variant(
         return Decision(
             INVESTIGATE, f"{variant}: the primary metric could not be estimated", variant
         )
-    guards = [r for r in results if r.variant == variant and r.role == "guardrail"]
-    breached = [g for g in guards if g.guardrail == BREACH]
-    pending = [g for g in guards if g.guardrail == INCONCLUSIVE]
     complete = spec.planned_days is None or (
         days_observed is not None and days_observed >= spec.planned_days
     )
-    if complete or primary.sequential_p_adjusted is None:
-        p, test = primary.p_adjusted, "fixed-horizon"
+    guards = [r for r in results if r.variant == variant and r.role == "guardrail"]
+    # before the planned end a breach must also hold on the always-valid interval, so a
+    # daily look at the guardrails cannot stop a good variant by chance either
+    breached = [g for g in guards if g.guardrail == BREACH and (complete or _harm_holds(g, spec))]
+    pending = [g for g in guards if g.guardrail != NON_INFERIOR and g not in breached]
+    if complete or primary.sequential_p_adjusted is None or primary.sequential is None:
+        p, test, shown = primary.p_adjusted, "fixed-horizon", _fmt(primary)
     else:
         p, test = primary.sequential_p_adjusted, "always-valid sequential"
+        seq = primary.sequential
+        shown = (
+            f"{primary.metric} {primary.lift:+.4g}, always-valid 95% interval "
+            f"[{seq.low[-1]:+.4g}, {seq.high[-1]:+.4g}]"
+        )
     better = (primary.lift > 0) == spec.primary.higher_is_better and primary.lift != 0
-    evidence = f"{_fmt(primary)}, corrected {test} p = {p:.3g}"
+    evidence = f"{shown}, corrected {test} p = {p:.3g}"
     if breached:
         worst = "; ".join(_fmt(g) for g in breached)
         return Decision(
@@ -459,18 +484,9 @@ def _decide_variant(
         )
     if p <= spec.alpha and better:
         if pending:
-            days = [
-                _days_left(
-                    g.se**2,
-                    days_observed,
-                    (next(m for m in spec.metrics if m.name == g.metric).margin or 0)
-                    * abs(g.mean_control)
-                    or None,
-                    spec,
-                )
-                for g in pending
+            known = [
+                d for g in pending if (d := _guardrail_days(g, spec, days_observed)) is not None
             ]
-            known = [d for d in days if d is not None]
             return Decision(
                 KEEP_RUNNING,
                 f"{variant}: primary wins ({evidence}) but guardrails "
