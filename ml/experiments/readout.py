@@ -494,7 +494,8 @@ def _decide_variant(
                 variant,
                 max(known) if known else None,
             )
-        return Decision(SHIP, f"{variant}: primary better ({evidence}); guardrails hold", variant)
+        held = "guardrails hold" if guards else "no guardrail declared"
+        return Decision(SHIP, f"{variant}: primary better ({evidence}); {held}", variant)
     if p <= spec.alpha:
         return Decision(DONT_SHIP, f"{variant}: primary worse ({evidence})", variant)
     left = _days_left(primary.se**2, days_observed, spec.primary.mde, spec)
