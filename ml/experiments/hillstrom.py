@@ -29,9 +29,14 @@ HILLSTROM_VISIT_MDE = 0.01
 
 
 def hillstrom_spec(
-    segment_column: str | None = "channel", correction: Correction = "holm"
+    segment_column: str | None = "channel",
+    correction: Correction = "holm",
+    covariates: tuple[str, ...] = HILLSTROM_COVARIATES,
 ) -> ExperimentSpec:
-    """The e-mail test as an experiment: equal thirds planned, visit the primary metric."""
+    """The e-mail test as an experiment: equal thirds planned, visit the primary metric.
+
+    `covariates` must be pre-treatment columns (ml.datasets.hillstrom.HILLSTROM_PRE_TREATMENT,
+    numeric or one-hot encoded); an outcome there would bias every lift."""
     return ExperimentSpec(
         experiment_id="hillstrom_email",
         variants=HILLSTROM_ARMS,
@@ -42,10 +47,10 @@ def hillstrom_spec(
                 "visit",
                 role="primary",
                 mde=HILLSTROM_VISIT_MDE,
-                covariates=HILLSTROM_COVARIATES,
+                covariates=covariates,
             ),
-            MetricSpec("conversion", "conversion", covariates=HILLSTROM_COVARIATES),
-            MetricSpec("spend", "spend", covariates=HILLSTROM_COVARIATES),
+            MetricSpec("conversion", "conversion", covariates=covariates),
+            MetricSpec("spend", "spend", covariates=covariates),
         ),
         variant_column="segment",
         user_column="customer",
@@ -56,15 +61,33 @@ def hillstrom_spec(
 
 
 def hillstrom_frame(data: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer with an id (the file's row number; the file has none)."""
-    return data.assign(customer=range(len(data)))
+    """One row per customer with an id (the file's row number; the file has none) and the
+    categorical pre-treatment columns one-hot encoded (`zip_code_Urban`, `channel_Web`, ...)
+    so that they can serve as CUPED covariates too."""
+    dummies = pd.get_dummies(data[["zip_code", "channel"]], dtype=float)
+    return pd.concat([data, dummies], axis=1).assign(customer=range(len(data)))
+
+
+def all_pre_treatment_covariates(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Every numeric pre-treatment column of `hillstrom_frame` (one dummy per category
+    dropped, so the covariates are not collinear)."""
+    numeric = ("recency", "history", "mens", "womens", "newbie")
+    dummies = []
+    for column in ("zip_code", "channel"):
+        dummies += sorted(c for c in frame.columns if c.startswith(f"{column}_"))[1:]
+    return numeric + tuple(dummies)
 
 
 def hillstrom_readout(
     data_dir: Path | None,
     segment_column: str | None = "channel",
     correction: Correction = "holm",
+    all_covariates: bool = False,
 ) -> Readout:
-    """Read the test out from `<data_dir>/hillstrom/` (DatasetNotFound when it is absent)."""
+    """Read the test out from `<data_dir>/hillstrom/` (DatasetNotFound when it is absent).
+
+    CUPED uses `history` and `recency`, or with `all_covariates` every pre-treatment column."""
     frame = hillstrom_frame(load_hillstrom(data_dir))
-    return readout(frame, hillstrom_spec(segment_column, correction), days_observed=HILLSTROM_DAYS)
+    covariates = all_pre_treatment_covariates(frame) if all_covariates else HILLSTROM_COVARIATES
+    spec = hillstrom_spec(segment_column, correction, covariates)
+    return readout(frame, spec, days_observed=HILLSTROM_DAYS)
