@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,6 @@ class Readout:
     days_observed: float | None
     correction: str
     alpha: float
-    by_variant: dict[str, int] = field(default_factory=dict)
 
     def table(self, segments: bool = False) -> pd.DataFrame:
         """One row per (variant, metric[, segment]); the sequential series left out."""
@@ -654,5 +653,4 @@ def readout(
         days_observed=days_observed,
         correction=spec.correction,
         alpha=spec.alpha,
-        by_variant=dict(srm.counts),
     )
