@@ -616,9 +616,11 @@ def readout(
         # the frame is the only look (always-valid at any single look too)
         compared_looks = [(int(days_observed or 0), compared)]
     else:
+        # a day before anyone was exposed is no look at all (a mart may still have the row)
         compared_looks = [
             (day, _comparisons(_clean(snapshot, spec)[0], spec, None, []))
             for day, snapshot in looks
+            if not snapshot.empty
         ]
     sequential = _sequential(compared_looks, spec)
     results = [

@@ -114,6 +114,8 @@ def test_before_the_planned_end_the_decision_uses_the_sequential_p_value() -> No
     assert plays.sequential_p_adjusted is not None
     assert plays.sequential_p_adjusted >= plays.p_adjusted
     assert "always-valid sequential" in early.variant_decisions[0].reason
+    with_empty_day = readout(data, spec(planned_days=28), looks=[(0, data.iloc[:0]), *looks])
+    assert with_empty_day.metrics[0].sequential == plays.sequential
     assert "fixed-horizon" in at_end.variant_decisions[0].reason
 
 
