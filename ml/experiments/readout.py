@@ -239,20 +239,20 @@ def _compare(
     flags: list[str] = []
     arms = []
     for arm in (control, treatment):
-        values = arm[list(metric.columns)]
-        ok = values.notna().all(axis=1)
+        try:
+            data = arm[list(metric.columns)].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: non-numeric values in {list(metric.columns)}") from None
+        ok = ~np.isnan(data).any(axis=1)
         if not ok.all():
             flags.append(f"{where}: {int((~ok).sum())} users with missing values left out")
-        arms.append(arm.loc[ok])
-    c, t = arms
-    if len(c) < 2 or len(t) < 2:
+        arms.append(data[ok])
+    if min(len(a) for a in arms) < 2:
         raise ValueError(f"{where}: fewer than two users with values in an arm")
-    den = metric.denominator
+    # columns: numerator, [denominator], covariates... (MetricSpec.columns)
+    first_covariate = 2 if metric.denominator else 1
     try:
-        values = [
-            linearize(a[metric.numerator].to_numpy(), a[den].to_numpy() if den else None)
-            for a in (c, t)
-        ]
+        values = [linearize(a[:, 0], a[:, 1] if metric.denominator else None) for a in arms]
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     raw = difference(*values)
@@ -262,7 +262,7 @@ def _compare(
         flags.append(f"{where}: the control mean is zero, so no relative lift")
     adjusted, reduction = raw, None
     if metric.covariates:
-        covs = [a[list(metric.covariates)].to_numpy(dtype=float) for a in (c, t)]
+        covs = [a[:, first_covariate:] for a in arms]
         cuped = fit_cuped(values, covs)
         adjusted = difference(*(cuped.adjust(v, x) for v, x in zip(values, covs, strict=True)))
         if raw.var_diff > 0:

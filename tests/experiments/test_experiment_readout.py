@@ -268,3 +268,10 @@ def test_cuped_on_a_ratio_metric_uses_the_pre_period_numerator_and_denominator()
     assert ctr.mean_control == pytest.approx(0.1, abs=0.005)
     assert ctr.cuped_variance_reduction > 0.4
     assert ctr.ci_low < 0 < ctr.ci_high  # no effect planted
+
+
+def test_a_non_numeric_metric_is_flagged_not_raised() -> None:
+    data = frame(400).assign(completion=lambda d: d["completion"].map("{:.1f} min".format))
+    r = readout(data, spec())
+    assert [m.metric for m in r.metrics] == ["plays"]
+    assert any("metric 'completion'" in f and "non-numeric" in f for f in r.flags)
