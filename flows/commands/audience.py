@@ -14,7 +14,7 @@ from flows.cli_support import JsonOpt
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import fail_busy as _fail_busy
-from flows.cli_support import read_settings as _read_settings
+from flows.cli_support import load_settings as _settings
 
 NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
 #: Why a run can leave churn unpublished on purpose (see flows.churn.churn_flow).
@@ -32,7 +32,7 @@ def _read(table: str, hint: str = "") -> Any:
     from warehouse.db import ML_SCHEMA, Warehouse
     from warehouse.lock import WarehouseBusyError
 
-    settings = _read_settings()
+    settings = _settings()
     if not settings.warehouse_path.is_file():
         _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     try:
