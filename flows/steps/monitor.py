@@ -385,28 +385,21 @@ def deliver_step(settings: Settings) -> DeliveryResult:
 
 
 def lineage_step(settings: Settings, target: str) -> dict[str, Any]:
-    """The chain behind a model version or a report (monitoring.lineage.resolve), holding the
-    warehouse lock as a reader while the published rows are read: a writing run keeps the file
-    closed to other processes, so the wait is short and then names the holder."""
-    import contextlib
-
+    """The chain behind a model version or a report (monitoring.lineage.resolve) with the
+    published rows counted by `warehouse.lineage.read_published_runs`, read as a reader: a
+    writing run keeps the file closed to other processes, so the wait is short and then names
+    the holder (`WarehouseBusyError`)."""
     from monitoring.lineage import resolve
-    from warehouse.db import Warehouse
+    from warehouse.lineage import read_published_runs
 
     manifest = dbt_target_dir(settings) / "manifest.json"
-    reading = (
-        Warehouse(settings, reader=True).locked()
-        if settings.warehouse_path.is_file()
-        else contextlib.nullcontext()
+    return resolve(
+        target,
+        reports_root=settings.reports_path,
+        artifacts_root=settings.artifacts_path,
+        manifest=manifest if manifest.is_file() else None,
+        published=read_published_runs(settings, reader=True),
     )
-    with reading:
-        return resolve(
-            target,
-            reports_root=settings.reports_path,
-            artifacts_root=settings.artifacts_path,
-            manifest=manifest if manifest.is_file() else None,
-            warehouse=settings.warehouse_path,
-        )
 
 
 #: Where a back-fill writes its per-day JSON summaries and its chart, under the reports folder.
