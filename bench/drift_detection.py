@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from datetime import date
+from itertools import zip_longest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,9 +217,15 @@ def main() -> None:
         else []
     )
     have = {(r["seed"], r["drift"], r["days_requested"]) for r in done}
-    todo = [(DRIFTED_SEEDS + i, True) for i in range(args.drifted)] + [
-        (UNDRIFTED_SEEDS + i, False) for i in range(args.undrifted)
-    ]
+    # Interleaved (drifted, undrifted, drifted, ...) so that an interrupted run has both kinds.
+    drifted = [(DRIFTED_SEEDS + i, True) for i in range(args.drifted)]
+    undrifted = [(UNDRIFTED_SEEDS + i, False) for i in range(args.undrifted)]
+    todo = [
+        world
+        for pair in zip_longest(drifted, undrifted[: len(drifted)])
+        for world in pair
+        if world is not None
+    ] + undrifted[len(drifted) :]
     if not args.report_only:
         for n, (seed, drift) in enumerate(todo, 1):
             if (seed, drift, args.days) in have:
