@@ -61,6 +61,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the end-to-end subprocesses that can run beside the other tests (tests/background.py):
+    each test module that defines `start_early(items)` gets its selected items, once."""
+    if session.config.option.collectonly:
+        return
+    selected: dict[object, list[pytest.Item]] = {}
+    for item in session.items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "start_early"):
+            selected.setdefault(module, []).append(item)
+    for module, items in selected.items():
+        module.start_early(items)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.background import stop_all
+
+    stop_all()
+
+
 class RealData:
     """The shared real-data folder (`TASTEMAKER_DATA_DIR`, in CI ../shared/data), read in place.
 
