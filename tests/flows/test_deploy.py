@@ -55,9 +55,16 @@ def _launch_up() -> background.BackgroundRun:
     )
 
 
+#: When `up` starts: with the first test in tests/flows/ (the audience flows and the CLI tests
+#: come first, longer than `up` takes), not with the session. The stack's deployments carry
+#: their schedules (a refresh every 15 minutes, the nightly at 03:00): a worker left waiting for
+#: most of the suite would run them; this keeps its life about what the test itself takes.
+START_EARLY_FROM = "tests/flows/"
+
+
 def start_early(items: list[pytest.Item]) -> None:
-    """Called by tests/conftest.py when collection ends: `up` starts then, beside the rest of
-    the suite, when the test below is selected."""
+    """Called by tests/conftest.py (see START_EARLY_FROM) when the test below is selected: `up`
+    starts then, beside the tests that come before it."""
     if items:
         _launch_up()
 
