@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+#: Early starts waiting for a test to begin: nodeid of that test -> the starts it triggers.
+_EARLY_STARTS: dict[str, list] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the end-to-end subprocesses that can run beside the other tests (tests/background.py):
+    each test module that defines `start_early(items)` gets its selected items, once, when
+    collection ends, or, if it sets `START_EARLY_FROM` (a node-id prefix such as "tests/flows/"),
+    when the first selected test under that prefix begins."""
+    if session.config.option.collectonly:
+        return
+    selected: dict[object, list[pytest.Item]] = {}
+    for item in session.items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "start_early"):
+            selected.setdefault(module, []).append(item)
+    for module, items in selected.items():
+        prefix = getattr(module, "START_EARLY_FROM", None)
+        if prefix is None:
+            module.start_early(items)
+            continue
+        trigger = next((i for i in session.items if i.nodeid.startswith(prefix)), items[0])
+        _EARLY_STARTS.setdefault(trigger.nodeid, []).append(partial(module.start_early, items))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for start in _EARLY_STARTS.pop(item.nodeid, []):
+        start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.background import stop_all
+
+    stop_all()
 
 
 class RealData:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import pytest
 
 from flows.params import WorldParams
 from ml.vocabulary import DEVICES
+from tests import background
 from warehouse.db import CORE_MARTS
 
 pytestmark = [pytest.mark.slow]
@@ -21,24 +23,49 @@ pytestmark = [pytest.mark.slow]
 TINY = WorldParams(users=300, titles=120, days=120, seed=11)
 
 
-@pytest.fixture(scope="module")
-def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("platform") / "home"
+FIRST_RUN = "platform-first-run"
 
 
-@pytest.fixture(scope="module")
-def first_run(platform_home: Path) -> dict:
+def _launch_first_run() -> background.BackgroundRun:
     """`tastemaker run --json` as a user runs it on an empty home: a fresh process with its own
-    temporary Prefect API. The suite's one end-to-end platform run; the tests below read it."""
-    env = {**os.environ, "TASTEMAKER_HOME": str(platform_home)}
+    temporary Prefect API on a fresh PREFECT_HOME, as on a user's first run. The suite's one
+    end-to-end platform run; the tests below read it."""
+    work = Path(tempfile.mkdtemp(prefix="tastemaker-platform-"))
+    env = {
+        **os.environ,
+        "TASTEMAKER_HOME": str(work / "home"),
+        "PREFECT_HOME": str(work / "prefect"),
+    }
     world = [f"--{k}={v}" for k, v in TINY.model_dump().items() if k != "drift"]
-    proc = subprocess.run(
+    return background.launch(
+        FIRST_RUN,
         [sys.executable, "-m", "flows.cli", "run", "--json", *world],
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        work=work / "process",
     )
+
+
+def start_early(items: list[pytest.Item]) -> None:
+    """Called by tests/conftest.py when collection ends: the run starts then and goes on beside
+    the rest of the suite (tests/background.py), when a selected test here reads it."""
+    if any("first_run" in getattr(item, "fixturenames", ()) for item in items):
+        _launch_first_run()
+
+
+@pytest.fixture(scope="module")
+def platform_run() -> background.BackgroundRun:
+    return background.get(FIRST_RUN) or _launch_first_run()
+
+
+@pytest.fixture(scope="module")
+def platform_home(platform_run: background.BackgroundRun) -> Path:
+    return Path(platform_run.env["TASTEMAKER_HOME"])
+
+
+@pytest.fixture(scope="module")
+def first_run(platform_run: background.BackgroundRun) -> dict:
+    """The finished `tastemaker run --json` (started when the session began, or now)."""
+    proc = platform_run.wait(timeout_s=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {**json.loads(proc.stdout), "stderr": proc.stderr}
 

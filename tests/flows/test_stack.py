@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from flows.stack import down, free_port, list_deployments, up
+from tests import background
 from tests.flows.test_prefect_api import tastemaker, user_env
-from warehouse.settings import get_settings
+from warehouse.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -24,22 +31,56 @@ def flow_run_names(api_url: str) -> set[str]:
         return {names.get(r.flow_id, "?") for r in client.read_flow_runs()}
 
 
-def test_up_registers_all_deployments_with_schedules_and_forms(
-    tm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+UP = "tastemaker-up"
+
+
+def _launch_up() -> background.BackgroundRun:
+    """The real `tastemaker up --port N` in its own process, as a user types it, on an empty
+    Tastemaker home and a fresh PREFECT_HOME for the server (tests/background.py)."""
+    work = Path(tempfile.mkdtemp(prefix="tastemaker-up-"))
+    home = work / "home"
+    env = {
+        **os.environ,
+        "TASTEMAKER_HOME": str(home),
+        "PREFECT_HOME": str(work / "prefect-server-home"),
+    }
+    return background.launch(
+        UP,
+        [sys.executable, "-m", "flows.cli", "up", "--port", str(free_port())],
+        env=env,
+        work=work / "process",
+        cwd=ROOT,
+        # `down` stops the server and worker, which outlive the command by design
+        cleanup=partial(down, Settings(home=home)),
+    )
+
+
+#: When `up` starts: with the first test in tests/flows/ (the audience flows and the CLI tests
+#: come first, longer than `up` takes), not with the session. The stack's deployments carry
+#: their schedules (a refresh every 15 minutes, the nightly at 03:00): a worker left waiting for
+#: most of the suite would run them; this keeps its life about what the test itself takes.
+START_EARLY_FROM = "tests/flows/"
+
+
+def start_early(items: list[pytest.Item]) -> None:
+    """Called by tests/conftest.py (see START_EARLY_FROM) when the test below is selected: `up`
+    starts then, beside the tests that come before it."""
+    if items:
+        _launch_up()
+
+
+def test_up_registers_all_deployments_with_schedules_and_forms(tmp_path: Path) -> None:
     """The real `tastemaker up` (server, deployments and a worker), which says each step as it
     happens on stderr: on a busy machine it takes minutes, and silence reads as a hang."""
-    from typer.testing import CliRunner
-
-    from flows.cli import app
     from flows.stack import Stack
 
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-server-home"))
-    settings = get_settings()
-    port = free_port()
-    result = CliRunner().invoke(app, ["up", "--port", str(port)])
+    run = background.get(UP) or _launch_up()
+    result = run.wait(timeout_s=900)
+    settings = Settings(home=Path(run.env["TASTEMAKER_HOME"]))
+    tm_home = settings.home_dir
+    port = int(run.args[-1])
     recorded = settings.home_dir / "prefect" / "stack.json"
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stdout + result.stderr
     stack = Stack(**json.loads(recorded.read_text()))
     try:
         steps = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "] " in line]
@@ -54,7 +95,7 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
             )
         ]
         assert milestones == sorted(milestones), steps
-        assert "about 15 s" not in result.output
+        assert "about 15 s" not in result.stdout + result.stderr
         assert stack.worker_pid is not None and f"API: {stack.api_url}" in result.stdout
         assert stack.deployments == [
             "ingest/ingest",
@@ -90,5 +131,6 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
         assert "temporary" not in ran.stderr
         assert "ingest" in flow_run_names(stack.api_url)
     finally:
+        run.done()
         assert down(settings) == [stack.worker_pid, stack.server_pid]
     assert down(settings) == []
