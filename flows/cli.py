@@ -109,6 +109,16 @@ def _start_api() -> Any:
     return ApiStart(_settings(), say=_say)
 
 
+def _parse_dbt_ahead(settings: Any) -> None:
+    """Parse the dbt project in a thread while the temporary API server starts (this process
+    would otherwise wait for it); the transform stage then starts from that parse."""
+    import threading
+
+    from warehouse.dbtrun import parse_ahead
+
+    threading.Thread(target=parse_ahead, args=(settings,), name="dbt-parse", daemon=True).start()
+
+
 def _run_flow(flow_fn, *args: Any, stage: str | None = None, api: Any = None) -> Any:
     """Run a flow with a progress display on stderr, and turn its known failure modes into
     one-line errors. `stage` names the flow in the display when the flow itself does not report
@@ -317,6 +327,7 @@ def run(
     if not as_json:
         err.print(f"Tastemaker home: {settings.home_dir}")
     api = _start_api()  # the server starts while the platform's flows and models import
+    _parse_dbt_ahead(settings)
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
