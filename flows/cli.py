@@ -109,14 +109,23 @@ def _start_api() -> Any:
     return ApiStart(_settings(), say=_say)
 
 
-def _parse_dbt_ahead(settings: Any) -> None:
-    """Parse the dbt project in a thread while the temporary API server starts (this process
-    would otherwise wait for it); the transform stage then starts from that parse."""
+def _work_ahead(settings: Any) -> None:
+    """In a thread while the temporary API server starts (this process would otherwise wait for
+    it): parse the dbt project, so the transform stage starts from that parse, then import
+    Evidently, which the monitor stage otherwise imports on its first report (several seconds).
+    Both are best effort: whatever fails here happens again, and is reported, where it is used."""
     import threading
 
     from warehouse.dbtrun import parse_ahead
 
-    threading.Thread(target=parse_ahead, args=(settings,), name="dbt-parse", daemon=True).start()
+    def work() -> None:
+        parse_ahead(settings)
+        try:
+            import evidently.presets  # noqa: F401
+        except Exception as exc:
+            logging.getLogger(__name__).debug("importing Evidently ahead failed: %s", exc)
+
+    threading.Thread(target=work, name="work-ahead", daemon=True).start()
 
 
 def _run_flow(flow_fn, *args: Any, stage: str | None = None, api: Any = None) -> Any:
@@ -327,7 +336,7 @@ def run(
     if not as_json:
         err.print(f"Tastemaker home: {settings.home_dir}")
     api = _start_api()  # the server starts while the platform's flows and models import
-    _parse_dbt_ahead(settings)
+    _work_ahead(settings)
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
