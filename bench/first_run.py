@@ -154,7 +154,10 @@ def main() -> None:
         (f"`tastemaker transform` command (full build), {args.pairs} runs", spread(flow_s)),
         ("  of which the dbt build task inside the flow", spread(in_flow_dbt_s)),
         (f"bare `dbt build` command, {args.pairs} runs", spread(bare_s)),
-        ("dbt task in the flow / bare command (medians)", f"{result['ratio_median']}x"),
+        (
+            "dbt task in the flow / bare command (medians)",
+            f"{result['ratio_median']}x" if bare_s else "not run (--pairs 0)",
+        ),
         ("cores kept busy", "yes" if load else "no"),
         ("1-min load before, after", str(result["load_1min_before_after"])),
     ]
