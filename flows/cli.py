@@ -471,8 +471,8 @@ def up(
     settings = _settings()
     import time
 
-    from flows.deploy import DeployError
-    from flows.deploy import up as start_stack
+    from flows.stack import DeployError
+    from flows.stack import up as start_stack
 
     started = time.monotonic()
 
@@ -500,7 +500,7 @@ def up(
 @app.command()
 def down() -> None:
     """Stop the server and worker that `tastemaker up` started."""
-    from flows.deploy import down as stop_stack
+    from flows.stack import down as stop_stack
 
     stopped = stop_stack(_settings())
     out.print(f"stopped {len(stopped)} process(es)" if stopped else "nothing was running")

@@ -98,19 +98,11 @@ def load_settings() -> Settings:
         fail(f"invalid configuration: {exc}")
 
 
-def read_settings() -> Settings:
-    """Settings for a command that only reads the warehouse: its lock wait is the short
-    `read_lock_timeout_s` instead of a writer's `warehouse_lock_timeout_s`.
-
-    The library functions these commands call (warehouse.homepage.load_homepage, read_marts, the
-    monitoring readers) take the lock with `settings.warehouse_lock_timeout_s`; handing them this
-    copy is how a read gives up after seconds rather than half an hour."""
-    settings = load_settings()
-    return settings.model_copy(update={"warehouse_lock_timeout_s": settings.read_lock_timeout_s})
-
-
 def fail_busy(exc: WarehouseBusyError) -> NoReturn:
-    """A read-only command found a run writing the warehouse: one `error:` line, exit 2."""
+    """A read-only command found a run writing the warehouse: one `error:` line, exit 2.
+
+    Such a command reads through `Warehouse(settings, reader=True)` (directly or via a reader's
+    `reader=True`), which gives up after `read_lock_timeout_s` rather than a writer's half hour."""
     fail(exc.for_readers(), EXIT_BAD_INPUT)
 
 

@@ -13,7 +13,6 @@ from flows.retry import IO_RETRY
 from warehouse.db import Warehouse
 from warehouse.ingest import ingest_path
 from warehouse.settings import Settings, get_settings
-from warehouse.validate import TimeRules
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRY)
@@ -24,7 +23,7 @@ def ingest_files(landing: Path, settings: Settings, retry_quarantine: bool = Fal
         report = ingest_path(
             settings.warehouse_path,
             landing,
-            rules=TimeRules.from_settings(settings),
+            rules=settings.ingest,
             retry_quarantine=retry_quarantine,
         )
     result = report.to_dict()

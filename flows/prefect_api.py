@@ -57,7 +57,7 @@ class ApiChoice:
 
 
 def stack_file(settings: Settings) -> Path:
-    """Where `tastemaker up` records the server it started (see flows.deploy)."""
+    """Where `tastemaker up` records the server it started (see flows.stack)."""
     return settings.home_dir / "prefect" / "stack.json"
 
 

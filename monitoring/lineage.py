@@ -9,14 +9,14 @@ on the data that is in the warehouse now.
 Published rows close the loop: every `ml.*` row carries `run_id, model_version,
 dbt_manifest_sha256` (warehouse/publish.py). Given a model version, `published_rows` finds
 the tables and runs that published it, so a report that names a model version leads to the
-flow run that wrote the scores it judged.
+flow run that wrote the scores it judged. The warehouse is read by the data layer
+(`warehouse.lineage.read_published_runs`); this module takes that frame and opens no file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +24,6 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     import pandas as pd
-
-log = logging.getLogger(__name__)
 
 #: lineage keys shown at the top level of a chain; the others are listed under "published"
 _TOP_KEYS = {"run_id", "manifest_sha256", "model_version", "report_id"}
@@ -126,56 +124,41 @@ def report_lineage(path: Path, manifest: Path | None) -> dict[str, Any]:
     }
 
 
-def published_rows(warehouse: Path | None, model_version: str) -> list[dict[str, Any]]:
+def published_rows(runs: pd.DataFrame | None, model_version: str) -> list[dict[str, Any]]:
     """Which `ml.*` tables hold rows of `model_version`, written by which runs and dbt builds.
 
-    Published rows carry the full reference `<model>:<version>`; a bare `<version>` (what the
-    registry's folders and many log lines show) matches the rows of that version under any
-    model, so both spellings list the same rows.
+    `runs` is `warehouse.lineage.read_published_runs` (rows per table, model version, run and
+    build; None or empty when the warehouse could not be read: then []). Published rows carry
+    the full reference `<model>:<version>`; a bare `<version>` (what the registry's folders and
+    many log lines show) matches the rows of that version under any model, so both spellings
+    list the same rows."""
+    import pandas as pd
 
-    Read-only and best effort: a warehouse that is missing or locked by a writer gives [] (the
-    chain is still printed from the registry or the report)."""
-    if warehouse is None or not Path(warehouse).is_file():
+    if runs is None or runs.empty:
         return []
-    import duckdb
+    versions = runs["model_version"].astype("string")
+    match = versions == model_version
+    if ":" not in model_version:
+        match |= versions.str.endswith(":" + model_version)
+    found = (
+        runs[match.fillna(False).astype(bool)]
+        .groupby(["table", "run_id", "dbt_manifest_sha256"], dropna=False, sort=True)["rows"]
+        .sum()
+        .reset_index()
+    )
 
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        log.warning("lineage: cannot read %s (%s); published rows not shown", warehouse, exc)
-        return []
-    out: list[dict[str, Any]] = []
-    try:
-        tables = con.execute(
-            "select table_name from information_schema.columns where table_schema = 'ml' "
-            "and column_name in ('model_version', 'run_id') group by table_name "
-            "having count(*) = 2 order by table_name"
-        ).fetchall()
-        for (table,) in tables:
-            has_hash = con.execute(
-                "select count(*) from information_schema.columns where table_schema = 'ml' "
-                "and table_name = ? and column_name = 'dbt_manifest_sha256'",
-                [table],
-            ).fetchone()[0]
-            hash_sql = "dbt_manifest_sha256" if has_hash else "null"
-            rows = con.execute(
-                f'select run_id, {hash_sql}, count(*) from ml."{table}" '
-                "where model_version = ? or (strpos(?, ':') = 0 "
-                "and ends_with(model_version, ':' || ?)) group by all order by 1",
-                [model_version, model_version, model_version],
-            ).fetchall()
-            for run_id, manifest, count in rows:
-                out.append(
-                    {
-                        "table": f"ml.{table}",
-                        "run_id": run_id,
-                        "dbt_manifest_sha256": manifest,
-                        "rows": int(count),
-                    }
-                )
-    finally:
-        con.close()
-    return out
+    def plain(value: Any) -> Any:
+        return None if pd.isna(value) else value
+
+    return [
+        {
+            "table": row.table,
+            "run_id": plain(row.run_id),
+            "dbt_manifest_sha256": plain(row.dbt_manifest_sha256),
+            "rows": int(row.rows),
+        }
+        for row in found.itertuples(index=False)
+    ]
 
 
 def resolve(
@@ -184,22 +167,23 @@ def resolve(
     reports_root: Path,
     artifacts_root: Path,
     manifest: Path | None,
-    warehouse: Path | None = None,
+    published: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Lineage of `target`: a report (path or id) first, else a model version (in the registry
-    or in published `ml.*` rows of `warehouse`)."""
+    or in the published `ml.*` rows counted in `published`, the frame of
+    `warehouse.lineage.read_published_runs`; None: no rows known)."""
     found = _report_json(target, reports_root)
     if found is not None:
         chain = report_lineage(found, manifest)
         if chain.get("model_version"):
-            chain["published_rows"] = published_rows(warehouse, str(chain["model_version"]))
+            chain["published_rows"] = published_rows(published, str(chain["model_version"]))
         return chain
     from ml.registry import ModelNotFoundError, ModelRegistry, lineage_chain
 
     try:
         chain = lineage_chain(ModelRegistry(artifacts_root), target)
     except (ModelNotFoundError, ValueError) as exc:
-        rows = published_rows(warehouse, target)
+        rows = published_rows(published, target)
         if not rows:
             raise LineageNotFoundError(
                 f"{target!r} is neither a report under {reports_root} nor a model version "
@@ -212,7 +196,7 @@ def resolve(
     else:
         # The registry resolved the target (a bare version, or `<model>:champion`) to the full
         # reference the published rows carry.
-        rows = published_rows(warehouse, str(chain["model_version"]))
+        rows = published_rows(published, str(chain["model_version"]))
     chain["published_rows"] = rows
     current = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest else None
     recorded = chain.get("manifest_sha256")

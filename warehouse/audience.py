@@ -5,33 +5,29 @@
 Every read and publish takes the warehouse lock inside the function (`Warehouse.session`), so
 the flows hold it only around their own I/O. The checks on what was read, and the rows to
 publish, are pure functions in `ml.audience.tables` (tested without a warehouse).
+
+`ml.audience` is imported inside the functions that use it, not at the top: it loads
+scikit-learn and SciPy (seconds), and `tastemaker segments` / `tastemaker churn` read the
+published tables here (`read_segment_profiles`, `read_churn_scores`) to answer in a second.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from ml.audience.reengagement import (
-    CONTACTS_MART,
-    HOURS_MART,
-    NUDGES_MART,
-    ReengagementInputs,
-    policy_segments,
-)
-from ml.audience.tables import (
-    FEATURES_MART,
-    SCORING_MART,
-    TRAINING_MART,
-    AudienceDataError,
-    ChurnInputs,
-    SegmentInputs,
-    SegmentTables,
-    check_user_features,
-    churn_inputs,
-)
 from warehouse.db import ML_SCHEMA, Session, Warehouse
 from warehouse.publish import PublishLineage
 from warehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from ml.audience.reengagement import ReengagementInputs
+    from ml.audience.tables import ChurnInputs, SegmentInputs, SegmentTables
+
+#: The published tables the audience commands show (`ml.<name>`).
+SEGMENT_PROFILES = "segment_profiles"
+CHURN_SCORES = "churn_scores"
 
 # --------------------------------------------------------------------------------------------
 # Reading marts
@@ -40,6 +36,8 @@ from warehouse.settings import Settings
 
 def _mart(db: Session, name: str) -> pd.DataFrame:
     """A mart to learn from: missing or empty is bad data (fails fast, never retried)."""
+    from ml.audience.tables import AudienceDataError
+
     frame = db.read(name)
     if frame is None:
         raise AudienceDataError(f"mart {name!r} does not exist: run `tastemaker transform` first")
@@ -50,6 +48,8 @@ def _mart(db: Session, name: str) -> pd.DataFrame:
 
 def load_segment_inputs(settings: Settings) -> SegmentInputs:
     """Read `user_features` and the current `ml.user_segments`."""
+    from ml.audience.tables import FEATURES_MART, check_user_features
+
     with Warehouse(settings).session() as db:
         users = _mart(db, FEATURES_MART)
         previous = db.read("user_segments", schema=ML_SCHEMA, order_by=None)
@@ -59,6 +59,8 @@ def load_segment_inputs(settings: Settings) -> SegmentInputs:
 def load_churn_inputs(settings: Settings) -> ChurnInputs:
     """Read `churn_training_set` and, when dbt builds it, `churn_scoring_set` (see
     `ml.audience.tables.churn_inputs` for which rows are scored)."""
+    from ml.audience.tables import SCORING_MART, TRAINING_MART, churn_inputs
+
     with Warehouse(settings).session() as db:
         training = _mart(db, TRAINING_MART)
         scoring = db.read(SCORING_MART, order_by=None)
@@ -92,6 +94,14 @@ def load_reengagement_inputs(settings: Settings) -> ReengagementInputs:
     - `nudge_outcomes` → estimated responses (else the configured priors);
     - `ml.recommendations` + `title_features` → the title a teaser names (else no teasers).
     """
+    from ml.audience.reengagement import (
+        CONTACTS_MART,
+        HOURS_MART,
+        NUDGES_MART,
+        ReengagementInputs,
+        policy_segments,
+    )
+
     notes: list[str] = []
     frames: dict[str, pd.DataFrame | None] = {}
     with Warehouse(settings).session() as db:
@@ -140,19 +150,19 @@ def publish_segments(
                 "segment_migrations", migration, lineage, replace_where=key
             )
         counts["user_segments"] = db.publish("user_segments", tables.assignments, lineage)
-        counts["segment_profiles"] = db.publish("segment_profiles", tables.profiles, lineage)
+        counts[SEGMENT_PROFILES] = db.publish(SEGMENT_PROFILES, tables.profiles, lineage)
     return counts
 
 
 def publish_churn_scores(settings: Settings, scores: pd.DataFrame, lineage: PublishLineage) -> int:
     """Replace this snapshot's scores, keep the earlier snapshots (prediction drift reads them)."""
+    from ml.audience.tables import AudienceDataError
+
     if scores.empty:
         raise AudienceDataError("no users to score: the scoring rows are empty")
     snapshot = scores["snapshot_date"].iloc[0]
     with Warehouse(settings).session() as db:
-        return db.publish(
-            "churn_scores", scores, lineage, replace_where={"snapshot_date": snapshot}
-        )
+        return db.publish(CHURN_SCORES, scores, lineage, replace_where={"snapshot_date": snapshot})
 
 
 def publish_actions(settings: Settings, plan: pd.DataFrame, lineage: PublishLineage) -> int:
@@ -164,3 +174,26 @@ def publish_actions(settings: Settings, plan: pd.DataFrame, lineage: PublishLine
         return db.publish(
             "reengagement_actions", plan, lineage, replace_where={"snapshot_date": snapshot}
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading what was published (the `segments` and `churn` commands)
+# --------------------------------------------------------------------------------------------
+
+
+def read_segment_profiles(settings: Settings, *, reader: bool = False) -> pd.DataFrame | None:
+    """`ml.segment_profiles` (the latest segmenter's segments) by segment id, the noise segment
+    (-1, "too new to tell") last as people read the list; None before the first publish.
+
+    `reader`: wait for a writing run like a read-only command (`read_lock_timeout_s`), then
+    `WarehouseBusyError`. A missing warehouse file is `MissingTable` naming what to run."""
+    with Warehouse(settings, reader=reader).session() as db:
+        return db.read(SEGMENT_PROFILES, schema=ML_SCHEMA, order_by="segment_id < 0, segment_id")
+
+
+def read_churn_scores(settings: Settings, *, reader: bool = False) -> pd.DataFrame | None:
+    """Every kept snapshot of `ml.churn_scores` by snapshot date and user; None before the
+    first publish (a run on a young service skips churn on purpose). `reader`: as in
+    `read_segment_profiles`."""
+    with Warehouse(settings, reader=reader).session() as db:
+        return db.read(CHURN_SCORES, schema=ML_SCHEMA, order_by="snapshot_date, user_id")

@@ -141,6 +141,15 @@ class Session:
             ).fetchone()
         return f'"{row[0]}"."{name}"' if row else None
 
+    def tables(self, schema: str) -> list[str]:
+        """Names of the tables in `schema`, alphabetical (e.g. everything published to `ml`)."""
+        rows = self.con.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "order by table_name",
+            [_ident(schema)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def columns(self, name: str, schema: str | None = None) -> list[str]:
         """Column names of a table in order ([] when it does not exist)."""
         table = self.find(name, schema)

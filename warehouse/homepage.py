@@ -50,7 +50,7 @@ def _rows(con: Any, catalog: str | None, user_id: str) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
-def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
+def load_homepage(settings: Settings, user_id: str, *, reader: bool = False) -> dict[str, Any]:
     """One user's published homepage with title names, as a JSON-ready dict.
 
     A user id with no published rows gets the anonymous (cold-start) homepage, with
@@ -59,10 +59,13 @@ def load_homepage(settings: Settings, user_id: str) -> dict[str, Any]:
     the row's best, see `ml.recommend.rows.relative_scores`); each row says what its raw
     scores are (`score_meaning`), since they differ from row to row (viewer counts, model
     scores, similarities).
+
+    `reader`: wait for a writing run like a read-only command (`read_lock_timeout_s`, seconds,
+    then `WarehouseBusyError`) rather than like a writer (see `warehouse.db.Warehouse`).
     """
     if not settings.warehouse_path.is_file():
         raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         con = db.con
         if db.find(TABLE, schema=ML_SCHEMA) is None:
             raise NoRecommendations(

@@ -37,12 +37,12 @@ header is a valid file with zero rows; optional contract columns may be missing 
 is in ``raw`` when the file is loaded, which includes files loaded earlier in the same call
 (entities run in dependency order).
 
-Time you can trust (``validate.TimeRules``, settings in ``warehouse/settings.py``): an event
-time after the batch's ingest time plus ``future_tolerance_hours``, or before
-``earliest_event_date``, is quarantined like any other bad value; so are views before the title's
-release or the user's signup, ratings before the user first played the title, subscription
-events out of lifecycle order and overlapping sessions of one user on one device
-(``validate.context_faults_sql``). Late data: a row whose only fault is an unknown user or
+Time you can trust (``TimeRules`` of ``warehouse/ingest_config.py``, the settings group
+``ingest``): an event time after the batch's ingest time plus ``ingest.future_tolerance_hours``,
+or before ``ingest.earliest_event_date``, is quarantined like any other bad value; so are views
+before the title's release or the user's signup, ratings before the user first played the
+title, subscription events out of lifecycle order and overlapping sessions of one user on one
+device (``validate.context_faults_sql``). Late data: a row whose only fault is an unknown user or
 title *waits* in ``raw.quarantine`` (``waiting_for``); when a later batch lands users or titles,
 or on ``ingest_path(..., retry_quarantine=True)`` (``tastemaker ingest --retry-quarantine``),
 waiting rows are classified again with every rule and loaded once (``readmitted_at``), stay
@@ -123,7 +123,7 @@ def ingest_path(
     if rules is None:
         from warehouse.settings import get_settings
 
-        rules = TimeRules.from_settings(get_settings())
+        rules = get_settings().ingest
     db_path = Path(db_path)
     candidates: list[Candidate] = []
     rejected: list[RejectedFile] = []

@@ -9,6 +9,9 @@ marts' snapshot date); other windows are built by dbt on a scratch copy of the w
 monitoring run never rewrites the shared mart other readers rely on.
 
 Every read goes through `Warehouse(settings).session()` and `Session.find` / `Session.read`.
+The readers take `reader=True` from a read-only command (`tastemaker drift`): they then wait for a
+writing run only `read_lock_timeout_s` and raise `WarehouseBusyError`, where the monitoring flow
+waits like a writer rather than fail a nightly run behind a long build.
 Rows are read in the table's own order (`order_by=None`), as the monitor always has: the drift
 noise floor permutes rows with a fixed seed, so another order would move its figures.
 """
@@ -203,6 +206,7 @@ def load_feature_windows(
     current_end: dt.date | None = None,
     scratch: Path | None = None,
     reference: ReferencePeriod | None = None,
+    reader: bool = False,
 ) -> FeatureWindows:
     """Reference = [end - 2w, end - w), current = [end - w, end) from the mart
     `user_feature_windows` (dbt builds it with `drift_window_days` = 28 and `end` = the marts'
@@ -217,13 +221,16 @@ def load_feature_windows(
     With a `reference` period (`training` or `pinned`, see `ReferencePeriod`) the reference is
     that period, cut to end where the current window starts, in consecutive windows of the
     current one's length (`fit_reference`); its frame then holds a row per user and window.
+
+    `reader`: wait for the shared warehouse like a read-only command (the scratch copy is this
+    run's own file, and its lock is never contended).
     """
     days = window_days or settings.drift.window_days
     lineage_hash = manifest_sha256(dbt_target_dir(settings))
     scratch_home = scratch or settings.home_dir / "monitoring" / "scratch"
     reference = reference or ReferencePeriod.adjacent()
     loaded, count = None, 0
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         built = _built_windows(db)
         end = current_end or (built or {}).get("current", (None, None))[1]
         if end is not None:
@@ -282,11 +289,11 @@ def load_feature_windows(
     )
 
 
-def load_churn_scores(settings: Settings) -> ChurnSnapshots | Skipped:
+def load_churn_scores(settings: Settings, *, reader: bool = False) -> ChurnSnapshots | Skipped:
     """The two latest snapshot dates of `ml.churn_scores` (reference = previous, current =
-    latest), or why prediction drift cannot run."""
+    latest), or why prediction drift cannot run (`reader`: see the module docstring)."""
     check, table = "churn_scores", f"{ML_SCHEMA}.{CHURN_TABLE}"
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         # Only the rows of the two latest dates: the table gains a snapshot per scoring run.
         dates = db.read(
             CHURN_TABLE,
@@ -322,11 +329,13 @@ def load_churn_scores(settings: Settings) -> ChurnSnapshots | Skipped:
     )
 
 
-def load_recommendations(settings: Settings) -> PublishedRecommendations | Skipped:
+def load_recommendations(
+    settings: Settings, *, reader: bool = False
+) -> PublishedRecommendations | Skipped:
     """`ml.recommendations` and the first watches that judge it, or why there is nothing to
-    judge (no table, no interactions mart, no rows)."""
+    judge (no table, no interactions mart, no rows; `reader`: see the module docstring)."""
     check, table = "recommendations", f"{ML_SCHEMA}.{RECS_TABLE}"
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         recs = db.read(RECS_TABLE, schema=ML_SCHEMA, order_by=None)
         if recs is None:
             return Skipped(check, f"{table} does not exist (none published)")
@@ -591,10 +600,11 @@ class ScoredWindow:
     labelled: int
 
 
-def load_scored_window(settings: Settings) -> ScoredWindow | Skipped:
-    """The latest churn scores and their labels where arrived, or why there are none."""
+def load_scored_window(settings: Settings, *, reader: bool = False) -> ScoredWindow | Skipped:
+    """The latest churn scores and their labels where arrived, or why there are none
+    (`reader`: see the module docstring)."""
     check, table = "churn_performance", f"{ML_SCHEMA}.{CHURN_TABLE}"
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         latest = db.read(
             CHURN_TABLE,
             schema=ML_SCHEMA,

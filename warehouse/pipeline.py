@@ -52,7 +52,6 @@ def build_warehouse(
     """
     from ml.world import generate_world
     from warehouse.ingest import ingest_path
-    from warehouse.validate import TimeRules
 
     settings = Settings(home=home)
     world = generate_world(world_config, out=settings.home_dir, progress=False).to_dict()
@@ -60,7 +59,7 @@ def build_warehouse(
         report = ingest_path(
             settings.warehouse_path,
             settings.landing_path,
-            rules=TimeRules.from_settings(settings),
+            rules=settings.ingest,
         )
         ingest = report.to_dict()
         quarantined = sum(t["quarantined"] for t in ingest["tables"].values())

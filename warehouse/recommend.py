@@ -51,14 +51,16 @@ class Marts:
         return pd.Timestamp(col.max()).date().isoformat()
 
 
-def read_marts(settings: Settings) -> Marts:
+def read_marts(settings: Settings, *, reader: bool = False) -> Marts:
     """Read the four marts under the lock: interactions, title and user features, and
     `title_catalog` (the title text the content model fits on, as `catalog`, with the columns
-    renamed per CATALOG_RENAMES). A missing mart says what to run: Python never rebuilds one."""
+    renamed per CATALOG_RENAMES). A missing mart says what to run: Python never rebuilds one.
+    `reader`: wait for a writer like a read-only command (`tastemaker evaluate`), not like the
+    flow, which would rather wait out a build than fail."""
     if not settings.warehouse_path.is_file():
         raise MissingMarts(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     frames: dict[str, pd.DataFrame | None] = {}
-    with Warehouse(settings).session() as db:
+    with Warehouse(settings, reader=reader).session() as db:
         for mart in MARTS:
             frames[mart] = db.read(mart)
             if frames[mart] is None:

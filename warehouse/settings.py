@@ -15,7 +15,6 @@ import functools
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from pydantic_settings import (
 from ml.audience.policy_config import PolicyConfig
 from ml.world.config import WorldConfig
 from monitoring.config import DriftConfig, MailConfig, SmtpConfig
+from warehouse.ingest_config import TimeRules
 
 #: The repository root when running from a checkout (editable install), used to find the
 #: dbt project and, by default, the shared data folder beside the checkout.
@@ -152,24 +152,11 @@ class Settings(BaseSettings):
         "while a writer holds it, so reads cannot skip the wait.",
     )
 
-    # --- plausibility in time (warehouse.validate.TimeRules; docs/data-contract.md) ---------
-    future_tolerance_hours: float = Field(
-        default=24.0,
-        ge=0,
-        description="An event time may lie at most this far after the ingest time of its batch "
-        "(clock skew); later rows are quarantined. dbt clamps snapshot_date to the latest "
-        "ingest time plus this much.",
-    )
-    earliest_event_date: date = Field(
-        default=date(2000, 1, 1),
-        description="No event or signup before this date (before the service existed, or a "
-        "1970 default value): such rows are quarantined.",
-    )
-    session_overlap_tolerance_s: int = Field(
-        default=300,
-        ge=0,
-        description="Two playback sessions of one user on one device may overlap by this many "
-        "seconds; beyond it the later one is quarantined.",
+    # --- plausibility in time (warehouse/ingest_config.py; docs/data-contract.md) -----------
+    ingest: TimeRules = Field(
+        default_factory=TimeRules,
+        description="The ingest's rules in time (future tolerance, earliest date, session "
+        "overlap). Declared in warehouse.ingest_config.TimeRules.",
     )
 
     # --- Prefect ---------------------------------------------------------------------------
@@ -242,6 +229,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config = _config_file()
+        sources.append(_StillReadFormerNames(settings_cls, config))
         if config is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
@@ -296,7 +284,7 @@ class Settings(BaseSettings):
         and the check that may skip it can never see different vars."""
         return {
             "drift_window_days": self.drift.window_days,
-            "future_tolerance_hours": self.future_tolerance_hours,
+            "future_tolerance_hours": self.ingest.future_tolerance_hours,
         }
 
     def dbt_env(self) -> dict[str, str]:
@@ -349,7 +337,58 @@ def setting_names() -> dict[str, str]:
 FORMER_NAMES: dict[str, str] = {
     "mail_tls_ca_file": "smtp.tls_ca_file",
     "reports_base_url": "mail.reports_base_url",
+    "future_tolerance_hours": "ingest.future_tolerance_hours",
+    "earliest_event_date": "ingest.earliest_event_date",
+    "session_overlap_tolerance_s": "ingest.session_overlap_tolerance_s",
 }
+#: Former names that still set their new setting (with a warning naming it) rather than being
+#: ignored: the ingest's time rules decide which rows are quarantined, so a deployment that set
+#: `TASTEMAKER_FUTURE_TOLERANCE_HOURS` must not silently quarantine by the default. The new
+#: name wins when both are set; the environment wins over the config file, as everywhere.
+STILL_READ = frozenset(
+    {"future_tolerance_hours", "earliest_event_date", "session_overlap_tolerance_s"}
+)
+
+
+def _former_values(environ: Mapping[str, str], config: Path | None) -> dict[str, tuple[Any, str]]:
+    """The `STILL_READ` former names set in the environment or as flat keys of the config
+    file: former name → (value, where it was set), the environment first."""
+    found: dict[str, tuple[Any, str]] = {}
+    env = {k.upper(): (k, v) for k, v in environ.items()}
+    file_data: dict[str, Any] = {}
+    if config is not None:
+        try:
+            with config.open("rb") as fh:
+                file_data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError):
+            file_data = {}
+    for name in sorted(STILL_READ):
+        variable = ENV_PREFIX + name.upper()
+        if variable in env:
+            found[name] = (env[variable][1], f"env {variable}")
+        elif name in file_data and not isinstance(file_data[name], dict):
+            found[name] = (file_data[name], f"file {config}")
+    return found
+
+
+class _StillReadFormerNames(PydanticBaseSettingsSource):
+    """Values of the `STILL_READ` former names, placed in their group (`{"ingest": {...}}`),
+    below the environment's new names and above the config file (the sources are deep-merged,
+    so a group's other fields still come from wherever they are set)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], config: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.config = config
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ answers for the whole model
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, dict[str, Any]] = {}
+        for name, (value, _) in _former_values(os.environ, self.config).items():
+            group, _, field = FORMER_NAMES[name].partition(".")
+            data.setdefault(group, {})[field] = value
+        return data
 
 
 def renamed_to(flat: str) -> str | None:
@@ -429,6 +468,10 @@ def setting_sources(
     env = _env_names(environ)
     config = _config_file()
     in_file = _config_keys(config)
+    former = {
+        FORMER_NAMES[old]: f"{where} (former name)"
+        for old, (_, where) in _former_values(environ, config).items()
+    }
     sources: dict[str, str] = {}
     for name, env_name in setting_names().items():
         group = name.split(".")[0]
@@ -436,10 +479,16 @@ def setting_sources(
             sources[name] = overrides[name]
         elif env_name in env:
             sources[name] = f"env {env_name}"
+        elif name in former:
+            sources[name] = former[name]
         elif name in in_file:
             sources[name] = f"file {config}"
         elif group in settings.model_fields_set and not (
-            "." in name and _group_set_elsewhere(group, env, in_file)
+            "." in name
+            and (
+                _group_set_elsewhere(group, env, in_file)
+                or any(n.startswith(f"{group}.") for n in former)
+            )
         ):
             sources[name] = "argument"
         else:
@@ -471,6 +520,12 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
     messages = []
     for unknown in sorted(_env_names(environ) - env_fields - EXTRA_ENV):
         new = renamed_to(unknown.removeprefix(ENV_PREFIX))
+        if new is not None and unknown.removeprefix(ENV_PREFIX).lower() in STILL_READ:
+            messages.append(
+                f"{unknown} is the former name of {new} and still sets it for now; "
+                f"use {env_name(new)}"
+            )
+            continue
         if new is not None:  # a flat name of a group's setting: the exact name, not a guess
             group = new.split(".")[0]
             messages.append(
@@ -486,6 +541,13 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
         config = None  # loading the settings reports it
     for key in sorted(_config_keys(config) - set(fields)):
         new = renamed_to(key) if "." not in key else None
+        if new is not None and key.lower() in STILL_READ:
+            group, _, field = new.partition(".")
+            messages.append(
+                f"{config}: key {key!r} is the former name of {new!r} and still sets it for "
+                f"now; put it in a table: [{group}] {field} = ..."
+            )
+            continue
         guess = new or closest(key, fields)
         group, _, field = guess.partition(".")
         table = f"[{group}] {field} = ..." if field else "[smtp] host = ..."

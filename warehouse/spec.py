@@ -35,7 +35,7 @@ class Field:
         choices: the allowed values (exact, case-sensitive), or empty for any value.
         event_time: when the row happened (a timestamp, or a date such as signup_date): held
             to the plausible time window at ingest (not after the batch's ingest time plus
-            a tolerance, not before the earliest plausible date; see ``validate.TimeRules``).
+            a tolerance, not before the earliest plausible date; see ``ingest_config.TimeRules``).
             A title's release_date is not one: catalogs announce titles ahead and list old films.
     """
 

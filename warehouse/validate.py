@@ -27,12 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
+from warehouse.ingest_config import TimeRules
 from warehouse.spec import ENTITIES, Entity, Field, show
-
-if TYPE_CHECKING:
-    from warehouse.settings import Settings
 
 #: ISO-8601 date-time with an optional zone; a missing zone is detected (and rejected) separately.
 TS_PATTERN = (
@@ -50,37 +47,6 @@ _RECORD_NOT_BLANK = _NOT_BLANK.replace("line", "record")
 _NO_CR = "case when ends_with(line, chr(13)) then line[:-2] else line end"
 #: Largest UTC offset in use anywhere (+14:00, Kiribati).
 MAX_OFFSET_HOURS = 14
-
-
-@dataclass(frozen=True)
-class TimeRules:
-    """The plausibility rules in time, with their settings (defaults live in ``Settings``).
-
-    A timestamp that parses is not yet a time that happened: a device with its clock set wrong
-    lands a view in the year 2500, a default value lands one in 1970. Either would move every
-    as-of date computed from the data, so rows outside the window are quarantined at ingest.
-
-    Attributes:
-        future_tolerance_hours: an event time may lie at most this far after the moment its
-            batch was ingested (clock skew between devices and the ingest host).
-        earliest_event_date: no event (or signup) before this date: the service did not exist.
-        session_overlap_tolerance_s: two playback sessions of one user on one device may
-            overlap by this much (a player reporting its start late) before the later one is
-            quarantined as overlapping.
-    """
-
-    future_tolerance_hours: float
-    earliest_event_date: date
-    session_overlap_tolerance_s: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TimeRules:
-        """The rules as configured (``TASTEMAKER_FUTURE_TOLERANCE_HOURS`` etc.)."""
-        return cls(
-            future_tolerance_hours=settings.future_tolerance_hours,
-            earliest_event_date=settings.earliest_event_date,
-            session_overlap_tolerance_s=settings.session_overlap_tolerance_s,
-        )
 
 
 @dataclass(frozen=True)
@@ -384,12 +350,12 @@ def _window_checks(f: Field, window: TimeWindow) -> list[tuple[str, str]]:
         (
             late,
             f"'{f.name} ' || {show(v)} || ' is in the future: after the ingest time "
-            f"{ingest} UTC plus {tol} (setting future_tolerance_hours)'",
+            f"{ingest} UTC plus {tol} (setting ingest.future_tolerance_hours)'",
         ),
         (
             early,
             f"'{f.name} ' || {show(v)} || ' is before the earliest plausible date {earliest} "
-            "(setting earliest_event_date)'",
+            "(setting ingest.earliest_event_date)'",
         ),
     ]
 
@@ -773,13 +739,13 @@ with new as ({_new_rows(VIEWS_ENTITY, _VIEW_COLS)}
             then 'started_at ' || strftime(started_at, {_UTC}) || ' UTC overlaps session '
                  || {show("earlier_id")} || ' of this user on this device by '
                  || cast(epoch(least(earlier_end, ended_at) - started_at) as bigint)
-                 || ' s (more than {tol} s, setting session_overlap_tolerance_s)'
+                 || ' s (more than {tol} s, setting ingest.session_overlap_tolerance_s)'
             when later_loaded_start is not null and epoch(ended_at - later_loaded_start) > {tol}
             then 'the session ending ' || strftime(ended_at, {_UTC})
                  || ' UTC overlaps the loaded session ' || {show("later_loaded_id")}
                  || ' of this user on this device by '
                  || cast(epoch(ended_at - later_loaded_start) as bigint)
-                 || ' s (more than {tol} s, setting session_overlap_tolerance_s)'
+                 || ' s (more than {tol} s, setting ingest.session_overlap_tolerance_s)'
         end as overlap
     from neighbours where is_new
 )

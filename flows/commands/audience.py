@@ -1,11 +1,13 @@
 """Audience commands: `segments [--json]` and `churn [--json] [--top N]`.
 
-Both read what the audience flows published (`ml.segment_profiles`, `ml.churn_scores`); they
-never fit anything, so they answer in a second. Module-level imports stay light (typer only).
+Both read what the audience flows published (`ml.segment_profiles`, `ml.churn_scores`) through
+`warehouse.audience` as readers; they never fit anything, so they answer in a second.
+Module-level imports stay light (typer only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +16,7 @@ from flows.cli_support import JsonOpt
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import fail_busy as _fail_busy
-from flows.cli_support import read_settings as _read_settings
+from flows.cli_support import load_settings as _settings
 
 NOT_PUBLISHED = "{table} has not been published yet: run `tastemaker run` first"
 #: Why a run can leave churn unpublished on purpose (see flows.churn.churn_flow).
@@ -25,19 +27,17 @@ YOUNG_SERVICE = (
 )
 
 
-def _read(table: str, hint: str = "") -> Any:
-    """`ml.<table>` as a frame, or a one-line error (ending with `hint`) when there is no
-    warehouse or no table, or when a run is writing the warehouse for longer than the short
-    `read_lock_timeout_s`."""
-    from warehouse.db import ML_SCHEMA, Warehouse
+def _read(reading: Callable[..., Any], table: str, hint: str = "") -> Any:
+    """What `reading` (a reader of warehouse.audience) returns, or a one-line error (ending with
+    `hint`) when there is no warehouse or no `ml.<table>`, or when a run is writing the
+    warehouse for longer than the short `read_lock_timeout_s`."""
+    from warehouse.db import MissingTable
     from warehouse.lock import WarehouseBusyError
 
-    settings = _read_settings()
-    if not settings.warehouse_path.is_file():
-        _fail(f"no warehouse at {settings.warehouse_path}: run `tastemaker run` first")
     try:
-        with Warehouse(settings, reader=True).session() as db:
-            frame = db.read(table, schema=ML_SCHEMA, order_by=None)
+        frame = reading(_settings(), reader=True)
+    except MissingTable as exc:
+        _fail(str(exc))
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     if frame is None:
@@ -59,8 +59,9 @@ def segments(as_json: JsonOpt = False) -> None:
     """The viewer segments: name, size, share and what sets each apart (ml.segment_profiles)."""
     import json
 
-    frame = _read("segment_profiles")
-    frame = frame.sort_values("segment_id", key=lambda s: s.where(s >= 0, 10**9), kind="stable")
+    from warehouse.audience import SEGMENT_PROFILES, read_segment_profiles
+
+    frame = _read(read_segment_profiles, SEGMENT_PROFILES)  # noise segment (-1) last
     if as_json:
         rows = _records(frame)
         for row in rows:
@@ -94,7 +95,9 @@ def churn(
     as_json: JsonOpt = False,
 ) -> None:
     """The highest-risk users of the latest churn scores, with the reasons (ml.churn_scores)."""
-    frame = _read("churn_scores", hint=YOUNG_SERVICE)
+    from warehouse.audience import CHURN_SCORES, read_churn_scores
+
+    frame = _read(read_churn_scores, CHURN_SCORES, hint=YOUNG_SERVICE)
     if frame.empty:
         _fail(NOT_PUBLISHED.format(table="ml.churn_scores (no rows)"))
     latest = frame["snapshot_date"].max()

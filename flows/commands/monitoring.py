@@ -22,7 +22,7 @@ from flows.cli_support import EXIT_FAILED, JsonOpt, cli_run_id
 from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import fail_busy as _fail_busy
-from flows.cli_support import read_settings as _read_settings
+from flows.cli_support import load_settings as _settings
 
 
 def drift(
@@ -54,7 +54,7 @@ def drift(
     over the last days first, whose chart the report's mail then carries."""
     from warehouse.lock import WarehouseBusyError
 
-    settings = _read_settings()
+    settings = _settings()
     end = None
     if current_end:
         try:
@@ -117,14 +117,15 @@ def drift(
                 window_days=window_days,
                 current_end=end,
                 reference=drift_reference(settings),
+                reader=True,
             )
         try:
             summary = drift_step(settings, windows, run_id=run_id)
         except ValueError as exc:  # windows outside the data: say which, no traceback
             _fail(str(exc))
-        prediction = prediction_drift_step(settings, run_id=run_id)
-        impact = performance_step(settings)
-        quality = recsys_step(settings, run_id=run_id, window_days=window_days)
+        prediction = prediction_drift_step(settings, run_id=run_id, reader=True)
+        impact = performance_step(settings, reader=True)
+        quality = recsys_step(settings, run_id=run_id, window_days=window_days, reader=True)
     except WarehouseBusyError as exc:
         _fail_busy(exc)
     mail_path = delivery = None
@@ -229,7 +230,7 @@ def lineage(
     from monitoring.lineage import LineageNotFoundError
     from warehouse.lock import WarehouseBusyError
 
-    settings = _read_settings()
+    settings = _settings()
     try:
         chain = lineage_step(settings, target)
     except WarehouseBusyError as exc:

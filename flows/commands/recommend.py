@@ -17,7 +17,6 @@ from flows.cli_support import emit_json as _emit_json
 from flows.cli_support import fail as _fail
 from flows.cli_support import fail_busy as _fail_busy
 from flows.cli_support import load_settings as _settings
-from flows.cli_support import read_settings as _read_settings
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -200,7 +199,7 @@ def _evaluate_synthetic(k: int, holdout_days: int, models: str | None, cut: str 
         except ValueError:
             _fail(f"--cut must be YYYY-MM-DD, got {cut!r}")
     try:
-        marts = read_marts(_read_settings())
+        marts = read_marts(_settings(), reader=True)
     except MissingMarts as exc:
         _fail(str(exc))
     except WarehouseBusyError as exc:
@@ -366,7 +365,7 @@ def recommend(
     from warehouse.lock import WarehouseBusyError
 
     try:
-        page = load_homepage(_read_settings(), uid)
+        page = load_homepage(_settings(), uid, reader=True)
     except (MissingMarts, NoRecommendations) as exc:
         _fail(str(exc))
     except WarehouseBusyError as exc:

@@ -177,10 +177,15 @@ def drift_step(
 
 
 def prediction_drift_step(
-    settings: Settings, *, run_id: str | None = None, now: dt.datetime | None = None
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+    reader: bool = False,
 ) -> DriftSummary | Skipped:
-    """Churn probability distribution: latest snapshot of ml.churn_scores vs the previous one."""
-    loaded = load_churn_scores(settings)
+    """Churn probability distribution: latest snapshot of ml.churn_scores vs the previous one.
+    `reader`: wait for a writing run like a read-only command (`tastemaker drift`)."""
+    loaded = load_churn_scores(settings, reader=reader)
     if isinstance(loaded, Skipped):
         log.info("prediction drift skipped: %s", loaded.reason)
         return loaded
@@ -215,10 +220,12 @@ def recsys_step(
     run_id: str | None = None,
     window_days: int | None = None,
     now: dt.datetime | None = None,
+    reader: bool = False,
 ) -> RecsysSummary | Skipped:
     """Evidently recsys metrics of the current recommendations vs the set they replaced (see
-    monitoring/history.py for which periods are compared)."""
-    published = load_recommendations(settings)
+    monitoring/history.py for which periods are compared). `reader`: as in
+    `prediction_drift_step`."""
+    published = load_recommendations(settings, reader=reader)
     periods = (
         published
         if isinstance(published, Skipped)
@@ -378,28 +385,21 @@ def deliver_step(settings: Settings) -> DeliveryResult:
 
 
 def lineage_step(settings: Settings, target: str) -> dict[str, Any]:
-    """The chain behind a model version or a report (monitoring.lineage.resolve), holding the
-    warehouse lock as a reader while the published rows are read: a writing run keeps the file
-    closed to other processes, so the wait is short and then names the holder."""
-    import contextlib
-
+    """The chain behind a model version or a report (monitoring.lineage.resolve) with the
+    published rows counted by `warehouse.lineage.read_published_runs`, read as a reader: a
+    writing run keeps the file closed to other processes, so the wait is short and then names
+    the holder (`WarehouseBusyError`)."""
     from monitoring.lineage import resolve
-    from warehouse.db import Warehouse
+    from warehouse.lineage import read_published_runs
 
     manifest = dbt_target_dir(settings) / "manifest.json"
-    reading = (
-        Warehouse(settings, reader=True).locked()
-        if settings.warehouse_path.is_file()
-        else contextlib.nullcontext()
+    return resolve(
+        target,
+        reports_root=settings.reports_path,
+        artifacts_root=settings.artifacts_path,
+        manifest=manifest if manifest.is_file() else None,
+        published=read_published_runs(settings, reader=True),
     )
-    with reading:
-        return resolve(
-            target,
-            reports_root=settings.reports_path,
-            artifacts_root=settings.artifacts_path,
-            manifest=manifest if manifest.is_file() else None,
-            warehouse=settings.warehouse_path,
-        )
 
 
 #: Where a back-fill writes its per-day JSON summaries and its chart, under the reports folder.
@@ -475,19 +475,19 @@ def backfill_step(
     return rows, notes
 
 
-def performance_step(settings: Settings) -> Any:
+def performance_step(settings: Settings, *, reader: bool = False) -> Any:
     """Does the drift matter? The churn champion's ROC-AUC on the latest scores estimated from
     its calibrated probabilities (CBPE), realized where labels have arrived, and the change
     against the same model's CBPE on its latest labelled snapshot (recorded with the model in
     evaluation.json), with the holdout AUC beside it. A `PerformanceEstimate`, or `Skipped`
-    saying why not."""
+    saying why not. `reader`: as in `prediction_drift_step`."""
     import json
 
     from ml.registry import EVALUATION_FILE, REFERENCE_SCORES, ModelNotFoundError, ModelRegistry
     from monitoring.performance import estimate_roc_auc
     from warehouse.monitoring import load_scored_window
 
-    scored = load_scored_window(settings)
+    scored = load_scored_window(settings, reader=reader)
     if isinstance(scored, Skipped):
         log.info("performance estimate skipped: %s", scored.reason)
         return scored

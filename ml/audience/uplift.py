@@ -35,6 +35,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from ml.audience.churn import ChurnClassifier
+from ml.datasets.hillstrom import (
+    HILLSTROM,
+    HILLSTROM_CSV,
+    HillstromFormatError,
+    read_hillstrom_csv,
+)
+from ml.datasets.hillstrom import (
+    HILLSTROM_CONTROL as HILLSTROM_CONTROL,  # re-exported: callers import it from here
+)
 
 
 class UpliftDataError(ValueError):
@@ -288,10 +297,7 @@ def evaluate_uplift(
 # Real data: Hillstrom's randomized e-mail campaign
 # --------------------------------------------------------------------------------------------
 
-HILLSTROM_FILE = Path("hillstrom") / (
-    "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv"
-)
-HILLSTROM_CONTROL = "No E-Mail"
+HILLSTROM_FILE = Path(HILLSTROM) / HILLSTROM_CSV
 HILLSTROM_FEATURES = ["recency", "history", "mens", "womens", "zip_code", "newbie", "channel"]
 
 
@@ -300,6 +306,7 @@ def load_hillstrom(path: Path) -> pd.DataFrame:
 
     `history_segment` is dropped as a feature (it is a binning of `history`, which is kept);
     `mens`, `womens`, `newbie` stay numeric 0/1; `zip_code` and `channel` are categorical.
+    The file's layout is ml.datasets.hillstrom's, declared there once.
 
     Args:
         path: the CSV file, or a data folder holding `hillstrom/<file>`.
@@ -308,9 +315,7 @@ def load_hillstrom(path: Path) -> pd.DataFrame:
         path = path / HILLSTROM_FILE
     if not path.is_file():
         raise FileNotFoundError(f"Hillstrom file not found: {path}")
-    df = pd.read_csv(path)
-    expected = {*HILLSTROM_FEATURES, "segment", "visit", "conversion", "spend"}
-    missing = expected - set(df.columns)
-    if missing:
-        raise UpliftDataError(f"Hillstrom file lacks columns {sorted(missing)}")
-    return df
+    try:
+        return read_hillstrom_csv(path)
+    except HillstromFormatError as exc:
+        raise UpliftDataError(str(exc)) from None

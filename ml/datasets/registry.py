@@ -133,6 +133,22 @@ DATASETS: dict[str, DatasetSpec] = {
             "URL: download netflix_titles.csv (September 2021, 8,807 titles) by hand, or pass "
             "--url to a copy you trust; the sha256 is checked either way.",
         ),
+        DatasetSpec(
+            name="hillstrom",
+            folder="hillstrom",
+            files=(
+                FileCheck(
+                    "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv",
+                    "0e5893329d8b93cefecc571777672028290ab69865718020c78c7284f291aece",
+                ),
+            ),
+            url="http://www.minethatdata.com/"
+            "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv",
+            archive_prefix="",
+            publisher_page="http://minethatdata.com/blog/",
+            notes="Kevin Hillstrom's randomized e-mail test (MineThatData, 2008): 64,000 "
+            "customers, one third each Mens e-mail, Womens e-mail, no e-mail.",
+        ),
     )
 }
 

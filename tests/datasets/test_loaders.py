@@ -100,3 +100,28 @@ def test_netflix_titles_normalised_to_the_titles_contract(real_data) -> None:
     assert blood["genres"] == "International TV Shows|TV Dramas|TV Mysteries"
     assert blood["cast"].split("|")[0] == "Ama Qamata"
     assert blood["seasons"] == 2
+
+
+def test_hillstrom_matches_its_source_counts(real_data) -> None:
+    from ml.datasets import HILLSTROM_ARMS, load_hillstrom
+
+    data_dir = real_data("hillstrom", "SOURCE.md").parent.parent
+    df = load_hillstrom(data_dir)
+    assert len(df) == 64_000 and len(df.columns) == 12
+    assert df["segment"].value_counts().to_dict() == {
+        "Womens E-Mail": 21387,
+        "Mens E-Mail": 21307,
+        "No E-Mail": 21306,
+    }
+    assert set(HILLSTROM_ARMS) == set(df["segment"])
+    assert int(df["visit"].sum()) == 9394 and int(df["conversion"].sum()) == 578
+
+
+def test_hillstrom_missing_says_where_to_put_it(tmp_path: Path) -> None:
+    from ml.datasets import load_hillstrom
+
+    with pytest.raises(DatasetNotFound) as info:
+        load_hillstrom(tmp_path)
+    assert str(tmp_path / "hillstrom") in str(info.value)
+    with pytest.raises(DatasetNotFound, match="TASTEMAKER_DATA_DIR"):
+        load_hillstrom(None)

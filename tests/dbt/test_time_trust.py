@@ -28,7 +28,7 @@ from warehouse.validate import TimeRules
 
 pytestmark = pytest.mark.slow
 
-RULES = TimeRules.from_settings(Settings())
+RULES = Settings().ingest
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:

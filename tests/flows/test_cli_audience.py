@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -16,6 +18,7 @@ from flows.cli import app
 from tests.audience.helpers import planted_users
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 LINEAGE_ARGS = ("run-1", "segmenter:v1", "abc123")
 
 
@@ -136,3 +139,23 @@ def test_churn_lists_latest_snapshot_highest_risk_first(warehouse: Path) -> None
 def test_churn_top_must_be_positive(warehouse: Path) -> None:
     result = runner.invoke(app, ["churn", "--top", "0"])
     assert result.exit_code == 2
+
+
+def test_reading_churn_imports_no_model_library(warehouse: Path) -> None:
+    """`tastemaker churn` and `segments` read through warehouse.audience, whose flows' readers
+    use ml.audience (scikit-learn, SciPy: seconds to import); the commands answer in a second
+    only if reading the published tables loads neither."""
+    _publish_scores(warehouse)
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['tastemaker', '--home', {str(warehouse.parent)!r}, 'churn', '--json']\n"
+        "try:\n    runpy.run_module('flows.cli', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('prefect', 'sklearn', 'scipy') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"users_scored": 3' in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

@@ -67,13 +67,15 @@ def test_bare_version_outside_the_registry_still_finds_rows(
 ) -> None:
     """Rows whose registry folder is gone (another machine's artifacts) are still found."""
     from monitoring.lineage import resolve
+    from warehouse.lineage import read_published_runs
+    from warehouse.settings import Settings
 
     chain = resolve(
         published["version"],
         reports_root=tmp_path / "reports",
         artifacts_root=tmp_path / "no-artifacts",
         manifest=None,
-        warehouse=published["home"] / "warehouse.duckdb",
+        published=read_published_runs(Settings(home=published["home"])),
     )
     assert chain["registry"] == "not found"
     assert [r["rows"] for r in chain["published_rows"]] == [published["rows"]]

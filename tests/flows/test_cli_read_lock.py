@@ -86,14 +86,15 @@ def test_read_command_gives_up_quickly_naming_the_writer(
 
 
 def test_writers_keep_their_long_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The short wait is a read setting only; the writer's timeout is untouched by it."""
-    from flows.cli_support import read_settings
+    """The short wait is a reader's only (`Warehouse(settings, reader=True)`); the settings and
+    a writer's wait are untouched by it."""
+    from warehouse.db import Warehouse
 
     monkeypatch.setenv("TASTEMAKER_READ_LOCK_TIMEOUT_S", "3")
     plain = Settings()
     assert plain.warehouse_lock_timeout_s == 1800.0 and plain.read_lock_timeout_s == 3.0
-    reading = read_settings()
-    assert reading.warehouse_lock_timeout_s == 3.0
+    assert Warehouse(plain, reader=True).timeout_s == 3.0
+    assert Warehouse(plain).timeout_s == 1800.0
     assert Settings.model_fields["read_lock_timeout_s"].default == 10.0
     assert "read-only" in (Settings.model_fields["read_lock_timeout_s"].description or "")
 

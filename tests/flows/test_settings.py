@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,56 @@ def test_the_smtp_ca_file_is_read_when_mail_is_sent(tmp_path: Path) -> None:
     assert isinstance(_tls_context(SmtpConfig()), ssl.SSLContext)
     with pytest.raises(FileNotFoundError):
         _tls_context(SmtpConfig(tls_ca_file=tmp_path / "missing.pem"))
+
+
+def test_ingest_time_rules_are_a_group_that_reaches_dbt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse.ingest_config import TimeRules
+
+    monkeypatch.setenv("TASTEMAKER_INGEST__FUTURE_TOLERANCE_HOURS", "6")
+    monkeypatch.setenv("TASTEMAKER_INGEST__EARLIEST_EVENT_DATE", "2010-01-01")
+    settings = get_settings()
+    assert settings.ingest == TimeRules(6.0, date(2010, 1, 1), 300)
+    assert settings.dbt_vars()["future_tolerance_hours"] == 6.0
+    assert settings.public_dict()["ingest.session_overlap_tolerance_s"] == 300
+    monkeypatch.setenv("TASTEMAKER_INGEST__SESSION_OVERLAP_TOLERANCE_S", "-1")
+    with pytest.raises(ValidationError, match="session_overlap_tolerance_s"):
+        get_settings()
+
+
+def test_a_former_ingest_name_still_sets_its_rule_and_names_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unlike the other former names (ignored), these decide what is quarantined: a deployment
+    that set one keeps its rule, and is told the new name; the new name wins over the old."""
+    from warehouse.settings import setting_sources, unknown_setting_warnings
+
+    monkeypatch.setenv("TASTEMAKER_FUTURE_TOLERANCE_HOURS", "48")
+    settings = get_settings()
+    assert settings.ingest.future_tolerance_hours == 48.0
+    assert settings.dbt_vars()["future_tolerance_hours"] == 48.0
+    assert settings.ingest.earliest_event_date == date(2000, 1, 1)  # the others keep defaults
+    (message,) = unknown_setting_warnings()
+    assert message == (
+        "TASTEMAKER_FUTURE_TOLERANCE_HOURS is the former name of ingest.future_tolerance_hours "
+        "and still sets it for now; use TASTEMAKER_INGEST__FUTURE_TOLERANCE_HOURS"
+    )
+    sources = setting_sources(settings)
+    assert sources["ingest.future_tolerance_hours"] == (
+        "env TASTEMAKER_FUTURE_TOLERANCE_HOURS (former name)"
+    )
+    assert sources["ingest.earliest_event_date"] == "default"
+    monkeypatch.setenv("TASTEMAKER_INGEST__FUTURE_TOLERANCE_HOURS", "12")
+    assert get_settings().ingest.future_tolerance_hours == 12.0
+
+    monkeypatch.delenv("TASTEMAKER_FUTURE_TOLERANCE_HOURS")
+    monkeypatch.delenv("TASTEMAKER_INGEST__FUTURE_TOLERANCE_HOURS")
+    config = tmp_path / "tm.toml"
+    config.write_text("session_overlap_tolerance_s = 30\n[ingest]\nfuture_tolerance_hours = 2\n")
+    monkeypatch.setenv("TASTEMAKER_CONFIG", str(config))
+    from_file = get_settings().ingest
+    assert (from_file.session_overlap_tolerance_s, from_file.future_tolerance_hours) == (30, 2.0)
+    (message,) = unknown_setting_warnings()
+    assert "key 'session_overlap_tolerance_s' is the former name" in message
+    assert "[ingest] session_overlap_tolerance_s = ..." in message
+    with pytest.raises(TypeError, match=r"now ingest\.future_tolerance_hours"):
+        Settings(future_tolerance_hours=1)

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from flows.deploy import free_port  # re-exported for the mail tests
+from flows.stack import free_port  # re-exported for the mail tests
 
 USER = "monitor"
 PASSWORD = "pa55-Wörd-never-shown-7f3a"

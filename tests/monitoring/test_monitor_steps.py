@@ -25,6 +25,7 @@ from monitoring.drift import DriftSummary
 from monitoring.lineage import resolve
 from monitoring.recsys import RecsysSummary
 from tests.homes import publish_to as publish_table
+from warehouse.lineage import read_published_runs
 from warehouse.publish import PublishLineage
 from warehouse.settings import Settings
 
@@ -82,7 +83,7 @@ def test_churn_scores_skip_until_two_snapshots_then_compare(settings, tiny_wareh
         reports_root=settings.reports_path,
         artifacts_root=settings.artifacts_path,
         manifest=settings.home_dir / "dbt" / "target" / "manifest.json",
-        warehouse=settings.warehouse_path,
+        published=read_published_runs(settings),
     )
     assert chain["run_id"] == "m-3" and chain["model_version"] == "churn:v2"
     assert chain["dbt_build_is_current"] is True
@@ -97,7 +98,7 @@ def test_churn_scores_skip_until_two_snapshots_then_compare(settings, tiny_wareh
         reports_root=settings.reports_path,
         artifacts_root=settings.artifacts_path,
         manifest=None,
-        warehouse=settings.warehouse_path,
+        published=read_published_runs(settings),
     )
     assert by_version["run_id"] == "train-1" and by_version["registry"] == "not found"
 

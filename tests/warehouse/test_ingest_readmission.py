@@ -20,12 +20,11 @@ from ingest_helpers import (
 
 from warehouse.ingest import ingest_path
 from warehouse.settings import Settings
-from warehouse.validate import TimeRules
 
 # Every test here reads its warehouse back several times: keep it open (see the fixture).
 pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
 
-RULES = TimeRules.from_settings(Settings())
+RULES = Settings().ingest
 HISTORY = (
     "select source_line, waiting_for, readmitted_at is not null, readmitted_batch_id, reason "
     "from raw.quarantine order by source_file, source_line"

@@ -29,7 +29,7 @@ from warehouse.validate import TimeRules
 # Every test here reads its warehouse back several times: keep it open (see the fixture).
 pytestmark = pytest.mark.usefixtures("warehouse_kept_open")
 
-RULES = TimeRules.from_settings(Settings())
+RULES = Settings().ingest
 
 
 def _iso(moment: datetime) -> str:
@@ -99,7 +99,10 @@ def test_the_future_tolerance_is_a_setting(tmp_path: Path) -> None:
                        session_overlap_tolerance_s=300)  # fmt: skip
     ingest_path(tmp_path / "strict.duckdb", landing, rules=strict)
     assert _views(tmp_path / "strict.duckdb") == []
-    assert "plus 1 h (setting future_tolerance_hours)" in _reasons(tmp_path / "strict.duckdb")[0]
+    assert (
+        "plus 1 h (setting ingest.future_tolerance_hours)"
+        in _reasons(tmp_path / "strict.duckdb")[0]
+    )
     ingest_path(tmp_path / "default.duckdb", landing, rules=RULES)
     assert _views(tmp_path / "default.duckdb") == ["soon"]
 
@@ -247,5 +250,5 @@ def test_dbt_repeats_the_future_tolerance_of_settings() -> None:
 
     settings = Settings()
     project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text())
-    assert project["vars"]["future_tolerance_hours"] == settings.future_tolerance_hours
-    assert settings.dbt_vars()["future_tolerance_hours"] == settings.future_tolerance_hours
+    assert project["vars"]["future_tolerance_hours"] == settings.ingest.future_tolerance_hours
+    assert settings.dbt_vars()["future_tolerance_hours"] == settings.ingest.future_tolerance_hours

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.deploy import down, free_port, list_deployments, up
+from flows.stack import down, free_port, list_deployments, up
 from tests.flows.test_prefect_api import tastemaker, user_env
 from warehouse.settings import get_settings
 
@@ -32,7 +32,7 @@ def test_up_registers_all_deployments_with_schedules_and_forms(
     from typer.testing import CliRunner
 
     from flows.cli import app
-    from flows.deploy import Stack
+    from flows.stack import Stack
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-server-home"))
     settings = get_settings()
