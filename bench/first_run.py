@@ -11,6 +11,7 @@
 
     uv run python bench/first_run.py                 # one first run, 3 transform/dbt pairs
     uv run python bench/first_run.py --pairs 5 --busy  # with both cores kept busy (`yes`)
+    uv run python bench/first_run.py --pairs 0       # the first run alone (its stage times)
     uv run python bench/first_run.py --json
 
 Prints a table; the figures go in docs/benchmarks.md with the load the machine had (`uptime`).
@@ -122,6 +123,8 @@ def main() -> None:
             proc.kill()
 
     def spread(values: list[float]) -> str:
+        if not values:
+            return "not run (--pairs 0)"
         return f"{statistics.median(values):.1f} s ({min(values):.1f}–{max(values):.1f})"
 
     result = {
@@ -134,7 +137,11 @@ def main() -> None:
         "transform_command_s": flow_s,
         "dbt_task_in_flow_s": in_flow_dbt_s,
         "bare_dbt_build_s": bare_s,
-        "ratio_median": round(statistics.median(in_flow_dbt_s) / statistics.median(bare_s), 2),
+        "ratio_median": (
+            round(statistics.median(in_flow_dbt_s) / statistics.median(bare_s), 2)
+            if bare_s
+            else None
+        ),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -147,7 +154,10 @@ def main() -> None:
         (f"`tastemaker transform` command (full build), {args.pairs} runs", spread(flow_s)),
         ("  of which the dbt build task inside the flow", spread(in_flow_dbt_s)),
         (f"bare `dbt build` command, {args.pairs} runs", spread(bare_s)),
-        ("dbt task in the flow / bare command (medians)", f"{result['ratio_median']}x"),
+        (
+            "dbt task in the flow / bare command (medians)",
+            f"{result['ratio_median']}x" if bare_s else "not run (--pairs 0)",
+        ),
         ("cores kept busy", "yes" if load else "no"),
         ("1-min load before, after", str(result["load_1min_before_after"])),
     ]

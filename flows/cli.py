@@ -96,22 +96,52 @@ def _settle_events(timeout_s: float = 10.0) -> None:
     time.sleep(1.0)  # the server-side recorder flushes on a short interval
 
 
-def _run_flow(flow_fn, *args: Any, stage: str | None = None) -> Any:
+def _say(line: str) -> None:
+    """A dim notice on stderr (which Prefect API, that a temporary one is starting)."""
+    err.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
+
+
+def _start_api() -> Any:
+    """Decide which Prefect API this command uses and launch a temporary server now, so its
+    start overlaps the imports and checks that follow (`_run_flow` waits for it)."""
+    from flows.prefect_api import ApiStart
+
+    return ApiStart(_settings(), say=_say)
+
+
+def _work_ahead(settings: Any) -> None:
+    """In a thread while the temporary API server starts (this process would otherwise wait for
+    it): parse the dbt project, so the transform stage starts from that parse, then import
+    Evidently, which the monitor stage otherwise imports on its first report (several seconds).
+    Both are best effort: whatever fails here happens again, and is reported, where it is used."""
+    import threading
+
+    from warehouse.dbtrun import parse_ahead
+
+    def work() -> None:
+        parse_ahead(settings)
+        try:
+            import evidently.presets  # noqa: F401
+        except Exception as exc:
+            logging.getLogger(__name__).debug("importing Evidently ahead failed: %s", exc)
+
+    threading.Thread(target=work, name="work-ahead", daemon=True).start()
+
+
+def _run_flow(flow_fn, *args: Any, stage: str | None = None, api: Any = None) -> Any:
     """Run a flow with a progress display on stderr, and turn its known failure modes into
     one-line errors. `stage` names the flow in the display when the flow itself does not report
-    stages (the platform flow does)."""
+    stages (the platform flow does); `api` is an `ApiStart` begun earlier (else one starts
+    here)."""
     from flows import progress
     from flows.platform import PlatformStageError
-    from flows.prefect_api import PrefectApiUnavailable, prefect_api
+    from flows.prefect_api import PrefectApiUnavailable
     from flows.transform import DbtBuildError
     from warehouse.lock import WarehouseBusyError
 
-    def say(line: str) -> None:
-        err.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
-
     try:
         with (
-            prefect_api(_settings(), say=say),
+            (api or _start_api()).ready(),
             reporter_for(err) as display,
             progress.reporting(display),
         ):
@@ -303,13 +333,15 @@ def run(
     run the drift report (mailed per the mail policy)."""
     settings = _settings()
     world = _world_params(settings, users=users, titles=titles, days=days, seed=seed, drift=drift)
+    if not as_json:
+        err.print(f"Tastemaker home: {settings.home_dir}")
+    api = _start_api()  # the server starts while the platform's flows and models import
+    _work_ahead(settings)
     from flows.platform import PlatformParams, PlatformStageError, platform_flow
     from flows.transform import DbtBuildError
 
     params = PlatformParams(world=world)
-    if not as_json:
-        err.print(f"Tastemaker home: {settings.home_dir}")
-    result = _run_flow(platform_flow, params)
+    result = _run_flow(platform_flow, params, api=api)
     if isinstance(result, DbtBuildError):
         if as_json:
             _emit_json({"home": str(settings.home_dir), "dbt": result.summary.to_dict()})

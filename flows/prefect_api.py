@@ -16,6 +16,7 @@ Order of preference:
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import fcntl
 import json
@@ -164,36 +165,140 @@ def one_start_at_a_time() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _start_temporary(timeout_s: int, source: str) -> str:
-    """Start Prefect's temporary server (the instance its clients reuse); return its API URL.
+class TemporaryServerStart:
+    """Prefect's temporary server, launched now and awaited later.
+
+    The server is a separate process that needs 10-20 s to import and migrate on an idle
+    2-core machine; the command meanwhile has its own imports and Prefect-free work to do.
+    `launch` (in the command's main thread: the death signal follows the thread that started
+    the child) starts the process and returns at once; `wait` polls its health check. The
+    start-up lock (`one_start_at_a_time`) is held from launch until it answers.
 
     Prefect keeps one instance per port in a class-level registry; the subclass registers
     itself there under the same key, so Prefect's own `SubprocessASGIServer()` calls reuse it.
     """
-    # The temporary server sends no usage telemetry unless the user asked for it: its start-up
-    # writes a telemetry session row, which collided with a second command's server on one
-    # fresh SQLite database ("database is locked" traceback). PREFECT_SERVER_ANALYTICS_ENABLED,
-    # when set, wins.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    server = _parent_bound_server_class()()
-    prefect_logger = logging.getLogger("prefect")
-    level = prefect_logger.level
-    prefect_logger.setLevel(logging.WARNING)  # we said it on one line already
-    try:
-        with one_start_at_a_time():
-            server.start(timeout=timeout_s)
-    except Exception as exc:
-        server.stop()
-        log.debug("temporary Prefect API failed to start: %s", exc)
-        raise PrefectApiUnavailable(
-            f"Prefect's temporary API server did not answer within {timeout_s} s. The machine "
-            f"may be busy: raise {source} (now {timeout_s}), or start a server once with "
-            f"`tastemaker up` (later commands use it), or point PREFECT_API_URL at a running "
-            f"Prefect server."
-        ) from None
-    finally:
-        prefect_logger.setLevel(level)
-    return server.api_url
+
+    def __init__(self, timeout_s: int, source: str) -> None:
+        self.timeout_s, self.source = timeout_s, source
+        self.launched_at = time.perf_counter()
+        self._server: Any = None
+        self._lock: Any = None
+
+    def launch(self) -> TemporaryServerStart:
+        # The temporary server sends no usage telemetry unless the user asked for it: its
+        # start-up writes a telemetry session row, which collided with a second command's
+        # server on one fresh SQLite database ("database is locked" traceback).
+        # PREFECT_SERVER_ANALYTICS_ENABLED, when set, wins.
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        self._lock = one_start_at_a_time()
+        self._lock.__enter__()
+        server = _parent_bound_server_class()()
+        self._server = server
+        self.launched_at = time.perf_counter()
+        if not server.running:
+            server.port = server.port or server.find_available_port()
+            server.running = True
+            server.server_process = server._run_uvicorn_command()
+            atexit.register(server.stop)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            url = f"{self._server.api_url}/health"
+            with urllib.request.urlopen(url, timeout=2.0) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, OSError):
+            return False
+
+    def wait(self) -> str:
+        """Block until the server answers (counting from the launch); return its API URL.
+
+        Raises PrefectApiUnavailable, with the setting to raise, when it does not answer in
+        time or its process dies."""
+        server, code = self._server, None
+        try:
+            while time.perf_counter() - self.launched_at < self.timeout_s:
+                code = server.server_process.poll() if server.server_process else None
+                if code == 3:  # port taken meanwhile: Prefect's own recovery
+                    server.port = server.find_available_port()
+                    server.server_process = server._run_uvicorn_command()
+                elif code is not None:
+                    break
+                if self._answers():
+                    return server.api_url
+                time.sleep(0.1)
+            server.stop()
+            log.debug("temporary Prefect API failed to start (exit %s)", code)
+            raise PrefectApiUnavailable(
+                f"Prefect's temporary API server did not answer within {self.timeout_s} s. "
+                f"The machine may be busy: raise {self.source} (now {self.timeout_s}), or "
+                f"start a server once with `tastemaker up` (later commands use it), or point "
+                f"PREFECT_API_URL at a running Prefect server."
+            ) from None
+        finally:
+            if self._lock is not None:
+                self._lock.__exit__(None, None, None)
+                self._lock = None
+
+
+def _start_temporary(timeout_s: int, source: str) -> str:
+    """Start Prefect's temporary server and wait for it; return its API URL."""
+    return TemporaryServerStart(timeout_s, source).launch().wait()
+
+
+class ApiStart:
+    """Which Prefect API a command's flows will use, decided (and a temporary server launched)
+    as early as possible; `ready()` then waits for it around the flow runs.
+
+    The `run` command makes one before importing the platform's flows and models (about 10 s
+    of imports on an idle machine), so the server's start overlaps them instead of following.
+    """
+
+    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None) -> None:
+        from prefect.settings import get_current_settings
+
+        self.stack_url: str | None = None
+        self.pending: TemporaryServerStart | None = None
+        configured = get_current_settings().api.url
+        self.configured = str(configured) if configured else None
+        if self.configured:
+            return
+        self.stack_url = recorded_stack_url(settings)
+        if self.stack_url:
+            if say:
+                say(f"using the Prefect server from `tastemaker up` at {self.stack_url}")
+            return
+        timeout_s, source = startup_timeout_s(settings)
+        if say:
+            say(
+                "starting Prefect's temporary API server (up to a minute on a busy machine; "
+                "`tastemaker up` keeps one running)..."
+            )
+        prefect_logger = logging.getLogger("prefect")
+        level = prefect_logger.level
+        prefect_logger.setLevel(logging.WARNING)  # we said it on one line already
+        try:
+            self.pending = TemporaryServerStart(timeout_s, source).launch()
+        finally:
+            prefect_logger.setLevel(level)
+
+    @contextmanager
+    def ready(self) -> Iterator[ApiChoice]:
+        """Wait for the API (if it is still starting) and use it inside the block."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        if self.configured:
+            yield ApiChoice(url=self.configured, kind="configured")
+            return
+        if self.stack_url:
+            with temporary_settings(updates={PREFECT_API_URL: self.stack_url}):
+                yield ApiChoice(url=self.stack_url, kind="tastemaker up")
+            return
+        assert self.pending is not None
+        url = self.pending.wait()
+        elapsed = time.perf_counter() - self.pending.launched_at
+        log.debug("temporary Prefect API at %s answered %.1f s after launch", url, elapsed)
+        yield ApiChoice(url=url, kind="temporary", startup_s=round(elapsed, 1))
 
 
 @contextmanager
@@ -205,27 +310,5 @@ def prefect_api(
     `say` receives the one line a person should see (which server, or that a temporary one is
     starting); None keeps quiet. Raises PrefectApiUnavailable instead of Prefect's traceback.
     """
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-
-    configured = get_current_settings().api.url
-    if configured:
-        yield ApiChoice(url=str(configured), kind="configured")
-        return
-    stack_url = recorded_stack_url(settings)
-    if stack_url:
-        if say:
-            say(f"using the Prefect server from `tastemaker up` at {stack_url}")
-        with temporary_settings(updates={PREFECT_API_URL: stack_url}):
-            yield ApiChoice(url=stack_url, kind="tastemaker up")
-        return
-    timeout_s, source = startup_timeout_s(settings)
-    if say:
-        say(
-            "starting Prefect's temporary API server (up to a minute on a busy machine; "
-            "`tastemaker up` keeps one running)..."
-        )
-    started = time.perf_counter()
-    url = _start_temporary(timeout_s, source)
-    elapsed = time.perf_counter() - started
-    log.debug("temporary Prefect API at %s answered after %.1f s", url, elapsed)
-    yield ApiChoice(url=url, kind="temporary", startup_s=round(elapsed, 1))
+    with ApiStart(settings, say).ready() as choice:
+        yield choice

@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import stage_order
 from flows.artifacts.audience import reengagement_markdown
 from flows.retry import IO_RETRY
 from ml.audience.gates import evaluate_plan_with_champion
@@ -65,6 +66,9 @@ def reengagement_stage(
     """Plan, evaluate and publish the actions for today's scores (inside a churn flow run);
     returns the result's `reengagement` entry and the artifact's re-engagement section."""
     config = settings.reengage
+    # the teasers read ml.recommendations: in a platform run the recommender runs beside
+    # this stage, and its homepages must be published (or have failed) first
+    stage_order.wait_for("recommend")
     inputs = load_reengagement_inputs_task(settings)
     plan = plan_actions_task(scores, inputs, config)
     evaluation = evaluate_plan_task(settings, scores, inputs, config) if evaluate_policy else None

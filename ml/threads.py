@@ -9,8 +9,13 @@ thread against 10.5 s with two; HistGradientBoosting 0.9 s against 10.8 s; a chu
 results do not depend on it: identical HistGradientBoosting probabilities, identical KMeans
 labels (centres equal to 2e-15).
 
-BLAS threads (numpy's matrix products, the EASE solves) are left alone: they do not spin-wait
-this way and the rankers' large products do use both cores.
+BLAS threads are left alone for the rankers (numpy's large matrix products, the EASE solves):
+those products do use both cores. The churn classifier's are small (about 10,000 rows x 40
+columns; L-BFGS steps, one-hot and scaling products), and there OpenBLAS's second thread costs
+more than it brings: its fit with Platt calibration took 2.4-3.0 s with two BLAS threads against
+0.8-0.9 s with one, and the whole time-validated fit (`fit_churn`, regularization search and
+permutation drivers included) 51 s against 23 s at load 7 (identical probabilities, ROC-AUC and
+drivers). `one_thread` limits both, for the churn classifier.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ def one_openmp_thread(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def one_thread(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` with OpenMP and BLAS each limited to one thread (restored afterwards)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(limits=OPENMP_THREADS, user_api=None):
             return fn(*args, **kwargs)
 
     return wrapper

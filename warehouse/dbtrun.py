@@ -242,6 +242,46 @@ def _node_listener(on_node: NodeCallback) -> Callable[[Any], None]:
     return listener
 
 
+def _common_args(
+    settings: Settings, dbt_vars: Mapping[str, Any] | None, echo: bool | None
+) -> list[str]:
+    """The arguments every invocation on this home shares (project, profile, target, vars,
+    logs); creates the target and warehouse folders."""
+    project_dir = settings.dbt_project_dir
+    target_dir = dbt_target_dir(settings)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    common += ["--target-path", str(target_dir)]
+    # Vars that follow settings come first, so the caller's own vars win.
+    all_vars = {**settings.dbt_vars(), **(dbt_vars or {})}
+    common += ["--vars", json.dumps(all_vars, default=str)]
+    common += ["--log-path", str(settings.home_dir / "dbt" / "logs")]
+    # dbt's per-node lines go to its log file always, to the console only when asked.
+    if echo is None:
+        echo = log.isEnabledFor(logging.INFO)
+    common += ["--log-level", "info" if echo else "warn", "--log-level-file", "info"]
+    return common
+
+
+def parse_ahead(settings: Settings) -> bool:
+    """Parse the project into this process's cache now, so the first build starts from it.
+
+    For a command that will build and has time to spare first: `tastemaker run` calls it in a
+    thread while Prefect's temporary API server starts (a separate process, 10-20 s), which
+    otherwise leaves this process idle. A fresh home has no partial-parse state, so the full
+    parse (8-14 s here) would else come inside the transform stage. Never raises: a parse that
+    fails is left for the build itself to report, as it always did. True when parsed."""
+    project_dir = settings.dbt_project_dir
+    if not (project_dir / "dbt_project.yml").is_file():
+        return False
+    try:
+        return _parsed_project(settings, _common_args(settings, None, echo=False)) is not None
+    except Exception as exc:  # the build parses again and reports it
+        log.debug("parsing the dbt project ahead failed: %s", exc)
+        return False
+
+
 def run_dbt(
     settings: Settings,
     command: str = "build",
@@ -270,19 +310,7 @@ def run_dbt(
     if not (project_dir / "dbt_project.yml").is_file():
         raise FileNotFoundError(f"no dbt project at {project_dir} (dbt_project.yml missing)")
     target_dir = dbt_target_dir(settings)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-
-    common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-    common += ["--target-path", str(target_dir)]
-    # Vars that follow settings come first, so the caller's own vars win.
-    all_vars = {**settings.dbt_vars(), **(dbt_vars or {})}
-    common += ["--vars", json.dumps(all_vars, default=str)]
-    common += ["--log-path", str(settings.home_dir / "dbt" / "logs")]
-    # dbt's per-node lines go to its log file always, to the console only when asked.
-    if echo is None:
-        echo = log.isEnabledFor(logging.INFO)
-    common += ["--log-level", "info" if echo else "warn", "--log-level-file", "info"]
+    common = _common_args(settings, dbt_vars, echo)
     args = [command, *common]
     if select:
         args += ["--select", select]

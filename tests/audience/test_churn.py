@@ -95,6 +95,44 @@ def test_top_reasons_name_the_planted_driver_for_idle_users() -> None:
     assert all(r.feature != "idle_days" for r in model.top_reasons(typical)[0])
 
 
+@pytest.mark.parametrize("kind", ["logistic", "hgb"])
+def test_batched_permutation_drivers_equal_scikit_learns(kind: str) -> None:
+    """The drivers are scored in a few stacked predicts; the shuffles and figures must be
+    scikit-learn's own (`permutation_importance`, scoring roc_auc), missing values and a
+    categorical column included."""
+    from sklearn.inspection import permutation_importance
+
+    X, y = planted(1500, seed=4)
+    X["plan"] = X["plan"].where(np.arange(1500) % 17 != 0, None)
+    model = ChurnClassifier(model=kind, random_state=0).fit(X[:900], y[:900])
+    hold, y_hold = X[900:], y[900:]
+    for seed in (0, 7):
+        ref = permutation_importance(
+            model, hold, y_hold, scoring="roc_auc", n_repeats=4, random_state=seed
+        )
+        ours = permutation_drivers(model, hold, y_hold, n_repeats=4, random_state=seed)
+        ours = ours.set_index("feature").loc[list(hold.columns)]
+        np.testing.assert_allclose(ours["importance"], ref.importances_mean, atol=1e-12)
+        np.testing.assert_allclose(ours["importance_std"], ref.importances_std, atol=1e-12)
+
+
+def test_predict_proba_with_equals_one_predict_per_change() -> None:
+    X, y = planted(700, seed=2)
+    model = ChurnClassifier(model="logistic").fit(X, y)
+    rows = X.iloc[100:160]
+    changes = [
+        ("idle_days", 30.0),
+        ("plan", "premium"),
+        ("plan", None),
+        ("noise", rows["noise"].to_numpy()[::-1]),
+    ]
+    got = model.predict_proba_with(rows, changes, max_rows=130)  # 2 changes per chunk
+    for i, (name, values) in enumerate(changes):
+        one = rows.copy()
+        one[name] = values
+        np.testing.assert_allclose(got[i], model.predict_proba(one)[:, 1], rtol=0, atol=1e-13)
+
+
 def test_time_split_embargoes_label_windows() -> None:
     dates = pd.Series(pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]))
     times = dates.repeat(3).reset_index(drop=True)
