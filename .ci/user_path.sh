@@ -36,6 +36,9 @@ trap cleanup EXIT
 # what any user here has) without a single PREFECT_* or TASTEMAKER_* variable (the data folder
 # excepted) and without an active virtualenv; an empty HOME, so Prefect's home is new too. The
 # package cache is shared, so the clone's install does not download the locked packages again.
+# PYTHONDONTWRITEBYTECODE goes too: this machine's shell exports it, a user's Python does not,
+# and with it every process of the run (the CLI, Prefect's server, dbt) compiled prefect,
+# pandas, sklearn... from source again instead of reusing the .pyc the first one wrote.
 data_dir="${TASTEMAKER_DATA_DIR:-}"
 [ -z "$data_dir" ] && [ -d ../shared/data ] && data_dir="$(cd ../shared/data && pwd)"
 uv_cache="$(uv cache dir 2>/dev/null || true)"
@@ -43,7 +46,8 @@ mkdir -p "$work/home"
 clean_env=(env)
 while IFS='=' read -r name _; do
   case "$name" in
-    PREFECT_*|TASTEMAKER_*|VIRTUAL_ENV|UV_PROJECT_ENVIRONMENT) clean_env+=(-u "$name") ;;
+    PREFECT_*|TASTEMAKER_*|VIRTUAL_ENV|UV_PROJECT_ENVIRONMENT|PYTHONDONTWRITEBYTECODE)
+      clean_env+=(-u "$name") ;;
   esac
 done < <(env)
 clean_env+=("HOME=$work/home" "TERM=dumb" "UV_PYTHON_DOWNLOADS=never")

@@ -34,8 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def clean_env(home: Path, prefect_home: Path) -> dict[str, str]:
-    """A new user's environment: no Prefect or Tastemaker variable, empty homes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TASTEMAKER_"))}
+    """A new user's environment: no Prefect or Tastemaker variable, empty homes, and Python
+    writing its .pyc (this machine's shell exports PYTHONDONTWRITEBYTECODE; a user's does not)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_", "TASTEMAKER_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(HOME=str(home), PREFECT_HOME=str(prefect_home), TERM="dumb")
     return env
 
