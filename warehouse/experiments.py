@@ -8,23 +8,19 @@ length of every experiment while the increments grow with activity only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from ml.experiments.catalog import METRIC_COLUMNS, PRE_SUFFIX
 from warehouse.db import Session, Warehouse
 from warehouse.settings import Settings
 
 #: The dbt marts read here.
 USER_MART = "experiment_user_metrics"
 DAILY_MART = "experiment_user_daily_metrics"
-#: The post-period metric columns both marts carry (experiment_user_metrics adds each with
-#: PRE_SUFFIX for the pre-period); a test holds this list equal to the marts' contracts.
-METRIC_COLUMNS: tuple[str, ...] = ("exposures", "clicks", "plays", "watch_minutes", "abandons")
-PRE_SUFFIX = "_pre"
 #: Columns of the per-user frame besides the metrics.
 KEY_COLUMNS: tuple[str, ...] = ("experiment_id", "variant", "user_id")
 USER_COLUMNS: tuple[str, ...] = (
@@ -210,10 +206,8 @@ def load_experiment(settings: Settings, experiment_id: str) -> ExperimentData:
     )
 
 
-__all__: Sequence[str] = (
+__all__ = (
     "DAILY_MART",
-    "METRIC_COLUMNS",
-    "PRE_SUFFIX",
     "USER_MART",
     "ExperimentData",
     "ExperimentSummary",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from warehouse.experiments import METRIC_COLUMNS, PRE_SUFFIX
+from ml.experiments.catalog import METRIC_COLUMNS, PRE_SUFFIX
 
 pytestmark = pytest.mark.slow
 

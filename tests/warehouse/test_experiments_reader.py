@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ml.experiments import ExperimentSpec, MetricSpec, readout
+from ml.experiments.catalog import METRIC_COLUMNS
 from warehouse.experiments import (
-    METRIC_COLUMNS,
     UnknownExperiment,
     cumulative_looks,
     list_experiments,
