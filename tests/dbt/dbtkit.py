@@ -32,7 +32,13 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 #: The marts Python reads (all in the target schema `main`): the platform's core marts (one list,
 #: warehouse.db.CORE_MARTS) and the experiment marts.
-MARTS = (*CORE_MARTS, "experiment_user_exposures", "experiment_variant_metrics")
+MARTS = (
+    *CORE_MARTS,
+    "experiment_user_exposures",
+    "experiment_variant_metrics",
+    "experiment_user_metrics",
+    "experiment_user_daily_metrics",
+)
 
 LEAKAGE_TEST = "test.tastemaker.assert_churn_features_before_snapshot"
 

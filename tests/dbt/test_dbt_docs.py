@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbtkit import run_dbt
-
-from warehouse.db import CORE_MARTS
+from dbtkit import MARTS, run_dbt
 
 pytestmark = pytest.mark.slow
-
-MARTS = CORE_MARTS
 
 
 def test_docs_generate_writes_a_catalog_with_described_marts(built_project, tmp_path) -> None:
