@@ -135,8 +135,8 @@ def _holdout_cbpe(validation) -> dict:
     from monitoring.performance import cbpe_roc_auc, realized_roc_auc
 
     last = validation[validation["snapshot_date"] == validation["snapshot_date"].max()]
-    estimate = cbpe_roc_auc(last["probability"].to_numpy())
-    realized = realized_roc_auc(last["label"].to_numpy(), last["probability"].to_numpy())
+    estimate = cbpe_roc_auc(last["churn_probability"].to_numpy())
+    realized = realized_roc_auc(last["label"].to_numpy(), last["churn_probability"].to_numpy())
     return {
         "cbpe_holdout_estimate": estimate,
         "cbpe_holdout_realized": realized,

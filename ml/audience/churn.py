@@ -661,7 +661,7 @@ class ChurnRun:
 
     metrics: ChurnMetrics
     drivers: pd.DataFrame = field(repr=False)
-    validation: pd.DataFrame = field(repr=False)  # user_id, snapshot_date, label, probability
+    validation: pd.DataFrame = field(repr=False)  # user_id, snapshot_date, label, churn_probability
     model: ChurnClassifier = field(repr=False)  # refit on every labelled row
     train_dates: tuple[str, ...] = ()
     valid_dates: tuple[str, ...] = ()
